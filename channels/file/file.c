@@ -1,0 +1,567 @@
+/* channels/file/file.c - the built-in `file` channel module: delivers to
+ * local files, for dry runs, demos and tests.
+ *
+ * Email channels store each message as one file in a Maildir (settings:
+ * maildir: DIR); push channels append one JSON line per message to an
+ * outbox (settings: outbox: FILE). Relative paths resolve against the
+ * campaign file's directory. Synchronous: send() reports every outcome
+ * before it returns and flush() has nothing to wait for. A failed write is
+ * a TRANSIENT outcome for that message; the batch goes on.
+ *
+ * Maildir delivery never overwrites: a message is written to
+ * tmp/<unique>, optionally fsync'd, then hard-linked into
+ * new/<time>.<key>_<attempt>.<host> (key: the message id before "@"); a
+ * name already taken gets a _2, _3, ... suffix, so a re-send shows up as an
+ * extra copy. The outbox is written with one write() per batch under an
+ * exclusive flock(), so lines from several writers never interleave.
+ *
+ * Test aids: fail_every / permanent_every inject failures, delay_ms slows
+ * every batch. docs/channel-modules.md describes the settings.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "registry.h"
+
+#define DELAY_MS_MAX 60000ul
+
+struct file_chan {
+    struct hd_channel_host host;
+    enum hd_channel_type type;
+    char *path; /* the maildir or the outbox, resolved */
+    bool fsync;
+    unsigned long delay_ms;
+    struct hd_faults faults;
+    /* email */
+    char hostname[100]; /* safe for Maildir names: no / or : (truncated) */
+    unsigned long long tmp_seq;
+    /* push: what we know of the outbox, to number lines */
+    int fd;
+    off_t known_size;
+    unsigned long long known_lines;
+    bool ends_in_newline;
+};
+
+static void log_line(const struct file_chan *ch, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void log_line(const struct file_chan *ch, int level, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    if (ch->host.log == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    ch->host.log(ch->host.ctx, level, line);
+}
+
+static void report(const struct file_chan *ch, const struct hd_message *m,
+                   enum hd_outcome_kind kind, const char *event, const char *provider_id,
+                   const char *reason)
+{
+    struct hd_outcome o = {0};
+    o.handle = m->handle;
+    o.kind = kind;
+    o.event = event;
+    o.provider_id = provider_id;
+    o.reason = reason;
+    ch->host.report(ch->host.ctx, &o);
+}
+
+static char *resolve(const struct hd_campaign *c, const char *path)
+{
+    size_t n;
+    char *out;
+    if (path[0] == '/' || c->dir == NULL)
+        n = strlen(path) + 1;
+    else
+        n = strlen(c->dir) + strlen(path) + 2;
+    out = malloc(n);
+    if (out == NULL)
+        abort();
+    if (path[0] == '/' || c->dir == NULL)
+        memcpy(out, path, n);
+    else
+        snprintf(out, n, "%s/%s", c->dir, path);
+    return out;
+}
+
+/* mkdir -p with mode for the missing parts; 0 when path is a directory. */
+static int mkdir_p(const char *path, mode_t mode)
+{
+    char buf[PATH_MAX];
+    struct stat st;
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(buf, path, n + 1);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, mode) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, mode) != 0 && errno != EEXIST)
+        return -1;
+    if (stat(buf, &st) != 0)
+        return -1;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (w == 0) {
+            errno = EIO;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static void sleep_ms(unsigned long ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* ---- email: Maildir -------------------------------------------------------- */
+
+static int open_maildir(struct file_chan *ch, const struct hd_ynode *where, struct hd_err *err)
+{
+    static const char *const subs[] = {"tmp", "new", "cur"};
+    char sub[PATH_MAX];
+    if (mkdir_p(ch->path, 0700) != 0) {
+        hd_err_at(err, HD_EX_CANTCREAT, where->file, where->line, where->col,
+                  "cannot create maildir \"%s\": %s", ch->path, strerror(errno));
+        return -1;
+    }
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(sub, sizeof sub, "%s/%s", ch->path, subs[i]);
+        if (mkdir_p(sub, 0700) != 0) {
+            hd_err_at(err, HD_EX_CANTCREAT, where->file, where->line, where->col,
+                      "cannot create maildir \"%s\": %s: %s", ch->path, sub, strerror(errno));
+            return -1;
+        }
+    }
+    /* Maildir names must not contain '/' or ':'; escape them as the
+     * Maildir convention does (\057, \072). */
+    char raw[200] = "localhost";
+    size_t o = 0;
+    if (gethostname(raw, sizeof raw) != 0 || raw[0] == '\0')
+        snprintf(raw, sizeof raw, "localhost");
+    raw[sizeof raw - 1] = '\0';
+    for (const char *p = raw; *p && o + 5 < sizeof ch->hostname; p++) {
+        if (*p == '/' || *p == ':') {
+            memcpy(ch->hostname + o, *p == '/' ? "\\057" : "\\072", 4);
+            o += 4;
+        } else {
+            ch->hostname[o++] = *p;
+        }
+    }
+    ch->hostname[o] = '\0';
+    return 0;
+}
+
+/* The message id's part before "@", kept to [A-Za-z0-9_-]. */
+static void message_key(const struct hd_message *m, char *out, size_t size)
+{
+    size_t o = 0;
+    const char *p = m->message_id ? m->message_id : "";
+    for (; *p && *p != '@' && o + 1 < size; p++) {
+        char c = *p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-';
+        out[o++] = ok ? c : '-';
+    }
+    out[o] = '\0';
+    if (o == 0)
+        snprintf(out, size, "h%llx", (unsigned long long)m->handle);
+}
+
+static void email_one(struct file_chan *ch, const struct hd_message *m)
+{
+    char tmp[PATH_MAX], dst[PATH_MAX], name[NAME_MAX + 1], key[65], reason[PATH_MAX + 128];
+    long long now = (long long)time(NULL);
+    int fd, rc;
+
+    snprintf(tmp, sizeof tmp, "%s/tmp/%lld.P%ldQ%llu.%s", ch->path, now, (long)getpid(),
+             ++ch->tmp_seq, ch->hostname);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(reason, sizeof reason, "cannot create %s: %s", tmp, strerror(errno));
+        report(ch, m, HD_OUTCOME_TRANSIENT, "inbox.failed", NULL, reason);
+        return;
+    }
+    rc = write_all(fd, (const char *)m->body, m->body_len);
+    if (rc == 0 && ch->fsync)
+        rc = fsync(fd);
+    if (rc != 0) {
+        snprintf(reason, sizeof reason, "cannot write %s: %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        report(ch, m, HD_OUTCOME_TRANSIENT, "inbox.failed", NULL, reason);
+        return;
+    }
+    if (close(fd) != 0) {
+        snprintf(reason, sizeof reason, "cannot write %s: %s", tmp, strerror(errno));
+        unlink(tmp);
+        report(ch, m, HD_OUTCOME_TRANSIENT, "inbox.failed", NULL, reason);
+        return;
+    }
+
+    /* Deliver without overwriting: link() fails on an existing name. */
+    message_key(m, key, sizeof key);
+    rc = -1;
+    for (unsigned k = 1; k <= 1000; k++) {
+        if (k == 1)
+            snprintf(name, sizeof name, "%lld.%s_%u.%s", now, key, m->attempt, ch->hostname);
+        else
+            snprintf(name, sizeof name, "%lld.%s_%u_%u.%s", now, key, m->attempt, k, ch->hostname);
+        snprintf(dst, sizeof dst, "%s/new/%s", ch->path, name);
+        rc = link(tmp, dst);
+        if (rc == 0 || errno != EEXIST)
+            break;
+    }
+    if (rc != 0) {
+        snprintf(reason, sizeof reason, "cannot deliver to %s: %s", dst, strerror(errno));
+        unlink(tmp);
+        report(ch, m, HD_OUTCOME_TRANSIENT, "inbox.failed", NULL, reason);
+        return;
+    }
+    unlink(tmp);
+    if (ch->fsync) {
+        snprintf(dst, sizeof dst, "%s/new", ch->path);
+        fd = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        rc = fd < 0 ? -1 : fsync(fd);
+        if (fd >= 0)
+            close(fd);
+        if (rc != 0) {
+            /* the file is there but may not survive a power cut: let the
+             * dispatcher retry (a re-send is a visible extra copy) */
+            snprintf(reason, sizeof reason, "cannot sync %s: %s", dst, strerror(errno));
+            report(ch, m, HD_OUTCOME_TRANSIENT, "inbox.failed", NULL, reason);
+            return;
+        }
+    }
+    report(ch, m, HD_OUTCOME_ACCEPTED, "inbox.stored", name, NULL);
+}
+
+/* ---- push: JSON Lines outbox ---------------------------------------------- */
+
+static int open_outbox(struct file_chan *ch, const struct hd_ynode *where, struct hd_err *err)
+{
+    char *slash = strrchr(ch->path, '/');
+    if (slash && slash != ch->path) {
+        *slash = '\0';
+        int rc = mkdir_p(ch->path, 0700);
+        int e = errno;
+        *slash = '/';
+        if (rc != 0) {
+            hd_err_at(err, HD_EX_CANTCREAT, where->file, where->line, where->col,
+                      "cannot create the directory of outbox \"%s\": %s", ch->path, strerror(e));
+            return -1;
+        }
+    }
+    ch->fd = open(ch->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (ch->fd < 0) {
+        hd_err_at(err, HD_EX_CANTCREAT, where->file, where->line, where->col,
+                  "cannot open outbox \"%s\": %s", ch->path, strerror(errno));
+        return -1;
+    }
+    ch->ends_in_newline = true;
+    return 0;
+}
+
+/* Brings known_lines up to the outbox's current size (others may append). */
+static int sync_lines(struct file_chan *ch, off_t size)
+{
+    char buf[65536];
+    if (size < ch->known_size) { /* truncated behind our back: count again */
+        ch->known_size = 0;
+        ch->known_lines = 0;
+        ch->ends_in_newline = true;
+    }
+    while (ch->known_size < size) {
+        size_t want = (size_t)(size - ch->known_size) < sizeof buf ? (size_t)(size - ch->known_size)
+                                                                   : sizeof buf;
+        ssize_t r = pread(ch->fd, buf, want, ch->known_size);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            if (r == 0)
+                errno = EIO;
+            return -1;
+        }
+        for (ssize_t i = 0; i < r; i++)
+            ch->known_lines += buf[i] == '\n';
+        ch->ends_in_newline = buf[r - 1] == '\n';
+        ch->known_size += r;
+    }
+    return 0;
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+/* The outbox line for m (no newline), or NULL with *why set. */
+static char *push_line(const struct hd_message *m, const char **why)
+{
+    json_t *obj = json_object(), *payload, *v;
+    char *line = NULL;
+    json_error_t jerr;
+    static const char *const names[] = {"idempotency_key", "token", "person_id", "language"};
+    const char *values[] = {m->message_id, m->recipient, m->person_id, m->language};
+
+    *why = "cannot build the outbox line (out of memory)";
+    if (obj == NULL)
+        return NULL;
+    for (size_t i = 0; i < 4; i++) {
+        if ((v = str_or_null(values[i])) == NULL) {
+            *why = "a message field is not valid UTF-8";
+            goto out;
+        }
+        if (json_object_set_new(obj, names[i], v) != 0)
+            goto out;
+    }
+    payload = json_loadb((const char *)m->body, m->body_len, 0, &jerr);
+    if (payload == NULL)
+        payload = json_stringn((const char *)m->body, m->body_len);
+    if (payload == NULL) {
+        *why = "the push body is neither JSON nor UTF-8 text";
+        goto out;
+    }
+    if (json_object_set_new(obj, "payload", payload) != 0)
+        goto out;
+    line = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+out:
+    json_decref(obj);
+    return line;
+}
+
+struct pending {
+    const struct hd_message *m;
+    size_t line; /* 0-based among this batch's lines */
+};
+
+static void push_batch(struct file_chan *ch, const struct hd_message *msgs, size_t n)
+{
+    struct pending *pend = calloc(n ? n : 1, sizeof *pend);
+    size_t npend = 0, len = 1, cap = 4096;
+    char *buf = malloc(cap), reason[PATH_MAX + 128], id[32];
+    const char *why;
+    enum hd_outcome_kind kind;
+    struct stat st;
+    bool locked = false, prepend;
+    unsigned long long first;
+    int rc;
+
+    if (pend == NULL || buf == NULL)
+        abort();
+    buf[0] = '\n'; /* used only when the outbox ends in a partial line */
+    for (size_t i = 0; i < n; i++) {
+        const struct hd_message *m = &msgs[i];
+        if (m->type != HD_CHANNEL_PUSH) {
+            report(ch, m, HD_OUTCOME_PERMANENT, "outbox.failed", NULL,
+                   "an email message handed to a push channel");
+            continue;
+        }
+        if (hd_faults_next(&ch->faults, &kind, &why)) {
+            report(ch, m, kind, "injected_failure", NULL, why);
+            continue;
+        }
+        char *line = push_line(m, &why);
+        if (line == NULL) {
+            report(ch, m, HD_OUTCOME_PERMANENT, "outbox.failed", NULL, why);
+            continue;
+        }
+        size_t ll = strlen(line);
+        while (len + ll + 1 > cap) {
+            cap *= 2;
+            if ((buf = realloc(buf, cap)) == NULL)
+                abort();
+        }
+        memcpy(buf + len, line, ll);
+        buf[len + ll] = '\n';
+        len += ll + 1;
+        free(line);
+        pend[npend].m = m;
+        pend[npend].line = npend;
+        npend++;
+    }
+    if (npend == 0)
+        goto out;
+
+    while ((rc = flock(ch->fd, LOCK_EX)) != 0 && errno == EINTR)
+        ;
+    if (rc != 0)
+        goto fail;
+    locked = true;
+    if (fstat(ch->fd, &st) != 0 || sync_lines(ch, st.st_size) != 0)
+        goto fail;
+    prepend = !ch->ends_in_newline;
+    if (write_all(ch->fd, prepend ? buf : buf + 1, prepend ? len : len - 1) != 0 ||
+        (ch->fsync && fdatasync(ch->fd) != 0)) {
+        int e = errno;
+        /* take back a partial batch so the outbox stays whole lines */
+        if (ftruncate(ch->fd, st.st_size) != 0) {
+            /* nothing more to do: the next batch counts lines afresh */
+        }
+        errno = e;
+        goto fail;
+    }
+    first = ch->known_lines + (prepend ? 1 : 0) + 1;
+    ch->known_lines = first - 1 + npend;
+    ch->known_size = st.st_size + (off_t)(prepend ? len : len - 1);
+    ch->ends_in_newline = true;
+    flock(ch->fd, LOCK_UN);
+    for (size_t i = 0; i < npend; i++) {
+        snprintf(id, sizeof id, "%llu", first + pend[i].line);
+        report(ch, pend[i].m, HD_OUTCOME_ACCEPTED, "outbox.appended", id, NULL);
+    }
+    goto out;
+fail:
+    snprintf(reason, sizeof reason, "cannot append to %s: %s", ch->path, strerror(errno));
+    ch->known_size = 0; /* count again next time */
+    ch->known_lines = 0;
+    ch->ends_in_newline = true;
+    if (locked)
+        flock(ch->fd, LOCK_UN);
+    for (size_t i = 0; i < npend; i++)
+        report(ch, pend[i].m, HD_OUTCOME_TRANSIENT, "outbox.failed", NULL, reason);
+out:
+    free(buf);
+    free(pend);
+}
+
+/* ---- the module ------------------------------------------------------------ */
+
+static void file_close(void *instance)
+{
+    struct file_chan *ch = instance;
+    if (ch == NULL)
+        return;
+    if (ch->type == HD_CHANNEL_PUSH && ch->fd >= 0)
+        close(ch->fd);
+    free(ch->path);
+    free(ch);
+}
+
+static int file_create(const struct hd_channel_host *host, const struct hd_campaign *campaign,
+                       const struct hd_channel_conf *conf, void **instance, struct hd_err *err)
+{
+    static const char *const email_keys[] = {"maildir",    "fsync",           "delay_ms",
+                                             "fail_every", "permanent_every", NULL};
+    static const char *const push_keys[] = {"outbox",     "fsync",           "delay_ms",
+                                            "fail_every", "permanent_every", NULL};
+    bool email = conf->type == HD_CHANNEL_EMAIL;
+    const char *key = email ? "maildir" : "outbox", *path;
+    const struct hd_ynode *where, *n;
+    struct file_chan *ch;
+
+    *instance = NULL;
+    if (hd_settings_check_keys(campaign, conf, email ? email_keys : push_keys, err) != 0)
+        return -1;
+    where = hd_settings_get(campaign, conf, key, true,
+                            email ? "maildir: out/maildir" : "outbox: out/outbox.jsonl", err);
+    if (where == NULL || hd_settings_str(where, key, &path, err) != 0)
+        return -1;
+    ch = calloc(1, sizeof *ch);
+    if (ch == NULL)
+        abort();
+    ch->host = *host;
+    ch->type = conf->type;
+    ch->fd = -1;
+    if ((n = hd_settings_get(campaign, conf, "fsync", false, NULL, err)) &&
+        hd_settings_bool(n, "fsync", &ch->fsync, err) != 0)
+        goto fail;
+    if ((n = hd_settings_get(campaign, conf, "delay_ms", false, NULL, err)) &&
+        hd_settings_uint(n, "delay_ms", DELAY_MS_MAX, &ch->delay_ms, err) != 0)
+        goto fail;
+    if (hd_faults_load(&ch->faults, campaign, conf, err) != 0)
+        goto fail;
+    ch->path = resolve(campaign, path);
+    if ((email ? open_maildir(ch, where, err) : open_outbox(ch, where, err)) != 0)
+        goto fail;
+    log_line(ch, 2, "channel %s: %s %s", conf->name,
+             email ? "storing messages in maildir" : "appending messages to outbox", ch->path);
+    *instance = ch;
+    return 0;
+fail:
+    file_close(ch);
+    return -1;
+}
+
+static int file_send(void *instance, const struct hd_message *messages, size_t n,
+                     struct hd_err *err)
+{
+    struct file_chan *ch = instance;
+    enum hd_outcome_kind kind;
+    const char *why;
+    (void)err;
+    if (ch->delay_ms)
+        sleep_ms(ch->delay_ms);
+    if (ch->type == HD_CHANNEL_PUSH) {
+        push_batch(ch, messages, n);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct hd_message *m = &messages[i];
+        if (m->type != HD_CHANNEL_EMAIL)
+            report(ch, m, HD_OUTCOME_PERMANENT, "inbox.failed", NULL,
+                   "a push message handed to an email channel");
+        else if (hd_faults_next(&ch->faults, &kind, &why))
+            report(ch, m, kind, "injected_failure", NULL, why);
+        else
+            email_one(ch, m);
+    }
+    return 0;
+}
+
+static int file_flush(void *instance, struct hd_err *err)
+{
+    (void)instance;
+    (void)err;
+    return 0; /* synchronous: everything is reported inside send() */
+}
+
+const struct hd_channel_ops hd_channel_file_ops = {
+    .abi = HD_CHANNEL_ABI,
+    .size = sizeof(struct hd_channel_ops),
+    .name = "file",
+    .create = file_create,
+    .send = file_send,
+    .flush = file_flush,
+    .close = file_close,
+};

@@ -1,0 +1,371 @@
+/* channels/registry.c - finding channel modules: the built-ins by name, then
+ * external shared objects <dir>/<name>.so, loaded once and kept until exit.
+ * Also the settings helpers the built-in modules share (registry.h). */
+#include "registry.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "herald/suggest.h"
+
+/* Keep the two lists in the same order. */
+static const struct hd_channel_ops *const builtins[] = {&hd_channel_file_ops, &hd_channel_null_ops};
+const char *const hd_channel_builtin_names[] = {"file", "null", NULL};
+
+#define NBUILTINS (sizeof builtins / sizeof builtins[0])
+#define MODULE_NAME_MAX 32
+
+/* The part of struct hd_channel_ops this herald uses: up to close. */
+#define OPS_USED_SIZE                                                                              \
+    (offsetof(struct hd_channel_ops, close) + sizeof(((struct hd_channel_ops *)0)->close))
+
+/* External modules loaded so far, by path. Guarded by loaded_lock. */
+struct loaded {
+    struct loaded *next;
+    const struct hd_channel_ops *ops;
+    char path[];
+};
+static struct loaded *loaded_list;
+static pthread_mutex_t loaded_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool valid_module_name(const char *name)
+{
+    size_t n = 0;
+    for (const char *p = name; *p; p++, n++) {
+        if (n == MODULE_NAME_MAX)
+            return false;
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+            return false;
+    }
+    return n > 0;
+}
+
+static const char *modules_dir_for(const char *modules_dir)
+{
+    if (modules_dir == NULL || modules_dir[0] == '\0')
+        modules_dir = getenv("HERALD_MODULES_DIR");
+    return modules_dir && modules_dir[0] ? modules_dir : NULL;
+}
+
+static void builtin_list(char *out, size_t size)
+{
+    out[0] = '\0';
+    for (size_t i = 0; hd_channel_builtin_names[i]; i++)
+        snprintf(out + strlen(out), size - strlen(out), "%s%s", i ? ", " : "",
+                 hd_channel_builtin_names[i]);
+}
+
+/* Checks what a module's entry point returned. */
+static int check_ops(const struct hd_channel_ops *ops, const char *name, const char *path,
+                     struct hd_err *err)
+{
+    if (ops == NULL) {
+        hd_err_set(err, HD_EX_UNAVAILABLE, "channel module \"%s\" (%s): %s() returned NULL", name,
+                   path, HD_CHANNEL_ENTRY);
+        return -1;
+    }
+    if (ops->abi != HD_CHANNEL_ABI) {
+        hd_err_set(err, HD_EX_UNAVAILABLE,
+                   "channel module \"%s\" (%s) was built for channel ABI %u, but this herald "
+                   "speaks ABI %d: rebuild it against this herald's herald/channel.h",
+                   name, path, ops->abi, HD_CHANNEL_ABI);
+        return -1;
+    }
+    if (ops->size < OPS_USED_SIZE) {
+        hd_err_set(err, HD_EX_UNAVAILABLE,
+                   "channel module \"%s\" (%s) has an ops table of %zu bytes, ABI %d needs at "
+                   "least %zu (set size = sizeof(struct hd_channel_ops))",
+                   name, path, ops->size, HD_CHANNEL_ABI, (size_t)OPS_USED_SIZE);
+        return -1;
+    }
+    if (ops->name == NULL || strcmp(ops->name, name) != 0) {
+        hd_err_set(err, HD_EX_UNAVAILABLE,
+                   "channel module file %s calls itself \"%s\", not \"%s\": the file must be "
+                   "named after the module (<name>.so)",
+                   path, ops->name ? ops->name : "(null)", name);
+        return -1;
+    }
+    if (!ops->create || !ops->send || !ops->flush || !ops->close) {
+        hd_err_set(err, HD_EX_UNAVAILABLE,
+                   "channel module \"%s\" (%s) leaves %s unset: every function in "
+                   "struct hd_channel_ops is required",
+                   name, path,
+                   !ops->create  ? "create"
+                   : !ops->send  ? "send"
+                   : !ops->flush ? "flush"
+                                 : "close");
+        return -1;
+    }
+    return 0;
+}
+
+/* Loads path (which exists); caller holds loaded_lock. */
+static const struct hd_channel_ops *load_module(const char *name, const char *path,
+                                                struct hd_err *err)
+{
+    void *handle, *sym;
+    hd_channel_entry_fn entry;
+    const struct hd_channel_ops *ops;
+    const char *why;
+
+    dlerror();
+    handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (handle == NULL) {
+        why = dlerror();
+        hd_err_set(err, HD_EX_UNAVAILABLE, "cannot load channel module \"%s\": %s", name,
+                   why ? why : path);
+        return NULL;
+    }
+    dlerror();
+    sym = dlsym(handle, HD_CHANNEL_ENTRY);
+    if (sym == NULL) {
+        why = dlerror();
+        hd_err_set(err, HD_EX_UNAVAILABLE,
+                   "channel module \"%s\" (%s) does not export %s, so it is not a herald channel "
+                   "module: %s",
+                   name, path, HD_CHANNEL_ENTRY, why ? why : "symbol is NULL");
+        dlclose(handle);
+        return NULL;
+    }
+    memcpy(&entry, &sym, sizeof entry);
+    ops = entry();
+    if (check_ops(ops, name, path, err) != 0) {
+        dlclose(handle);
+        return NULL;
+    }
+    /* the handle is never closed: loaded objects stay until exit */
+    return ops;
+}
+
+const struct hd_channel_ops *hd_channel_find(const char *name, const char *modules_dir,
+                                             struct hd_err *err)
+{
+    char path[PATH_MAX], names[128];
+    const char *dir;
+    const struct hd_channel_ops *ops = NULL;
+    struct loaded *l;
+
+    if (name == NULL || !valid_module_name(name)) {
+        hd_err_set(err, HD_EX_CONFIG,
+                   "bad channel module name \"%s\" (use a-z, 0-9, - and _, at most %d; modules "
+                   "load only from the modules directory, never from a path)",
+                   name ? name : "(null)", MODULE_NAME_MAX);
+        return NULL;
+    }
+    dir = modules_dir_for(modules_dir);
+    if (dir && (size_t)snprintf(path, sizeof path, "%s/%s.so", dir, name) >= sizeof path) {
+        hd_err_set(err, HD_EX_CONFIG, "channel modules directory path is too long: \"%.200s...\"",
+                   dir);
+        return NULL;
+    }
+    for (size_t i = 0; i < NBUILTINS; i++) {
+        if (strcmp(name, hd_channel_builtin_names[i]) != 0)
+            continue;
+        if (dir && access(path, F_OK) == 0) {
+            hd_err_set(err, HD_EX_CONFIG,
+                       "external channel module %s has the name of the built-in module \"%s\": "
+                       "rename it (and its ops->name) so it is clear which one runs",
+                       path, name);
+            return NULL;
+        }
+        return builtins[i];
+    }
+    builtin_list(names, sizeof names);
+    if (dir == NULL) {
+        hd_err_set(err, HD_EX_CONFIG,
+                   "unknown channel module \"%s\": not built in (%s) and no modules directory is "
+                   "set (HERALD_MODULES_DIR)",
+                   name, names);
+        return NULL;
+    }
+
+    pthread_mutex_lock(&loaded_lock);
+    for (l = loaded_list; l; l = l->next)
+        if (strcmp(l->path, path) == 0) {
+            ops = l->ops;
+            goto out;
+        }
+    if (access(path, F_OK) != 0) {
+        if (errno == ENOENT)
+            hd_err_set(err, HD_EX_CONFIG,
+                       "unknown channel module \"%s\": not built in (%s) and no %s", name, names,
+                       path);
+        else
+            hd_err_set(err, HD_EX_UNAVAILABLE, "cannot load channel module \"%s\": %s: %s", name,
+                       path, strerror(errno));
+        goto out;
+    }
+    ops = load_module(name, path, err);
+    if (ops) {
+        size_t n = strlen(path) + 1;
+        l = malloc(sizeof *l + n);
+        if (l == NULL)
+            abort();
+        l->ops = ops;
+        memcpy(l->path, path, n);
+        l->next = loaded_list;
+        loaded_list = l;
+    }
+out:
+    pthread_mutex_unlock(&loaded_lock);
+    return ops;
+}
+
+bool hd_channel_known(const char *name, void *ctx)
+{
+    struct hd_err err = {0};
+    return hd_channel_find(name, ctx, &err) != NULL;
+}
+
+/* ---- settings helpers for the built-in modules ---------------------------- */
+
+static void join_names(char *out, size_t size, const char *const *names)
+{
+    out[0] = '\0';
+    for (size_t i = 0; names[i]; i++)
+        snprintf(out + strlen(out), size - strlen(out), "%s%s", i ? ", " : "", names[i]);
+}
+
+int hd_settings_check_keys(const struct hd_campaign *c, const struct hd_channel_conf *conf,
+                           const char *const *known, struct hd_err *err)
+{
+    const struct hd_ynode *s = conf->settings;
+    (void)c;
+    if (s == NULL)
+        return 0;
+    for (size_t i = 0; i < s->count; i++) {
+        const struct hd_ynode *k = s->keys[i];
+        bool ok = false;
+        for (size_t j = 0; known[j] && !ok; j++)
+            ok = strcmp(k->str, known[j]) == 0;
+        if (ok)
+            continue;
+        const char *sug = hd_suggest(k->str, known);
+        char list[256];
+        join_names(list, sizeof list, known);
+        if (sug)
+            hd_err_at(err, HD_EX_DATAERR, k->file, k->line, k->col,
+                      "unknown setting \"%s\" for channel \"%s\" (module %s; did you mean "
+                      "\"%s\"?)",
+                      k->str, conf->name, conf->module, sug);
+        else
+            hd_err_at(err, HD_EX_DATAERR, k->file, k->line, k->col,
+                      "unknown setting \"%s\" for channel \"%s\" (module %s knows: %s)", k->str,
+                      conf->name, conf->module, list[0] ? list : "no settings");
+        return -1;
+    }
+    return 0;
+}
+
+const struct hd_ynode *hd_settings_get(const struct hd_campaign *c,
+                                       const struct hd_channel_conf *conf, const char *key,
+                                       bool required, const char *example, struct hd_err *err)
+{
+    const struct hd_ynode *n = hd_ymap_get(conf->settings, key);
+    if (n || !required)
+        return n;
+    if (conf->settings == NULL)
+        hd_err_at(err, HD_EX_DATAERR, c->path, conf->line, conf->col,
+                  "channel \"%s\" (module %s) needs settings: with \"%s\" (e.g. settings: { %s })",
+                  conf->name, conf->module, key, example);
+    else
+        hd_err_at(err, HD_EX_DATAERR, conf->settings->file, conf->settings->line,
+                  conf->settings->col,
+                  "missing required setting \"%s\" for channel \"%s\" (module %s; e.g. %s)", key,
+                  conf->name, conf->module, example);
+    return NULL;
+}
+
+int hd_settings_str(const struct hd_ynode *n, const char *key, const char **out, struct hd_err *err)
+{
+    if (n->kind != HD_YSCALAR || hd_ynode_is_null(n) || n->len == 0) {
+        hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
+                  "setting \"%s\" must be a non-empty string, not %s", key,
+                  n->kind == HD_YSCALAR ? "empty" : hd_ynode_kind_name(n));
+        return -1;
+    }
+    if (strlen(n->str) != n->len) {
+        hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
+                  "setting \"%s\" must not contain NUL characters", key);
+        return -1;
+    }
+    *out = n->str;
+    return 0;
+}
+
+int hd_settings_uint(const struct hd_ynode *n, const char *key, unsigned long max,
+                     unsigned long *out, struct hd_err *err)
+{
+    unsigned long v = 0;
+    const char *p = n->kind == HD_YSCALAR ? n->str : "";
+    bool ok = *p != '\0';
+    for (; ok && *p; p++) {
+        if (*p < '0' || *p > '9' || v > (max - (unsigned long)(*p - '0')) / 10)
+            ok = false;
+        else
+            v = v * 10 + (unsigned long)(*p - '0');
+    }
+    if (!ok) {
+        hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
+                  "setting \"%s\" must be a whole number from 0 to %lu, not %s%s%s", key, max,
+                  n->kind == HD_YSCALAR ? "\"" : "",
+                  n->kind == HD_YSCALAR ? n->str : hd_ynode_kind_name(n),
+                  n->kind == HD_YSCALAR ? "\"" : "");
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int hd_settings_bool(const struct hd_ynode *n, const char *key, bool *out, struct hd_err *err)
+{
+    if (n->kind == HD_YSCALAR && strcmp(n->str, "true") == 0)
+        *out = true;
+    else if (n->kind == HD_YSCALAR && strcmp(n->str, "false") == 0)
+        *out = false;
+    else {
+        hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
+                  "setting \"%s\" must be true or false, not %s%s%s", key,
+                  n->kind == HD_YSCALAR ? "\"" : "",
+                  n->kind == HD_YSCALAR ? n->str : hd_ynode_kind_name(n),
+                  n->kind == HD_YSCALAR ? "\"" : "");
+        return -1;
+    }
+    return 0;
+}
+
+int hd_faults_load(struct hd_faults *f, const struct hd_campaign *c,
+                   const struct hd_channel_conf *conf, struct hd_err *err)
+{
+    const struct hd_ynode *n;
+    memset(f, 0, sizeof *f);
+    if ((n = hd_settings_get(c, conf, "fail_every", false, NULL, err)) &&
+        hd_settings_uint(n, "fail_every", 1000000000ul, &f->fail_every, err) != 0)
+        return -1;
+    if ((n = hd_settings_get(c, conf, "permanent_every", false, NULL, err)) &&
+        hd_settings_uint(n, "permanent_every", 1000000000ul, &f->permanent_every, err) != 0)
+        return -1;
+    return 0;
+}
+
+bool hd_faults_next(struct hd_faults *f, enum hd_outcome_kind *kind, const char **reason)
+{
+    f->seen++;
+    if (f->permanent_every && f->seen % f->permanent_every == 0) {
+        *kind = HD_OUTCOME_PERMANENT;
+        *reason = "injected permanent failure (permanent_every)";
+        return true;
+    }
+    if (f->fail_every && f->seen % f->fail_every == 0) {
+        *kind = HD_OUTCOME_TRANSIENT;
+        *reason = "injected failure (fail_every)";
+        return true;
+    }
+    return false;
+}

@@ -1,0 +1,55 @@
+/* channels/registry.h - private to libherald_channels: the built-in modules'
+ * ops tables and the settings and fault-injection helpers they share. The
+ * public interface is herald/channel.h; nothing outside channels/ includes
+ * this file.
+ *
+ * The settings helpers report the first problem with the node's
+ * file:line:col (HD_EX_DATAERR) and return -1; they are pure (no global
+ * state), so safe from any thread.
+ */
+#ifndef HERALD_CHANNELS_REGISTRY_H
+#define HERALD_CHANNELS_REGISTRY_H
+
+#include <stdbool.h>
+
+#include "herald/channel.h"
+
+extern const struct hd_channel_ops hd_channel_file_ops;
+extern const struct hd_channel_ops hd_channel_null_ops;
+
+/* Checks that every key of the channel's settings mapping is in known
+ * (NULL-terminated), with a did-you-mean. A channel without settings passes;
+ * use hd_settings_need for required keys. */
+int hd_settings_check_keys(const struct hd_campaign *c, const struct hd_channel_conf *conf,
+                           const char *const *known, struct hd_err *err);
+
+/* The settings node for key, or NULL (and, when required, an error located
+ * at the settings mapping, or at the channel when it has no settings). */
+const struct hd_ynode *hd_settings_get(const struct hd_campaign *c,
+                                       const struct hd_channel_conf *conf, const char *key,
+                                       bool required, const char *example, struct hd_err *err);
+
+/* Scalar conversions of one setting; n is that setting's node. */
+int hd_settings_str(const struct hd_ynode *n, const char *key, const char **out,
+                    struct hd_err *err);
+int hd_settings_uint(const struct hd_ynode *n, const char *key, unsigned long max,
+                     unsigned long *out, struct hd_err *err);
+int hd_settings_bool(const struct hd_ynode *n, const char *key, bool *out, struct hd_err *err);
+
+/* Fault injection for tests: every fail_every-th message of an instance
+ * fails TRANSIENT, every permanent_every-th PERMANENT (which wins when both
+ * apply). 0 turns either off. */
+struct hd_faults {
+    unsigned long fail_every, permanent_every;
+    unsigned long long seen;
+};
+
+/* Reads the optional fail_every and permanent_every settings. */
+int hd_faults_load(struct hd_faults *f, const struct hd_campaign *c,
+                   const struct hd_channel_conf *conf, struct hd_err *err);
+
+/* Counts one message; true when it is to fail, with *kind and *reason set
+ * (reason is static text). */
+bool hd_faults_next(struct hd_faults *f, enum hd_outcome_kind *kind, const char **reason);
+
+#endif

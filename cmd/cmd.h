@@ -1,0 +1,29 @@
+/* cmd/cmd.h - the herald subcommands and what they share.
+ *
+ * Each command returns an exit status (enum hd_exit); results go to stdout,
+ * progress and errors to stderr, every error line starting "herald: ". */
+#ifndef HERALD_CMD_H
+#define HERALD_CMD_H
+
+#include <stdbool.h>
+
+#include "herald/campaign.h"
+
+int hd_cmd_validate(int argc, char **argv);
+int hd_cmd_plan(int argc, char **argv);
+int hd_cmd_link(int argc, char **argv);
+int hd_cmd_generate(int argc, char **argv);
+
+/* Loads and validates a campaign, printing every diagnostic to stderr.
+ * Returns NULL and sets *code (65, 66, 74, ...) when it has errors. */
+struct hd_campaign *hd_cli_load_campaign(const char *path, int *code);
+
+/* Prints "herald: message" to stderr and returns code. */
+int hd_cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* True when arg equals name or "name=..." (then *value points after '='),
+ * or arg equals name and a next argument exists (then *value is it and *i
+ * advances). For options that take a value. */
+bool hd_cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
+
+#endif

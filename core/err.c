@@ -1,0 +1,114 @@
+#include "herald/err.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void hd_err_set(struct hd_err *err, int code, const char *fmt, ...)
+{
+    va_list ap;
+    if (err == NULL)
+        return;
+    err->code = code;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+}
+
+static int format_location(char *out, size_t cap, const char *file, unsigned long line,
+                           unsigned long col)
+{
+    if (file == NULL)
+        return 0;
+    if (line && col)
+        return snprintf(out, cap, "%s:%lu:%lu: ", file, line, col);
+    if (line)
+        return snprintf(out, cap, "%s:%lu: ", file, line);
+    return snprintf(out, cap, "%s: ", file);
+}
+
+void hd_err_at(struct hd_err *err, int code, const char *file, unsigned long line,
+               unsigned long col, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    if (err == NULL)
+        return;
+    err->code = code;
+    n = format_location(err->msg, sizeof err->msg, file, line, col);
+    if (n < 0 || (size_t)n >= sizeof err->msg)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err->msg + n, sizeof err->msg - (size_t)n, fmt, ap);
+    va_end(ap);
+}
+
+void hd_err_prefix(struct hd_err *err, const char *fmt, ...)
+{
+    char head[HD_ERR_MSG_MAX];
+    size_t hl, ol, cap = sizeof err->msg;
+    va_list ap;
+    if (err == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(head, sizeof head, fmt, ap);
+    va_end(ap);
+    hl = strlen(head);
+    if (hl + 3 >= cap)
+        return;
+    ol = strlen(err->msg);
+    if (hl + 2 + ol >= cap)
+        ol = cap - hl - 3; /* keep the head whole; the tail of the old text goes */
+    memmove(err->msg + hl + 2, err->msg, ol);
+    memcpy(err->msg, head, hl);
+    memcpy(err->msg + hl, ": ", 2);
+    err->msg[hl + 2 + ol] = '\0';
+}
+
+void hd_diags_init(struct hd_diags *d)
+{
+    memset(d, 0, sizeof *d);
+}
+
+void hd_diags_release(struct hd_diags *d)
+{
+    if (d == NULL)
+        return;
+    for (size_t i = 0; i < d->count; i++)
+        free(d->items[i]);
+    free(d->items);
+    memset(d, 0, sizeof *d);
+}
+
+void hd_diags_vadd(struct hd_diags *d, int code, const char *file, unsigned long line,
+                   unsigned long col, const char *fmt, va_list ap)
+{
+    char text[HD_ERR_MSG_MAX];
+    int n;
+    if (d->code == 0)
+        d->code = code;
+    n = format_location(text, sizeof text, file, line, col);
+    if (n < 0 || (size_t)n >= sizeof text)
+        n = 0;
+    vsnprintf(text + n, sizeof text - (size_t)n, fmt, ap);
+    if (d->count == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 16;
+        char **items = realloc(d->items, cap * sizeof *items);
+        if (items == NULL)
+            return;
+        d->items = items;
+        d->cap = cap;
+    }
+    d->items[d->count] = strdup(text);
+    if (d->items[d->count] != NULL)
+        d->count++;
+}
+
+void hd_diags_add(struct hd_diags *d, int code, const char *file, unsigned long line,
+                  unsigned long col, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    hd_diags_vadd(d, code, file, line, col, fmt, ap);
+    va_end(ap);
+}

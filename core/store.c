@@ -1,0 +1,486 @@
+#include "herald/store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+const char *const hd_reason_names[HD_R_COUNT] = {
+    "out_of_region", "minor", "already_objected", "no_channel", "duplicate_id", "invalid_row"};
+const char *const hd_dstate_names[HD_DS_COUNT] = {"pending", "inflight", "sent",
+                                                  "retry",   "failed",   "held"};
+const char *const hd_chskip_names[3] = {"", "no_address", "unsupported_address"};
+
+/* The map is address space, not disk: LMDB grows the file as pages are
+ * used. 1 TiB covers billions of deliveries without a resize. */
+#define STORE_MAP_SIZE ((size_t)1 << 40)
+
+int hd_store_fail(struct hd_err *err, int rc, const char *what)
+{
+    if (rc == MDB_MAP_FULL)
+        hd_err_set(err, HD_EX_IOERR, "state store is full during %s (LMDB map size reached)", what);
+    else if (rc == ENOSPC)
+        hd_err_set(err, HD_EX_IOERR,
+                   "disk full during %s: free space and run again; the "
+                   "store is intact",
+                   what);
+    else if (rc == EAGAIN || rc == MDB_READERS_FULL)
+        hd_err_set(err, HD_EX_TEMPFAIL, "state store busy during %s: %s", what, mdb_strerror(rc));
+    else
+        hd_err_set(err, HD_EX_IOERR, "state store error during %s: %s", what, mdb_strerror(rc));
+    return -1;
+}
+
+void hd_store_close(struct hd_store *s)
+{
+    if (s == NULL)
+        return;
+    if (s->env)
+        mdb_env_close(s->env);
+    free(s->dir);
+    free(s);
+}
+
+static int mkdir_p(const char *dir, struct hd_err *err)
+{
+    char path[4096];
+    size_t n = strlen(dir);
+    if (n >= sizeof path) {
+        hd_err_set(err, HD_EX_USAGE, "state directory path too long");
+        return -1;
+    }
+    memcpy(path, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (path[i] != '/' && path[i] != '\0')
+            continue;
+        char saved = path[i];
+        path[i] = '\0';
+        /* Parents get the usual mode; the store itself is private (0700). */
+        if (mkdir(path, saved == '\0' ? 0700 : 0755) != 0 && errno != EEXIST) {
+            hd_err_set(err, HD_EX_CANTCREAT, "cannot create directory \"%s\": %s", path,
+                       strerror(errno));
+            return -1;
+        }
+        path[i] = saved;
+    }
+    return 0;
+}
+
+int hd_store_open(struct hd_store **out, const char *dir, unsigned flags, struct hd_err *err)
+{
+    struct hd_store *s = calloc(1, sizeof *s);
+    MDB_txn *txn = NULL;
+    unsigned env_flags = MDB_NOTLS;
+    unsigned db_flags = (flags & HD_STORE_CREATE) ? MDB_CREATE : 0;
+    struct stat st;
+    int rc;
+
+    *out = NULL;
+    if (s == NULL || (s->dir = strdup(dir)) == NULL) {
+        hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
+        goto fail;
+    }
+    if (flags & HD_STORE_CREATE) {
+        if (mkdir_p(dir, err) != 0)
+            goto fail;
+    } else if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        hd_err_set(err, HD_EX_NOINPUT, "no state store at \"%s\": run `herald plan` first", dir);
+        goto fail;
+    }
+    if (flags & HD_STORE_RDONLY)
+        env_flags |= MDB_RDONLY;
+    if (flags & HD_STORE_BULK)
+        env_flags |= MDB_NOSYNC;
+    if ((rc = mdb_env_create(&s->env)) != 0 || (rc = mdb_env_set_maxdbs(s->env, 16)) != 0 ||
+        (rc = mdb_env_set_mapsize(s->env, STORE_MAP_SIZE)) != 0 ||
+        (rc = mdb_env_set_maxreaders(s->env, 256)) != 0) {
+        hd_store_fail(err, rc, "opening the state store");
+        goto fail;
+    }
+    if ((rc = mdb_env_open(s->env, dir, env_flags, 0600)) != 0) {
+        if (rc == ENOENT && !(flags & HD_STORE_CREATE)) {
+            /* a directory without data.mdb (read-only opens do not create it) */
+            hd_err_set(err, HD_EX_NOINPUT, "no state store at \"%s\": run `herald plan` first",
+                       dir);
+        } else {
+            hd_store_fail(err, rc, "opening the state store");
+            hd_err_prefix(err, "%s", dir);
+        }
+        goto fail;
+    }
+    if ((rc = mdb_txn_begin(s->env, NULL, (flags & HD_STORE_RDONLY) ? MDB_RDONLY : 0, &txn)) != 0) {
+        hd_store_fail(err, rc, "opening the state store");
+        goto fail;
+    }
+    struct {
+        const char *name;
+        MDB_dbi *dbi;
+    } dbs[] = {
+        {"meta", &s->meta},       {"snapshot", &s->snapshot},     {"shards", &s->shards},
+        {"persons", &s->persons}, {"deliveries", &s->deliveries}, {"exclusions", &s->exclusions},
+        {"ids", &s->ids},         {"counters", &s->counters},     {"due", &s->due},
+        {"audit", &s->audit}};
+    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
+        if ((rc = mdb_dbi_open(txn, dbs[i].name, db_flags, dbs[i].dbi)) != 0) {
+            if (rc == MDB_NOTFOUND)
+                hd_err_set(err, HD_EX_NOINPUT,
+                           "\"%s\" is not a herald state store (no %s "
+                           "database): run `herald plan` first",
+                           dir, dbs[i].name);
+            else
+                hd_store_fail(err, rc, "opening the state store");
+            goto fail;
+        }
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        txn = NULL;
+        hd_store_fail(err, rc, "opening the state store");
+        goto fail;
+    }
+    *out = s;
+    return 0;
+fail:
+    if (txn)
+        mdb_txn_abort(txn);
+    hd_store_close(s);
+    return -1;
+}
+
+int hd_store_sync(struct hd_store *s, struct hd_err *err)
+{
+    int rc = mdb_env_sync(s->env, 1);
+    return rc ? hd_store_fail(err, rc, "syncing the state store") : 0;
+}
+
+int hd_store_begin(struct hd_store *s, bool write, MDB_txn **txn, struct hd_err *err)
+{
+    int rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, txn);
+    return rc ? hd_store_fail(err, rc, "starting a transaction") : 0;
+}
+
+int hd_store_commit(MDB_txn *txn, struct hd_err *err)
+{
+    int rc = mdb_txn_commit(txn);
+    return rc ? hd_store_fail(err, rc, "committing") : 0;
+}
+
+int hd_store_meta_get(MDB_txn *txn, const struct hd_store *s, const char *key, struct hd_buf *out,
+                      bool *found, struct hd_err *err)
+{
+    MDB_val k = {strlen(key), (void *)key}, v;
+    int rc = mdb_get(txn, s->meta, &k, &v);
+    *found = false;
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return hd_store_fail(err, rc, "reading meta");
+    hd_buf_reset(out);
+    if (hd_buf_append(out, v.mv_data, v.mv_size) != 0) {
+        hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
+        return -1;
+    }
+    *found = true;
+    return 0;
+}
+
+int hd_store_meta_put(MDB_txn *txn, const struct hd_store *s, const char *key, const void *val,
+                      size_t len, struct hd_err *err)
+{
+    MDB_val k = {strlen(key), (void *)key}, v = {len, (void *)val};
+    int rc = mdb_put(txn, s->meta, &k, &v, 0);
+    return rc ? hd_store_fail(err, rc, "writing meta") : 0;
+}
+
+int hd_store_counter_add(MDB_txn *txn, const struct hd_store *s, struct hd_counter_key key,
+                         int64_t delta, struct hd_err *err)
+{
+    MDB_val k = {sizeof key.b, key.b}, v;
+    uint64_t n = 0;
+    int rc = mdb_get(txn, s->counters, &k, &v);
+    if (rc == 0 && v.mv_size == sizeof n)
+        memcpy(&n, v.mv_data, sizeof n);
+    else if (rc != 0 && rc != MDB_NOTFOUND)
+        return hd_store_fail(err, rc, "reading a counter");
+    n = (uint64_t)((int64_t)n + delta);
+    v.mv_size = sizeof n;
+    v.mv_data = &n;
+    rc = mdb_put(txn, s->counters, &k, &v, 0);
+    return rc ? hd_store_fail(err, rc, "writing a counter") : 0;
+}
+
+uint64_t hd_store_counter_get(MDB_txn *txn, const struct hd_store *s, struct hd_counter_key key)
+{
+    MDB_val k = {sizeof key.b, key.b}, v;
+    uint64_t n = 0;
+    if (mdb_get(txn, s->counters, &k, &v) == 0 && v.mv_size == sizeof n)
+        memcpy(&n, v.mv_data, sizeof n);
+    return n;
+}
+
+int hd_store_clear_plan(MDB_txn *txn, const struct hd_store *s, struct hd_err *err)
+{
+    const MDB_dbi dbs[] = {s->shards, s->persons,  s->deliveries, s->exclusions,
+                           s->ids,    s->counters, s->snapshot,   s->due};
+    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
+        int rc = mdb_drop(txn, dbs[i], 0);
+        if (rc != 0)
+            return hd_store_fail(err, rc, "clearing the plan");
+    }
+    return 0;
+}
+
+/* ---- keys ---------------------------------------------------------------- */
+
+static void put_be(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+void hd_key_u64(uint8_t out[8], uint64_t v)
+{
+    put_be(out, v, 8);
+}
+
+void hd_key_person(uint8_t out[10], uint16_t shard, uint64_t row)
+{
+    put_be(out, shard, 2);
+    put_be(out + 2, row, 8);
+}
+
+void hd_key_delivery(uint8_t out[11], uint16_t shard, uint64_t row, uint8_t channel)
+{
+    hd_key_person(out, shard, row);
+    out[10] = channel;
+}
+
+uint64_t hd_get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+uint16_t hd_get_u16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+uint64_t hd_person_hash(const char *id, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (uint8_t)id[i];
+        h *= 0x100000001b3ULL;
+    }
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return h;
+}
+
+/* ---- records ------------------------------------------------------------- */
+/* Records are: a version byte, fixed fields in little-endian order, then
+ * strings as u16 length + bytes. Decoders check every length against the
+ * record size, so a damaged record is refused, never over-read. */
+
+#define PERSON_REC_V1 1
+#define EXCLUSION_REC_V1 1
+#define DELIVERY_REC_V1 1
+
+struct reader {
+    const uint8_t *p, *end;
+    bool bad;
+};
+
+static uint64_t rd_uint(struct reader *r, int n)
+{
+    uint64_t v = 0;
+    if (r->end - r->p < n) {
+        r->bad = true;
+        return 0;
+    }
+    for (int i = 0; i < n; i++)
+        v |= (uint64_t)r->p[i] << (8 * i);
+    r->p += n;
+    return v;
+}
+
+static const char *rd_str(struct reader *r, uint16_t *len)
+{
+    const char *s;
+    *len = (uint16_t)rd_uint(r, 2);
+    if (r->bad || r->end - r->p < *len) {
+        r->bad = true;
+        *len = 0;
+        return NULL;
+    }
+    s = (const char *)r->p;
+    r->p += *len;
+    return *len ? s : NULL;
+}
+
+static int wr_uint(struct hd_buf *b, uint64_t v, int n)
+{
+    uint8_t tmp[8];
+    for (int i = 0; i < n; i++)
+        tmp[i] = (uint8_t)(v >> (8 * i));
+    return hd_buf_append(b, tmp, (size_t)n);
+}
+
+static int wr_str(struct hd_buf *b, const char *s, size_t len)
+{
+    if (len > 0xFFFF)
+        len = 0xFFFF; /* inputs are bounded far below this at plan time */
+    return wr_uint(b, len, 2) || hd_buf_append(b, s, len);
+}
+
+int hd_person_rec_encode(const struct hd_person_rec *p, struct hd_buf *out)
+{
+    size_t lang_len = strnlen(p->language, sizeof p->language);
+    int rc = wr_uint(out, PERSON_REC_V1, 1) || wr_uint(out, p->row, 8) ||
+             wr_uint(out, p->line, 8) || hd_buf_append(out, p->country, 2) ||
+             wr_uint(out, p->lang_source, 1) || wr_uint(out, p->variant, 1) ||
+             wr_uint(out, (uint16_t)p->age, 2) || wr_uint(out, p->nchannels, 1) ||
+             hd_buf_append(out, p->chskip, p->nchannels) || wr_str(out, p->language, lang_len) ||
+             wr_str(out, p->id, p->id_len) || wr_str(out, p->email, p->email_len) ||
+             wr_str(out, p->push_token, p->push_token_len) ||
+             wr_str(out, p->language_asked, p->language_asked_len) ||
+             wr_str(out, p->time_zone, p->time_zone_len) || wr_str(out, p->name, p->name_len);
+    return rc ? -1 : 0;
+}
+
+int hd_person_rec_decode(const void *data, size_t len, struct hd_person_rec *p)
+{
+    struct reader r = {data, (const uint8_t *)data + len, false};
+    const char *lang;
+    uint16_t lang_len;
+    memset(p, 0, sizeof *p);
+    if (rd_uint(&r, 1) != PERSON_REC_V1)
+        return -1;
+    p->row = rd_uint(&r, 8);
+    p->line = rd_uint(&r, 8);
+    if (r.end - r.p < 2)
+        return -1;
+    memcpy(p->country, r.p, 2);
+    r.p += 2;
+    p->lang_source = (uint8_t)rd_uint(&r, 1);
+    p->variant = (uint8_t)rd_uint(&r, 1);
+    p->age = (int16_t)(uint16_t)rd_uint(&r, 2);
+    p->nchannels = (uint8_t)rd_uint(&r, 1);
+    if (r.bad || p->nchannels > sizeof p->chskip || r.end - r.p < p->nchannels)
+        return -1;
+    memcpy(p->chskip, r.p, p->nchannels);
+    r.p += p->nchannels;
+    lang = rd_str(&r, &lang_len);
+    if (lang_len >= sizeof p->language)
+        return -1;
+    if (lang)
+        memcpy(p->language, lang, lang_len);
+    p->id = rd_str(&r, &p->id_len);
+    p->email = rd_str(&r, &p->email_len);
+    p->push_token = rd_str(&r, &p->push_token_len);
+    p->language_asked = rd_str(&r, &p->language_asked_len);
+    p->time_zone = rd_str(&r, &p->time_zone_len);
+    p->name = rd_str(&r, &p->name_len);
+    return r.bad ? -1 : 0;
+}
+
+int hd_exclusion_rec_encode(const struct hd_exclusion_rec *x, struct hd_buf *out)
+{
+    int rc = wr_uint(out, EXCLUSION_REC_V1, 1) || wr_uint(out, x->row, 8) ||
+             wr_uint(out, x->line, 8) || wr_uint(out, x->reason, 1) || wr_uint(out, x->field, 1) ||
+             hd_buf_append(out, x->country[0] ? x->country : "\0\0", 2) ||
+             wr_str(out, x->id, x->id_len) || wr_str(out, x->why, x->why_len);
+    return rc ? -1 : 0;
+}
+
+int hd_exclusion_rec_decode(const void *data, size_t len, struct hd_exclusion_rec *x)
+{
+    struct reader r = {data, (const uint8_t *)data + len, false};
+    memset(x, 0, sizeof *x);
+    if (rd_uint(&r, 1) != EXCLUSION_REC_V1)
+        return -1;
+    x->row = rd_uint(&r, 8);
+    x->line = rd_uint(&r, 8);
+    x->reason = (uint8_t)rd_uint(&r, 1);
+    x->field = (uint8_t)rd_uint(&r, 1);
+    if (r.bad || r.end - r.p < 2 || x->reason >= HD_R_COUNT)
+        return -1;
+    memcpy(x->country, r.p, 2);
+    r.p += 2;
+    x->id = rd_str(&r, &x->id_len);
+    x->why = rd_str(&r, &x->why_len);
+    return r.bad ? -1 : 0;
+}
+
+int hd_delivery_rec_encode(const struct hd_delivery_rec *d, struct hd_buf *out)
+{
+    size_t resp = d->response_len > HD_RESPONSE_MAX ? HD_RESPONSE_MAX : d->response_len;
+    int rc = wr_uint(out, DELIVERY_REC_V1, 1) || wr_uint(out, d->state, 1) ||
+             wr_uint(out, d->attempts, 1) || wr_uint(out, d->flags, 2) ||
+             wr_uint(out, d->code, 2) || wr_uint(out, 0, 1) ||
+             wr_uint(out, (uint64_t)d->next_attempt_ms, 8) ||
+             wr_uint(out, (uint64_t)d->first_attempt_ms, 8) ||
+             wr_uint(out, (uint64_t)d->last_change_ms, 8) || hd_buf_append(out, d->sha256, 32) ||
+             wr_str(out, d->event, d->event_len) ||
+             wr_str(out, d->provider_id, d->provider_id_len) || wr_str(out, d->response, resp);
+    return rc ? -1 : 0;
+}
+
+int hd_delivery_rec_decode(const void *data, size_t len, struct hd_delivery_rec *d)
+{
+    struct reader r = {data, (const uint8_t *)data + len, false};
+    memset(d, 0, sizeof *d);
+    if (rd_uint(&r, 1) != DELIVERY_REC_V1)
+        return -1;
+    d->state = (uint8_t)rd_uint(&r, 1);
+    d->attempts = (uint8_t)rd_uint(&r, 1);
+    d->flags = (uint16_t)rd_uint(&r, 2);
+    d->code = (uint16_t)rd_uint(&r, 2);
+    rd_uint(&r, 1);
+    d->next_attempt_ms = (int64_t)rd_uint(&r, 8);
+    d->first_attempt_ms = (int64_t)rd_uint(&r, 8);
+    d->last_change_ms = (int64_t)rd_uint(&r, 8);
+    if (r.bad || r.end - r.p < 32)
+        return -1;
+    memcpy(d->sha256, r.p, 32);
+    r.p += 32;
+    d->event = rd_str(&r, &d->event_len);
+    d->provider_id = rd_str(&r, &d->provider_id_len);
+    d->response = rd_str(&r, &d->response_len);
+    return r.bad || d->state >= HD_DS_COUNT ? -1 : 0;
+}
+
+void hd_key_due(uint8_t out[19], int64_t due_ms, const uint8_t delivery_key[11])
+{
+    put_be(out, (uint64_t)due_ms, 8);
+    memcpy(out + 8, delivery_key, 11);
+}
+
+int hd_store_audit(MDB_txn *txn, const struct hd_store *s, const char *json, struct hd_err *err)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint64_t seq = 1;
+    uint8_t key[8];
+    int rc = mdb_cursor_open(txn, s->audit, &cur);
+    if (rc != 0)
+        return hd_store_fail(err, rc, "opening the audit log");
+    if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 && k.mv_size == 8)
+        seq = hd_get_u64(k.mv_data) + 1;
+    mdb_cursor_close(cur);
+    put_be(key, seq, 8);
+    k.mv_size = 8;
+    k.mv_data = key;
+    v.mv_size = strlen(json);
+    v.mv_data = (void *)json;
+    rc = mdb_put(txn, s->audit, &k, &v, MDB_APPEND);
+    return rc ? hd_store_fail(err, rc, "writing the audit log") : 0;
+}

@@ -1,0 +1,104 @@
+/* tests/modules/echo_module.c - an external channel module for the tests,
+ * built as echo.so: accepts every message at once with event
+ * "echo.accepted" and the message id as provider id. It is also the
+ * smallest complete example of a module (docs/channel-modules.md).
+ *
+ * Like any external module it uses only the types of herald/channel.h:
+ * herald does not export its own functions to modules, so settings are read
+ * by walking the YAML node and errors are written into struct hd_err
+ * directly. Its one optional setting, `refuse: true`, makes create() fail,
+ * to test how a module's located error comes through.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "herald/channel.h"
+
+struct echo {
+    struct hd_channel_host host;
+};
+
+static int echo_create(const struct hd_channel_host *host, const struct hd_campaign *campaign,
+                       const struct hd_channel_conf *conf, void **instance, struct hd_err *err)
+{
+    const struct hd_ynode *s = conf->settings;
+    struct echo *e;
+    (void)campaign;
+    *instance = NULL;
+    if (host->abi != HD_CHANNEL_ABI || host->size < sizeof *host) {
+        err->code = HD_EX_SOFTWARE;
+        snprintf(err->msg, sizeof err->msg, "echo: host ABI %u is not %d", host->abi,
+                 HD_CHANNEL_ABI);
+        return -1;
+    }
+    for (size_t i = 0; s && i < s->count; i++) {
+        const struct hd_ynode *k = s->keys[i], *v = s->items[i];
+        if (strcmp(k->str, "refuse") == 0 && v->kind == HD_YSCALAR && strcmp(v->str, "true") == 0) {
+            err->code = HD_EX_DATAERR;
+            snprintf(err->msg, sizeof err->msg, "%s:%lu:%lu: echo refuses, as asked", v->file,
+                     v->line, v->col);
+            return -1;
+        }
+        if (strcmp(k->str, "refuse") != 0) {
+            err->code = HD_EX_DATAERR;
+            snprintf(err->msg, sizeof err->msg, "%s:%lu:%lu: unknown setting \"%s\" for echo",
+                     k->file, k->line, k->col, k->str);
+            return -1;
+        }
+    }
+    e = calloc(1, sizeof *e);
+    if (e == NULL) {
+        err->code = HD_EX_SOFTWARE;
+        snprintf(err->msg, sizeof err->msg, "echo: out of memory");
+        return -1;
+    }
+    e->host = *host;
+    *instance = e;
+    return 0;
+}
+
+static int echo_send(void *instance, const struct hd_message *messages, size_t n,
+                     struct hd_err *err)
+{
+    struct echo *e = instance;
+    (void)err;
+    for (size_t i = 0; i < n; i++) {
+        struct hd_outcome o = {0};
+        o.handle = messages[i].handle;
+        o.kind = HD_OUTCOME_ACCEPTED;
+        o.event = "echo.accepted";
+        o.provider_id = messages[i].message_id;
+        e->host.report(e->host.ctx, &o);
+    }
+    return 0;
+}
+
+static int echo_flush(void *instance, struct hd_err *err)
+{
+    (void)instance;
+    (void)err;
+    return 0;
+}
+
+static void echo_close(void *instance)
+{
+    free(instance);
+}
+
+static const struct hd_channel_ops echo_ops = {
+    .abi = HD_CHANNEL_ABI,
+    .size = sizeof(struct hd_channel_ops),
+    .name = "echo",
+    .create = echo_create,
+    .send = echo_send,
+    .flush = echo_flush,
+    .close = echo_close,
+};
+
+const struct hd_channel_ops *herald_channel_module_v1(void);
+
+const struct hd_channel_ops *herald_channel_module_v1(void)
+{
+    return &echo_ops;
+}

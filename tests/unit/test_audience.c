@@ -1,0 +1,678 @@
+/* Tests for the streaming audience reader (core/audience.c). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hd_test.h"
+#include "herald/audience.h"
+
+#define MIB ((size_t)1024 * 1024)
+
+static char *dir;
+
+static int setup(void **state)
+{
+    (void)state;
+    dir = strdup(hd_test_tmpdir());
+    return dir == NULL ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    hd_test_rmtree(dir);
+    free(dir);
+    return 0;
+}
+
+/* Opens data written to a file; columns may be NULL (field names as is). */
+static struct hd_audience *open_with(const char *data, size_t len, enum hd_audience_format format,
+                                     const char *const *columns)
+{
+    char *path = hd_test_write(dir, format == HD_AUDIENCE_CSV ? "a.csv" : "a.jsonl", data, len);
+    struct hd_audience_opts opts = {.path = path, .format = format};
+    struct hd_audience *a = NULL;
+    struct hd_err err = {0};
+    int rc;
+    if (columns != NULL)
+        memcpy(opts.columns, columns, sizeof opts.columns);
+    rc = hd_audience_open(&a, &opts, &err);
+    if (rc != 0)
+        print_message("open: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+    assert_non_null(a);
+    free(path);
+    return a;
+}
+
+static struct hd_audience *open_csv(const char *data)
+{
+    return open_with(data, (size_t)-1, HD_AUDIENCE_CSV, NULL);
+}
+
+static struct hd_audience *open_jsonl(const char *data)
+{
+    return open_with(data, (size_t)-1, HD_AUDIENCE_JSONL, NULL);
+}
+
+/* Opening must fail; returns the error. */
+static struct hd_err open_fails(const char *data, const char *const *columns)
+{
+    char *path = hd_test_write(dir, "bad.csv", data, (size_t)-1);
+    struct hd_audience_opts opts = {.path = path, .format = HD_AUDIENCE_CSV};
+    struct hd_audience *a = NULL;
+    struct hd_err err = {0};
+    if (columns != NULL)
+        memcpy(opts.columns, columns, sizeof opts.columns);
+    assert_int_equal(hd_audience_open(&a, &opts, &err), -1);
+    assert_null(a);
+    free(path);
+    return err;
+}
+
+static void next_row(struct hd_audience *a, struct hd_row *row)
+{
+    struct hd_err err = {0};
+    int rc = hd_audience_next(a, row, &err);
+    if (rc < 0)
+        print_message("next: %s\n", err.msg);
+    assert_int_equal(rc, 1);
+}
+
+static void assert_end(struct hd_audience *a)
+{
+    struct hd_row row;
+    struct hd_err err = {0};
+    assert_int_equal(hd_audience_next(a, &row, &err), 0);
+    assert_int_equal(hd_audience_next(a, &row, &err), 0);
+}
+
+static void assert_value(const struct hd_row *row, enum hd_field f, const char *want)
+{
+    if (want == NULL) {
+        assert_null(row->value[f]);
+        assert_int_equal(row->len[f], 0);
+        return;
+    }
+    assert_non_null(row->value[f]);
+    assert_string_equal(row->value[f], want);
+    assert_int_equal(row->len[f], strlen(want));
+}
+
+/* A good row, then checks line and index. */
+static void expect_row(struct hd_audience *a, uint64_t line, const char *id, const char *country)
+{
+    struct hd_row row;
+    next_row(a, &row);
+    if (row.malformed != NULL)
+        print_message("line %lu: %s\n", (unsigned long)row.line, row.malformed);
+    assert_null(row.malformed);
+    assert_int_equal(row.line, line);
+    assert_value(&row, HD_F_ID, id);
+    assert_value(&row, HD_F_COUNTRY, country);
+}
+
+static void expect_malformed(struct hd_audience *a, uint64_t line, const char *why)
+{
+    struct hd_row row;
+    next_row(a, &row);
+    assert_non_null(row.malformed);
+    assert_string_equal(row.malformed, why);
+    assert_int_equal(row.line, line);
+    for (int f = 0; f < HD_F_COUNT; f++)
+        assert_null(row.value[f]);
+}
+
+/* ---- CSV ------------------------------------------------------------------ */
+
+static void test_audience_csv_reads_values(void **state)
+{
+    struct hd_audience *a;
+    struct hd_row row;
+    (void)state;
+    a = open_csv("id,email,country,age,name\n"
+                 "1,ann@example.com,DE,42,Ann\n"
+                 "2,,FR,,\n");
+    next_row(a, &row);
+    assert_int_equal(row.index, 1);
+    assert_int_equal(row.line, 2);
+    assert_null(row.malformed);
+    assert_value(&row, HD_F_ID, "1");
+    assert_value(&row, HD_F_EMAIL, "ann@example.com");
+    assert_value(&row, HD_F_COUNTRY, "DE");
+    assert_value(&row, HD_F_AGE, "42");
+    assert_value(&row, HD_F_NAME, "Ann");
+    assert_value(&row, HD_F_PUSH_TOKEN, NULL); /* no such column */
+    assert_value(&row, HD_F_TIME_ZONE, NULL);
+    next_row(a, &row);
+    assert_int_equal(row.index, 2);
+    assert_int_equal(row.line, 3);
+    assert_value(&row, HD_F_EMAIL, NULL); /* empty is absent */
+    assert_value(&row, HD_F_AGE, NULL);
+    assert_value(&row, HD_F_NAME, NULL);
+    assert_end(a);
+    hd_audience_free(a);
+}
+
+static void test_audience_csv_quotes(void **state)
+{
+    struct hd_audience *a;
+    struct hd_row row;
+    (void)state;
+    a = open_csv("\"id\",name,country\n"
+                 "1,\"Doe, Jane\",DE\n"
+                 "2,\"She said \"\"hi\"\"\",\"FR\"\n"
+                 "3,\"\",IT\n"
+                 "4, spaced ,ES\n");
+    next_row(a, &row);
+    assert_value(&row, HD_F_ID, "1");
+    assert_value(&row, HD_F_NAME, "Doe, Jane");
+    next_row(a, &row);
+    assert_value(&row, HD_F_NAME, "She said \"hi\"");
+    assert_value(&row, HD_F_COUNTRY, "FR");
+    next_row(a, &row);
+    assert_value(&row, HD_F_NAME, NULL); /* "" is empty, so absent */
+    next_row(a, &row);
+    assert_value(&row, HD_F_NAME, " spaced "); /* RFC 4180: spaces are data */
+    assert_end(a);
+    hd_audience_free(a);
+}
+
+static void test_audience_csv_embedded_newline_keeps_line_numbers(void **state)
+{
+    struct hd_audience *a;
+    struct hd_row row;
+    (void)state;
+    a = open_csv("id,name,country\r\n"
+                 "1,\"two\r\nlines\",DE\r\n"
+                 "2,\"three\nmore\nlines\",FR\r\n"
+                 "3,x,IT\r\n");
+    next_row(a, &row);
+    assert_int_equal(row.line, 2);
+    assert_value(&row, HD_F_NAME, "two\r\nlines");
+    assert_value(&row, HD_F_COUNTRY, "DE");
+    next_row(a, &row);
+    assert_int_equal(row.line, 4);
+    assert_value(&row, HD_F_NAME, "three\nmore\nlines");
+    expect_row(a, 7, "3", "IT");
+    assert_end(a);
+    hd_audience_free(a);
+}
+
+static void test_audience_csv_crlf_file(void **state)
+{
+    struct hd_audience *a;
+    struct hd_row row;
+    (void)state;
+    a = open_csv("id,country,name\r\n1,DE,Ann\r\n\r\n2,FR,\"Bo\"\r\n");
+    next_row(a, &row);
+    assert_int_equal(row.line, 2);
+    assert_value(&row, HD_F_NAME, "Ann"); /* no stray CR */
+    next_row(a, &row);
+    assert_int_equal(row.line, 4);
+    assert_value(&row, HD_F_NAME, "Bo");
+    assert_end(a);
+    hd_audience_free(a);
+}
+
+static void test_audience_csv_lone_cr_ends_a_row(void **state)
+{
+    struct hd_audience *a;
+    (void)state;
+    /* Old Mac line ends: a bare CR ends a row but not a physical line. */
+    a = open_csv("id,country\n1,DE\r2,FR\n3,IT\n");
+    expect_row(a, 2, "1", "DE");
+    expect_row(a, 2, "2", "FR");
+    expect_row(a, 3, "3", "IT");
+    assert_end(a);
+    hd_audience_free(a);
+}
+
+static void test_audience_csv_bom_is_skipped(void **state)
+{
+    struct hd_audience *a;
+    (void)state;
+    a = open_csv("\xEF\xBB\xBFid,country\n1,DE\n");
+    expect_row(a, 2, "1", "DE");
+    assert_end(a);
+    assert_int_equal(hd_audience_offset(a), 3 + 11 + 5);
+    hd_audience_free(a);
+}
+
+static void test_audience_csv_blank_lines_and_no_final_newline(void **state)
+{
+    struct hd_audience *a;
+    (void)state;
+    a = open_csv("\nid,country\n\n1,DE\n\n\n2,FR");
+    expect_row(a, 4, "1", "DE");
+    expect_row(a, 7, "2", "FR");
+    assert_end(a);
+    hd_audience_free(a);
+}
+
+static void test_audience_csv_renamed_columns(void **state)
+{
+    const char *columns[HD_F_COUNT] = {
+        [HD_F_ID] = "user_id",
+        [HD_F_COUNTRY] = "cc",
+        [HD_F_EMAIL] = "mail",
+        [HD_F_LANGUAGE] = "lang", /* not in the file: optional */
+    };
+    struct hd_audience *a;
+    struct hd_row row;
+    (void)state;
+    a = open_with("extra,mail,cc,user_id,id\nx,a@example.com,DE,u1,ignored\n", (size_t)-1,
+                  HD_AUDIENCE_CSV, columns);
+    next_row(a, &row);
+    assert_null(row.malformed);
+    assert_value(&row, HD_F_ID, "u1");
+    assert_value(&row, HD_F_COUNTRY, "DE");
+    assert_value(&row, HD_F_EMAIL, "a@example.com");
+    assert_value(&row, HD_F_LANGUAGE, NULL);
+    assert_end(a);
+    hd_audience_free(a);
+}
+
+static void test_audience_csv_two_fields_one_column(void **state)
+{
+    const char *columns[HD_F_COUNT] = {[HD_F_ID] = "email"};
+    struct hd_audience *a;
+    struct hd_row row;
+    (void)state;
+    a = open_with("email,country\nb@example.com,SE\n", (size_t)-1, HD_AUDIENCE_CSV, columns);
+    next_row(a, &row);
+    assert_value(&row, HD_F_ID, "b@example.com");
+    assert_value(&row, HD_F_EMAIL, "b@example.com");
+    assert_end(a);
+    hd_audience_free(a);
+}
+
+static void test_audience_csv_missing_id_column_is_fatal(void **state)
+{
+    const char *columns[HD_F_COUNT] = {[HD_F_ID] = "user_id", [HD_F_COUNTRY] = "a"};
+    struct hd_err err;
+    (void)state;
+    err = open_fails("a,b,c\n1,2,3\n", columns);
+    assert_int_equal(err.code, HD_EX_DATAERR);
+    assert_non_null(strstr(err.msg, "bad.csv:1: header has no column \"user_id\" "
+                                    "(audience.fields.id); columns are: a, b, c"));
+}
+
+static void test_audience_csv_missing_country_column_is_fatal(void **state)
+{
+    struct hd_err err;
+    (void)state;
+    err = open_fails("\n\"id\",email\n1,x\n", NULL);
+    assert_int_equal(err.code, HD_EX_DATAERR);
+    assert_non_null(strstr(err.msg, "bad.csv:2: header has no column \"country\" "
+                                    "(audience.fields.country); columns are: id, email"));
+}
+
+static void test_audience_csv_empty_file_is_fatal(void **state)
+{
+    struct hd_err err;
+    (void)state;
+    err = open_fails("", NULL);
+    assert_int_equal(err.code, HD_EX_DATAERR);
+    assert_non_null(strstr(err.msg, "no header row"));
+}
+
+static void test_audience_csv_wrong_field_count(void **state)
+{
+    struct hd_audience *a;
+    struct hd_row row;
+    (void)state;
+    a = open_csv("id,country,name\n1,DE,a,extra\n2,FR\n3,IT,c\n");
+    next_row(a, &row);
+    assert_string_equal(row.malformed, "expected 3 fields, found 4");
+    assert_int_equal(row.line, 2);
+    assert_int_equal(row.index, 1);
+    assert_null(row.value[HD_F_ID]);
+    expect_malformed(a, 3, "expected 3 fields, found 2");
+    expect_row(a, 4, "3", "IT");
+    assert_end(a);
+    hd_audience_free(a);
+}
+
+static void test_audience_csv_unterminated_quote_at_eof(void **state)
+{
+    struct hd_audience *a;
+    (void)state;
+    a = open_csv("id,country\n1,DE\n2,\"FR\n3,IT\n");
+    expect_row(a, 2, "1", "DE");
+    expect_malformed(a, 3, "unterminated quoted field at end of file");
+    assert_end(a);
+    hd_audience_free(a);
+}
+
+static void test_audience_csv_unterminated_quote_recovers(void **state)
+{
+    /* A stray quote on line 3 swallows the following lines until the row
+     * passes 1 MiB; reading goes on from the next line. */
+    const char filler[] = "f,NL\n";
+    size_t nfill = MIB / (sizeof filler - 1) + 1000;
+    char *data;
+    size_t n;
+    struct hd_audience *a;
+    struct hd_row row;
+    uint64_t last_line = 0;
+    size_t after = 0;
+    (void)state;
+    data = malloc(64 + nfill * (sizeof filler - 1));
+    assert_non_null(data);
+    n = (size_t)sprintf(data, "id,country\n1,DE\n2,\"FR\n");
+    for (size_t i = 0; i < nfill; i++) {
+        memcpy(data + n, filler, sizeof filler - 1);
+        n += sizeof filler - 1;
+    }
+    n += (size_t)sprintf(data + n, "9,SE\n");
+    a = open_with(data, n, HD_AUDIENCE_CSV, NULL);
+    expect_row(a, 2, "1", "DE");
+    expect_malformed(a, 3, "row longer than 1 MiB (unterminated quote?)");
+    for (;;) {
+        next_row(a, &row);
+        assert_null(row.malformed);
+        assert_true(row.line > last_line);
+        last_line = row.line;
+        if (strcmp(row.value[HD_F_ID], "9") == 0)
+            break;
+        assert_value(&row, HD_F_ID, "f");
+        after++;
+    }
+    assert_value(&row, HD_F_COUNTRY, "SE");
+    assert_int_equal(row.line, 4 + nfill);
+    assert_true(after > 0 && after <= 1000);
+    assert_end(a);
+    assert_int_equal(hd_audience_offset(a), n);
+    hd_audience_free(a);
+    free(data);
+}
+
+static void test_audience_csv_long_row_is_capped(void **state)
+{
+    size_t big = 2 * MIB + 12345;
+    char *data = malloc(big + 64);
+    size_t n;
+    struct hd_audience *a;
+    (void)state;
+    assert_non_null(data);
+    n = (size_t)sprintf(data, "id,country\n1,");
+    memset(data + n, 'x', big);
+    n += big;
+    n += (size_t)sprintf(data + n, "\n3,IT\n");
+    a = open_with(data, n, HD_AUDIENCE_CSV, NULL);
+    expect_malformed(a, 2, "row longer than 1 MiB (unterminated quote?)");
+    expect_row(a, 3, "3", "IT");
+    assert_end(a);
+    hd_audience_free(a);
+    free(data);
+}
+
+static void test_audience_csv_row_just_under_cap(void **state)
+{
+    /* A long but legal quoted value spanning lines is read whole. */
+    size_t big = MIB - 1000;
+    char *data = malloc(big + 64);
+    size_t n;
+    struct hd_audience *a;
+    struct hd_row row;
+    (void)state;
+    assert_non_null(data);
+    n = (size_t)sprintf(data, "id,country,name\n1,DE,\"");
+    for (size_t i = 0; i < big; i++)
+        data[n + i] = i % 1000 == 999 ? '\n' : 'y';
+    n += big;
+    n += (size_t)sprintf(data + n, "\"\n3,IT,z\n");
+    a = open_with(data, n, HD_AUDIENCE_CSV, NULL);
+    next_row(a, &row);
+    assert_null(row.malformed);
+    assert_int_equal(row.line, 2);
+    assert_int_equal(row.len[HD_F_NAME], big);
+    expect_row(a, 3 + big / 1000, "3", "IT");
+    assert_end(a);
+    hd_audience_free(a);
+    free(data);
+}
+
+static void test_audience_csv_many_rows_cross_buffers(void **state)
+{
+    /* Enough rows to refill the read buffer many times, CRLF and quoted
+     * newlines included, so rows straddle buffer boundaries. */
+    size_t rows = 60000;
+    char *data = malloc(rows * 64 + 64);
+    size_t n;
+    struct hd_audience *a;
+    struct hd_row row;
+    uint64_t line = 2;
+    char want[32];
+    (void)state;
+    assert_non_null(data);
+    n = (size_t)sprintf(data, "id,name,country\r\n");
+    for (size_t i = 0; i < rows; i++) {
+        if (i % 7 == 0)
+            n += (size_t)sprintf(data + n, "%zu,\"multi\r\nline %zu\",DE\r\n", i, i);
+        else
+            n += (size_t)sprintf(data + n, "%zu,name %zu,FR\r\n", i, i);
+    }
+    a = open_with(data, n, HD_AUDIENCE_CSV, NULL);
+    for (size_t i = 0; i < rows; i++) {
+        next_row(a, &row);
+        assert_null(row.malformed);
+        assert_int_equal(row.index, i + 1);
+        assert_int_equal(row.line, line);
+        snprintf(want, sizeof want, "%zu", i);
+        assert_value(&row, HD_F_ID, want);
+        line += i % 7 == 0 ? 2 : 1;
+    }
+    assert_end(a);
+    assert_int_equal(hd_audience_offset(a), n);
+    hd_audience_free(a);
+    free(data);
+}
+
+/* ---- files ---------------------------------------------------------------- */
+
+static void test_audience_missing_file(void **state)
+{
+    struct hd_audience_opts opts = {.path = "/nonexistent/herald/audience.csv"};
+    struct hd_audience *a = NULL;
+    struct hd_err err = {0};
+    (void)state;
+    assert_int_equal(hd_audience_open(&a, &opts, &err), -1);
+    assert_null(a);
+    assert_int_equal(err.code, HD_EX_NOINPUT);
+    assert_non_null(strstr(err.msg, "/nonexistent/herald/audience.csv"));
+    assert_non_null(strstr(err.msg, "No such file"));
+}
+
+static void test_audience_directory_is_not_input(void **state)
+{
+    struct hd_audience_opts opts = {.path = dir, .format = HD_AUDIENCE_JSONL};
+    struct hd_audience *a = NULL;
+    struct hd_err err = {0};
+    (void)state;
+    assert_int_equal(hd_audience_open(&a, &opts, &err), -1);
+    assert_int_equal(err.code, HD_EX_NOINPUT);
+    assert_non_null(strstr(err.msg, dir));
+}
+
+static void test_audience_free_null(void **state)
+{
+    (void)state;
+    hd_audience_free(NULL);
+}
+
+/* ---- JSON Lines ----------------------------------------------------------- */
+
+static void test_audience_jsonl_reads_values(void **state)
+{
+    struct hd_audience *a;
+    struct hd_row row;
+    (void)state;
+    a = open_jsonl(
+        "{\"id\":\"1\",\"country\":\"DE\",\"age\":42,\"email\":null,\"name\":\"\","
+        "\"other\":[1,2],\"time_zone\":\"Europe/Berlin\"}\n"
+        "{\"id\":\"2\",\"country\":\"FR\",\"age\":-3,\"name\":\"Z\\u00fc \\\"q\\\"\"}\n");
+    next_row(a, &row);
+    assert_null(row.malformed);
+    assert_int_equal(row.index, 1);
+    assert_int_equal(row.line, 1);
+    assert_value(&row, HD_F_ID, "1");
+    assert_value(&row, HD_F_COUNTRY, "DE");
+    assert_value(&row, HD_F_AGE, "42");
+    assert_value(&row, HD_F_EMAIL, NULL); /* null is absent */
+    assert_value(&row, HD_F_NAME, NULL);  /* so is "" */
+    assert_value(&row, HD_F_TIME_ZONE, "Europe/Berlin");
+    next_row(a, &row);
+    assert_int_equal(row.line, 2);
+    assert_value(&row, HD_F_AGE, "-3");
+    assert_value(&row, HD_F_NAME, "Z\xC3\xBC \"q\"");
+    assert_end(a);
+    hd_audience_free(a);
+}
+
+static void test_audience_jsonl_renamed_keys(void **state)
+{
+    const char *columns[HD_F_COUNT] = {[HD_F_ID] = "uid", [HD_F_COUNTRY] = "cc"};
+    struct hd_audience *a;
+    (void)state;
+    a = open_with("{\"uid\":7,\"cc\":\"AT\",\"id\":\"no\"}\n", (size_t)-1, HD_AUDIENCE_JSONL,
+                  columns);
+    expect_row(a, 1, "7", "AT");
+    assert_end(a);
+    hd_audience_free(a);
+}
+
+static void test_audience_jsonl_blank_lines_skipped(void **state)
+{
+    struct hd_audience *a;
+    (void)state;
+    a = open_jsonl("\n  \n{\"id\":\"1\",\"country\":\"DE\"}\r\n\t\r\n\n"
+                   "{\"id\":\"2\",\"country\":\"FR\"}");
+    expect_row(a, 3, "1", "DE");
+    expect_row(a, 6, "2", "FR");
+    assert_end(a);
+    hd_audience_free(a);
+}
+
+static void test_audience_jsonl_invalid_json_has_column(void **state)
+{
+    struct hd_audience *a;
+    struct hd_row row;
+    (void)state;
+    a = open_jsonl("{\"id\":\"1\",\"country\":}\n{\"id\":\"2\",\"country\":\"FR\"}\n");
+    next_row(a, &row);
+    assert_int_equal(row.line, 1);
+    assert_non_null(row.malformed);
+    assert_non_null(strstr(row.malformed, "invalid JSON"));
+    assert_int_equal(row.malformed_col, 21); /* the '}' */
+    expect_row(a, 2, "2", "FR");
+    assert_end(a);
+    hd_audience_free(a);
+}
+
+static void test_audience_jsonl_not_an_object(void **state)
+{
+    struct hd_audience *a;
+    struct hd_row row;
+    (void)state;
+    a = open_jsonl("[1,2]\n  \"x\"\n{\"id\":\"1\",\"id\":\"2\",\"country\":\"DE\"}\n");
+    next_row(a, &row);
+    assert_string_equal(row.malformed, "not a JSON object");
+    assert_int_equal(row.malformed_col, 1);
+    next_row(a, &row);
+    assert_string_equal(row.malformed, "not a JSON object");
+    assert_int_equal(row.malformed_col, 3);
+    /* A duplicated key is ambiguous. */
+    next_row(a, &row);
+    assert_non_null(row.malformed);
+    assert_non_null(strstr(row.malformed, "duplicate"));
+    assert_end(a);
+    hd_audience_free(a);
+}
+
+static void test_audience_jsonl_wrong_types(void **state)
+{
+    struct hd_audience *a;
+    (void)state;
+    a = open_jsonl("{\"id\":\"1\",\"country\":\"DE\",\"age\":4.5}\n"
+                   "{\"id\":\"1\",\"country\":\"DE\",\"age\":true}\n"
+                   "{\"id\":\"1\",\"country\":[\"DE\"]}\n"
+                   "{\"id\":{},\"country\":\"DE\"}\n");
+    expect_malformed(a, 1, "field \"age\" is not a string or integer");
+    expect_malformed(a, 2, "field \"age\" is not a string or integer");
+    expect_malformed(a, 3, "field \"country\" is not a string or integer");
+    expect_malformed(a, 4, "field \"id\" is not a string or integer");
+    assert_end(a);
+    hd_audience_free(a);
+}
+
+static void test_audience_jsonl_long_lines(void **state)
+{
+    /* 600 KiB: longer than the read buffer, under the cap; then 1.5 MiB. */
+    size_t mid = 600 * 1024, big = 3 * MIB / 2;
+    char *data = malloc(mid + big + 256);
+    size_t n = 0;
+    struct hd_audience *a;
+    struct hd_row row;
+    (void)state;
+    assert_non_null(data);
+    n += (size_t)sprintf(data + n, "{\"id\":\"1\",\"country\":\"DE\",\"name\":\"");
+    memset(data + n, 'm', mid);
+    n += mid;
+    n += (size_t)sprintf(data + n, "\"}\n{\"id\":\"2\",\"name\":\"");
+    memset(data + n, 'b', big);
+    n += big;
+    n += (size_t)sprintf(data + n, "\"}\n{\"id\":\"3\",\"country\":\"IT\"}\n");
+    a = open_with(data, n, HD_AUDIENCE_JSONL, NULL);
+    next_row(a, &row);
+    assert_null(row.malformed);
+    assert_int_equal(row.len[HD_F_NAME], mid);
+    expect_malformed(a, 2, "line longer than 1 MiB");
+    expect_row(a, 3, "3", "IT");
+    assert_end(a);
+    assert_int_equal(hd_audience_offset(a), n);
+    hd_audience_free(a);
+    free(data);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_audience_csv_reads_values),
+        cmocka_unit_test(test_audience_csv_quotes),
+        cmocka_unit_test(test_audience_csv_embedded_newline_keeps_line_numbers),
+        cmocka_unit_test(test_audience_csv_crlf_file),
+        cmocka_unit_test(test_audience_csv_lone_cr_ends_a_row),
+        cmocka_unit_test(test_audience_csv_bom_is_skipped),
+        cmocka_unit_test(test_audience_csv_blank_lines_and_no_final_newline),
+        cmocka_unit_test(test_audience_csv_renamed_columns),
+        cmocka_unit_test(test_audience_csv_two_fields_one_column),
+        cmocka_unit_test(test_audience_csv_missing_id_column_is_fatal),
+        cmocka_unit_test(test_audience_csv_missing_country_column_is_fatal),
+        cmocka_unit_test(test_audience_csv_empty_file_is_fatal),
+        cmocka_unit_test(test_audience_csv_wrong_field_count),
+        cmocka_unit_test(test_audience_csv_unterminated_quote_at_eof),
+        cmocka_unit_test(test_audience_csv_unterminated_quote_recovers),
+        cmocka_unit_test(test_audience_csv_long_row_is_capped),
+        cmocka_unit_test(test_audience_csv_row_just_under_cap),
+        cmocka_unit_test(test_audience_csv_many_rows_cross_buffers),
+        cmocka_unit_test(test_audience_missing_file),
+        cmocka_unit_test(test_audience_directory_is_not_input),
+        cmocka_unit_test(test_audience_free_null),
+        cmocka_unit_test(test_audience_jsonl_reads_values),
+        cmocka_unit_test(test_audience_jsonl_renamed_keys),
+        cmocka_unit_test(test_audience_jsonl_blank_lines_skipped),
+        cmocka_unit_test(test_audience_jsonl_invalid_json_has_column),
+        cmocka_unit_test(test_audience_jsonl_not_an_object),
+        cmocka_unit_test(test_audience_jsonl_wrong_types),
+        cmocka_unit_test(test_audience_jsonl_long_lines),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,814 @@
+/* Unit tests for the channel registry (channels/registry.c), the built-in
+ * file and null modules, and loading external modules (tests/modules/, as .so files
+ * built into HERALD_MODULES_DIR). docs/channel-modules.md is the contract
+ * these tests hold the code to. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "hd_test.h"
+#include "herald/campaign.h"
+#include "herald/channel.h"
+
+#ifndef HERALD_MODULES_DIR
+#error "HERALD_MODULES_DIR must name the directory with echo.so and badabi.so"
+#endif
+
+static char *dir;
+
+static int setup(void **state)
+{
+    (void)state;
+    unsetenv("HERALD_MODULES_DIR");
+    dir = strdup(hd_test_tmpdir());
+    return dir == NULL ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    hd_test_rmtree(dir);
+    free(dir);
+    return 0;
+}
+
+/* dir/name in a static buffer. */
+static const char *path_in(const char *name)
+{
+    static char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return path;
+}
+
+/* ---- a host that records outcomes ----------------------------------------- */
+
+#define REC_MAX 64
+
+struct rec_outcome {
+    uint64_t handle;
+    enum hd_outcome_kind kind;
+    char event[64], provider_id[256], reason[256];
+};
+
+struct rec {
+    size_t n;
+    struct rec_outcome o[REC_MAX];
+};
+
+static void copy_str(char *out, size_t size, const char *s)
+{
+    snprintf(out, size, "%s", s ? s : "");
+}
+
+static void rec_report(void *ctx, const struct hd_outcome *o)
+{
+    struct rec *r = ctx;
+    assert_true(r->n < REC_MAX);
+    struct rec_outcome *x = &r->o[r->n++];
+    x->handle = o->handle;
+    x->kind = o->kind;
+    copy_str(x->event, sizeof x->event, o->event);
+    copy_str(x->provider_id, sizeof x->provider_id, o->provider_id);
+    copy_str(x->reason, sizeof x->reason, o->reason);
+}
+
+static void rec_log(void *ctx, int level, const char *message)
+{
+    (void)ctx;
+    (void)level;
+    (void)message;
+}
+
+static struct hd_channel_host host_for(struct rec *r)
+{
+    struct hd_channel_host h = {HD_CHANNEL_ABI, sizeof(struct hd_channel_host), rec_report, rec_log,
+                                r};
+    return h;
+}
+
+/* Message i of a small batch; strings live in static storage per index. */
+static struct hd_message message(enum hd_channel_type type, unsigned i, const char *body)
+{
+    static char ids[REC_MAX][80], recipients[REC_MAX][80], persons[REC_MAX][32];
+    struct hd_message m = {0};
+    assert_true(i < REC_MAX);
+    snprintf(ids[i], sizeof ids[i], "%032x%s", 0xabc000u + i,
+             type == HD_CHANNEL_EMAIL ? "@lumen.example" : "");
+    snprintf(recipients[i], sizeof recipients[i],
+             type == HD_CHANNEL_EMAIL ? "user%u@example.org" : "tok-%u", i);
+    snprintf(persons[i], sizeof persons[i], "p-%u", i);
+    m.handle = 1000 + i;
+    m.type = type;
+    m.recipient = recipients[i];
+    m.message_id = ids[i];
+    m.person_id = persons[i];
+    m.language = "en";
+    m.country = "IE";
+    m.body = (const uint8_t *)body;
+    m.body_len = strlen(body);
+    m.attempt = 1;
+    return m;
+}
+
+/* ---- campaigns with channel settings --------------------------------------- */
+
+static char *campaign_text;
+
+/* Writes dir/campaign.yaml with the given channels: block (indented two
+ * spaces per level below channels:) and loads it; NULL with the diagnostics
+ * printed when it does not load. */
+static struct hd_campaign *load_campaign(const char *channels)
+{
+    char head[2048];
+    struct hd_diags d;
+    struct hd_campaign *c;
+    char *path;
+    snprintf(head, sizeof head,
+             "id: chan-test\n"
+             "reference_date: 2025-06-26\n"
+             "vars:\n"
+             "  company: Lumen\n"
+             "audience:\n"
+             "  source: audience.csv\n"
+             "  regions: [IE]\n"
+             "objection_link:\n"
+             "  url: \"https://privacy.example/o?p={{person}}&t={{token}}\"\n"
+             "  secret_env: HERALD_LINK_SECRET\n"
+             "locales:\n"
+             "  dir: %s\n"
+             "  default: en\n"
+             "channels:\n",
+             hd_test_source_path("locales/ai-training-notice"));
+    free(campaign_text);
+    campaign_text = malloc(strlen(head) + strlen(channels) + 1);
+    assert_non_null(campaign_text);
+    strcpy(campaign_text, head);
+    strcat(campaign_text, channels);
+    path = hd_test_write(dir, "campaign.yaml", campaign_text, (size_t)-1);
+    hd_diags_init(&d);
+    c = hd_campaign_load(path, NULL, &d);
+    for (size_t i = 0; i < d.count; i++)
+        print_message("%s\n", d.items[i]);
+    hd_diags_release(&d);
+    free(path);
+    return c;
+}
+
+/* "dir/campaign.yaml:LINE:COL: " of the first occurrence of needle in the
+ * campaign text. */
+static const char *mark_of(const char *needle)
+{
+    static char out[1200];
+    const char *at = strstr(campaign_text, needle);
+    unsigned long line = 1, col = 1;
+    assert_non_null(at);
+    for (const char *p = campaign_text; p < at; p++) {
+        if (*p == '\n') {
+            line++;
+            col = 1;
+        } else {
+            col++;
+        }
+    }
+    snprintf(out, sizeof out, "%s:%lu:%lu: ", path_in("campaign.yaml"), line, col);
+    return out;
+}
+
+static const struct hd_channel_conf *channel(const struct hd_campaign *c, const char *name)
+{
+    const struct hd_channel_conf *conf = hd_campaign_channel(c, name);
+    assert_non_null(conf);
+    return conf;
+}
+
+/* Creates an instance of the channel's module; returns its ops. */
+static const struct hd_channel_ops *create(const struct hd_campaign *c, const char *name,
+                                           const struct hd_channel_host *host, void **inst)
+{
+    struct hd_err err = {0};
+    const struct hd_channel_conf *conf = channel(c, name);
+    const struct hd_channel_ops *ops = hd_channel_find(conf->module, HERALD_MODULES_DIR, &err);
+    if (ops == NULL)
+        print_message("find: %s\n", err.msg);
+    assert_non_null(ops);
+    if (ops->create(host, c, conf, inst, &err) != 0)
+        print_message("create: %s\n", err.msg);
+    assert_int_equal(err.code, 0);
+    assert_non_null(*inst);
+    return ops;
+}
+
+/* The error create() gives for the channel. */
+static struct hd_err create_error(const struct hd_campaign *c, const char *name)
+{
+    struct rec r = {0};
+    struct hd_channel_host host = host_for(&r);
+    struct hd_err err = {0};
+    const struct hd_channel_conf *conf = channel(c, name);
+    const struct hd_channel_ops *ops = hd_channel_find(conf->module, NULL, &err);
+    void *inst = (void *)&r;
+    assert_non_null(ops);
+    assert_int_equal(ops->create(&host, c, conf, &inst, &err), -1);
+    assert_null(inst);
+    return err;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long n;
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    n = ftell(f);
+    assert_true(n >= 0);
+    rewind(f);
+    buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+static size_t count_entries(const char *path)
+{
+    DIR *d = opendir(path);
+    struct dirent *e;
+    size_t n = 0;
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static void assert_contains(const char *haystack, const char *needle)
+{
+    if (strstr(haystack, needle) == NULL)
+        fail_msg("\"%s\" not in \"%s\"", needle, haystack);
+}
+
+/* ---- the registry ---------------------------------------------------------- */
+
+static void test_channels_finds_builtins(void **state)
+{
+    struct hd_err err = {0};
+    size_t n = 0;
+    (void)state;
+    for (; hd_channel_builtin_names[n]; n++) {
+        const struct hd_channel_ops *ops = hd_channel_find(hd_channel_builtin_names[n], NULL, &err);
+        assert_non_null(ops);
+        assert_string_equal(ops->name, hd_channel_builtin_names[n]);
+        assert_int_equal(ops->abi, HD_CHANNEL_ABI);
+        assert_true(ops->size >= sizeof(struct hd_channel_ops));
+        assert_true(hd_channel_known(hd_channel_builtin_names[n], NULL));
+    }
+    assert_int_equal(n, 2);
+    assert_non_null(hd_channel_find("file", NULL, &err));
+    assert_non_null(hd_channel_find("null", HERALD_MODULES_DIR, &err));
+    assert_int_equal(err.code, 0);
+    assert_false(hd_channel_known("smtp", NULL));
+}
+
+static void test_channels_loads_external_module(void **state)
+{
+    struct hd_err err = {0};
+    struct rec r = {0};
+    struct hd_channel_host host = host_for(&r);
+    struct hd_channel_conf conf = {0};
+    struct hd_campaign campaign = {0};
+    struct hd_message m[3];
+    const struct hd_channel_ops *ops;
+    void *inst = NULL;
+    (void)state;
+
+    ops = hd_channel_find("echo", HERALD_MODULES_DIR, &err);
+    if (ops == NULL)
+        print_message("%s\n", err.msg);
+    assert_non_null(ops);
+    assert_string_equal(ops->name, "echo");
+    /* loaded once: the same table again, also through the environment */
+    assert_ptr_equal(hd_channel_find("echo", HERALD_MODULES_DIR, &err), ops);
+    assert_false(hd_channel_known("echo", NULL));
+    setenv("HERALD_MODULES_DIR", HERALD_MODULES_DIR, 1);
+    assert_ptr_equal(hd_channel_find("echo", NULL, &err), ops);
+    assert_true(hd_channel_known("echo", NULL));
+    unsetenv("HERALD_MODULES_DIR");
+    assert_true(hd_channel_known("echo", (void *)HERALD_MODULES_DIR));
+
+    conf.name = "app";
+    conf.type = HD_CHANNEL_PUSH;
+    conf.module = "echo";
+    assert_int_equal(ops->create(&host, &campaign, &conf, &inst, &err), 0);
+    for (unsigned i = 0; i < 3; i++)
+        m[i] = message(HD_CHANNEL_PUSH, i, "{}");
+    assert_int_equal(ops->send(inst, m, 3, &err), 0);
+    assert_int_equal(ops->flush(inst, &err), 0);
+    ops->close(inst);
+    ops->close(NULL);
+    assert_int_equal(r.n, 3);
+    for (unsigned i = 0; i < 3; i++) {
+        assert_int_equal(r.o[i].handle, m[i].handle);
+        assert_int_equal(r.o[i].kind, HD_OUTCOME_ACCEPTED);
+        assert_string_equal(r.o[i].event, "echo.accepted");
+        assert_string_equal(r.o[i].provider_id, m[i].message_id);
+    }
+    assert_int_equal(err.code, 0);
+}
+
+static void test_channels_external_module_reports_located_errors(void **state)
+{
+    struct hd_campaign *c;
+    struct hd_err err = {0};
+    struct rec r = {0};
+    struct hd_channel_host host = host_for(&r);
+    void *inst = NULL;
+    const struct hd_channel_ops *ops;
+    (void)state;
+    c = load_campaign("  app:\n"
+                      "    type: push\n"
+                      "    module: echo\n"
+                      "    settings:\n"
+                      "      refuse: true\n");
+    assert_non_null(c);
+    ops = hd_channel_find("echo", HERALD_MODULES_DIR, &err);
+    assert_non_null(ops);
+    assert_int_equal(ops->create(&host, c, channel(c, "app"), &inst, &err), -1);
+    assert_int_equal(err.code, HD_EX_DATAERR);
+    assert_contains(err.msg, mark_of("true"));
+    hd_campaign_free(c);
+}
+
+static void test_channels_refuses_wrong_abi(void **state)
+{
+    struct hd_err err = {0};
+    (void)state;
+    assert_null(hd_channel_find("badabi", HERALD_MODULES_DIR, &err));
+    assert_int_equal(err.code, HD_EX_UNAVAILABLE);
+    assert_contains(err.msg, "ABI 999");
+    assert_contains(err.msg, "ABI 1");
+    assert_contains(err.msg, "badabi.so");
+    assert_false(hd_channel_known("badabi", (void *)HERALD_MODULES_DIR));
+}
+
+static void test_channels_unknown_module(void **state)
+{
+    struct hd_err err = {0};
+    (void)state;
+    assert_null(hd_channel_find("smtp", HERALD_MODULES_DIR, &err));
+    assert_int_equal(err.code, HD_EX_CONFIG);
+    assert_contains(err.msg, "unknown channel module \"smtp\"");
+    assert_contains(err.msg, "file, null");
+    assert_contains(err.msg, HERALD_MODULES_DIR "/smtp.so");
+    memset(&err, 0, sizeof err);
+    assert_null(hd_channel_find("smtp", NULL, &err));
+    assert_int_equal(err.code, HD_EX_CONFIG);
+    assert_contains(err.msg, "HERALD_MODULES_DIR");
+}
+
+static void test_channels_refuses_path_names(void **state)
+{
+    static const char *const bad[] = {
+        "../modules/echo",
+        "/tmp/echo",
+        "echo.so",
+        "sub/echo",
+        "Echo",
+        "",
+        "ech o",
+        "abcdefghijklmnopqrstuvwxyz0123456", /* 33 */
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct hd_err err = {0};
+        assert_null(hd_channel_find(bad[i], HERALD_MODULES_DIR, &err));
+        assert_int_equal(err.code, HD_EX_CONFIG);
+        assert_contains(err.msg, "bad channel module name");
+    }
+    struct hd_err err = {0};
+    assert_null(hd_channel_find(NULL, NULL, &err));
+    assert_int_equal(err.code, HD_EX_CONFIG);
+    /* 32 characters is a fine name, just not a module that exists */
+    assert_null(hd_channel_find("abcdefghijklmnopqrstuvwxyz012345", HERALD_MODULES_DIR, &err));
+    assert_contains(err.msg, "unknown channel module");
+}
+
+/* Copies echo.so to dir/<name>.so. */
+static void copy_echo_as(const char *name)
+{
+    size_t len;
+    char file[64];
+    char *bytes = slurp(HERALD_MODULES_DIR "/echo.so", &len);
+    snprintf(file, sizeof file, "%s.so", name);
+    free(hd_test_write(dir, file, bytes, len));
+    free(bytes);
+}
+
+static void test_channels_refuses_clashing_or_misnamed_modules(void **state)
+{
+    struct hd_err err = {0};
+    (void)state;
+    copy_echo_as("file");
+    assert_null(hd_channel_find("file", dir, &err));
+    assert_int_equal(err.code, HD_EX_CONFIG);
+    assert_contains(err.msg, "built-in module \"file\"");
+    assert_contains(err.msg, path_in("file.so"));
+    /* without the modules directory the built-in is found as always */
+    assert_non_null(hd_channel_find("file", NULL, &err));
+
+    memset(&err, 0, sizeof err);
+    copy_echo_as("other");
+    assert_null(hd_channel_find("other", dir, &err));
+    assert_int_equal(err.code, HD_EX_UNAVAILABLE);
+    assert_contains(err.msg, "calls itself \"echo\", not \"other\"");
+
+    /* a file that is not a shared object: dlopen's reason is passed on */
+    memset(&err, 0, sizeof err);
+    free(hd_test_write(dir, "junk.so", "not an ELF file\n", (size_t)-1));
+    assert_null(hd_channel_find("junk", dir, &err));
+    assert_int_equal(err.code, HD_EX_UNAVAILABLE);
+    assert_contains(err.msg, "cannot load channel module \"junk\": ");
+    assert_contains(err.msg, "junk.so");
+}
+
+/* ---- the file module -------------------------------------------------------- */
+
+static void test_channels_file_maildir_stores_exact_bytes(void **state)
+{
+    static const char *const bodies[] = {
+        "From: a@example.org\r\nSubject: one\r\n\r\nHello\r\n",
+        "From: a@example.org\r\nSubject: two\r\n\r\n\xc3\xa9t\xc3\xa9\r\nbare\nlf\r\n",
+        "",
+    };
+    struct hd_campaign *c;
+    struct rec r = {0};
+    struct hd_channel_host host = host_for(&r);
+    struct hd_err err = {0};
+    struct hd_message m[3];
+    struct stat st;
+    void *inst = NULL;
+    const struct hd_channel_ops *ops;
+    char path[2048];
+    (void)state;
+
+    c = load_campaign("  mail:\n"
+                      "    type: email\n"
+                      "    module: file\n"
+                      "    from: \"Lumen <privacy@lumen.example>\"\n"
+                      "    settings:\n"
+                      "      maildir: out/maildir\n"
+                      "      fsync: true\n");
+    assert_non_null(c);
+    ops = create(c, "mail", &host, &inst);
+    for (unsigned i = 0; i < 3; i++)
+        m[i] = message(HD_CHANNEL_EMAIL, i, bodies[i]);
+    assert_int_equal(ops->send(inst, m, 3, &err), 0);
+    assert_int_equal(ops->flush(inst, &err), 0);
+    assert_int_equal(r.n, 3);
+
+    /* relative to the campaign file; tmp, new and cur are 0700 */
+    for (size_t i = 0; i < 3; i++) {
+        static const char *const sub[] = {"out/maildir/tmp", "out/maildir/new", "out/maildir/cur"};
+        assert_int_equal(stat(path_in(sub[i]), &st), 0);
+        assert_true(S_ISDIR(st.st_mode));
+        assert_int_equal(st.st_mode & 0777, 0700);
+    }
+    assert_int_equal(count_entries(path_in("out/maildir/new")), 3);
+    assert_int_equal(count_entries(path_in("out/maildir/tmp")), 0);
+    for (unsigned i = 0; i < 3; i++) {
+        size_t len;
+        char want[64];
+        assert_int_equal(r.o[i].handle, m[i].handle);
+        assert_int_equal(r.o[i].kind, HD_OUTCOME_ACCEPTED);
+        assert_string_equal(r.o[i].event, "inbox.stored");
+        /* <time>.<message key>_<attempt>.<host> */
+        snprintf(want, sizeof want, ".%032x_1.", 0xabc000u + i);
+        assert_contains(r.o[i].provider_id, want);
+        assert_null(strchr(r.o[i].provider_id, '/'));
+        assert_null(strchr(r.o[i].provider_id, ':'));
+        snprintf(path, sizeof path, "%s/out/maildir/new/%s", dir, r.o[i].provider_id);
+        char *got = slurp(path, &len);
+        assert_int_equal(len, strlen(bodies[i]));
+        assert_memory_equal(got, bodies[i], len);
+        free(got);
+    }
+
+    /* a re-send never overwrites: it is an extra copy */
+    r.n = 0;
+    assert_int_equal(ops->send(inst, m, 1, &err), 0);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(r.o[0].kind, HD_OUTCOME_ACCEPTED);
+    assert_int_equal(count_entries(path_in("out/maildir/new")), 4);
+    ops->close(inst);
+    hd_campaign_free(c);
+}
+
+static void test_channels_file_outbox_appends_json_lines(void **state)
+{
+    static const char *const bodies[] = {
+        "{\"title\":\"Hi\",\"body\":\"line1\\nline2\"}",
+        "not json \xc3\xa9",
+        "{\"x\":1}",
+    };
+    struct hd_campaign *c;
+    struct rec r = {0};
+    struct hd_channel_host host = host_for(&r);
+    struct hd_err err = {0};
+    struct hd_message m[3];
+    void *inst = NULL;
+    const struct hd_channel_ops *ops;
+    size_t len;
+    char *text, *line, *save = NULL;
+    (void)state;
+
+    c = load_campaign("  app:\n"
+                      "    type: push\n"
+                      "    module: file\n"
+                      "    settings:\n"
+                      "      outbox: out/app.jsonl\n");
+    assert_non_null(c);
+    ops = create(c, "app", &host, &inst);
+    for (unsigned i = 0; i < 3; i++)
+        m[i] = message(HD_CHANNEL_PUSH, i, bodies[i]);
+    assert_int_equal(ops->send(inst, m, 2, &err), 0);
+    assert_int_equal(ops->send(inst, m + 2, 1, &err), 0);
+    ops->close(inst);
+    /* a new instance (a restart) continues the numbering */
+    ops = create(c, "app", &host, &inst);
+    assert_int_equal(ops->send(inst, m, 1, &err), 0);
+    assert_int_equal(ops->flush(inst, &err), 0);
+    ops->close(inst);
+
+    assert_int_equal(r.n, 4);
+    for (unsigned i = 0; i < 4; i++) {
+        char want[8];
+        snprintf(want, sizeof want, "%u", i + 1);
+        assert_int_equal(r.o[i].kind, HD_OUTCOME_ACCEPTED);
+        assert_string_equal(r.o[i].event, "outbox.appended");
+        assert_string_equal(r.o[i].provider_id, want);
+        assert_int_equal(r.o[i].handle, m[i % 3].handle);
+    }
+
+    text = slurp(path_in("out/app.jsonl"), &len);
+    assert_true(len > 0 && text[len - 1] == '\n');
+    unsigned i = 0;
+    for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save), i++) {
+        json_error_t jerr;
+        json_t *j = json_loads(line, 0, &jerr), *p;
+        const struct hd_message *mm = &m[i % 3];
+        assert_non_null(j);
+        assert_string_equal(json_string_value(json_object_get(j, "idempotency_key")),
+                            mm->message_id);
+        assert_string_equal(json_string_value(json_object_get(j, "token")), mm->recipient);
+        assert_string_equal(json_string_value(json_object_get(j, "person_id")), mm->person_id);
+        assert_string_equal(json_string_value(json_object_get(j, "language")), "en");
+        p = json_object_get(j, "payload");
+        if (i % 3 == 1) {
+            assert_true(json_is_string(p));
+            assert_string_equal(json_string_value(p), bodies[1]);
+        } else {
+            assert_true(json_is_object(p));
+        }
+        if (i % 3 == 0)
+            assert_string_equal(json_string_value(json_object_get(p, "body")), "line1\nline2");
+        json_decref(j);
+    }
+    assert_int_equal(i, 4);
+    free(text);
+    hd_campaign_free(c);
+}
+
+static void test_channels_file_bad_settings_are_located(void **state)
+{
+    struct hd_campaign *c;
+    struct hd_err err;
+    (void)state;
+
+    c = load_campaign("  mail:\n"
+                      "    type: email\n"
+                      "    module: file\n"
+                      "    from: \"Lumen <privacy@lumen.example>\"\n"
+                      "    settings:\n"
+                      "      maildri: out/maildir\n");
+    assert_non_null(c);
+    err = create_error(c, "mail");
+    assert_int_equal(err.code, HD_EX_DATAERR);
+    assert_contains(err.msg, mark_of("maildri:"));
+    assert_contains(err.msg, "unknown setting \"maildri\"");
+    assert_contains(err.msg, "did you mean \"maildir\"?");
+    hd_campaign_free(c);
+
+    /* no settings at all: located at the channel */
+    c = load_campaign("  mail:\n"
+                      "    type: email\n"
+                      "    module: file\n"
+                      "    from: \"Lumen <privacy@lumen.example>\"\n");
+    assert_non_null(c);
+    err = create_error(c, "mail");
+    assert_int_equal(err.code, HD_EX_DATAERR);
+    assert_contains(err.msg, mark_of("mail:"));
+    assert_contains(err.msg, "maildir");
+    hd_campaign_free(c);
+
+    /* an outbox on an email channel, a required one missing */
+    c = load_campaign("  app:\n"
+                      "    type: push\n"
+                      "    module: file\n"
+                      "    settings:\n"
+                      "      fsync: false\n");
+    assert_non_null(c);
+    err = create_error(c, "app");
+    assert_int_equal(err.code, HD_EX_DATAERR);
+    assert_contains(err.msg, mark_of("fsync:"));
+    assert_contains(err.msg, "missing required setting \"outbox\"");
+    hd_campaign_free(c);
+
+    c = load_campaign("  app:\n"
+                      "    type: push\n"
+                      "    module: file\n"
+                      "    settings:\n"
+                      "      outbox: out/a.jsonl\n"
+                      "      fsync: sometimes\n"
+                      "  mail:\n"
+                      "    type: email\n"
+                      "    module: file\n"
+                      "    from: \"Lumen <privacy@lumen.example>\"\n"
+                      "    settings:\n"
+                      "      outbox: out/b.jsonl\n"
+                      "  bench:\n"
+                      "    type: push\n"
+                      "    module: \"null\"\n"
+                      "    settings:\n"
+                      "      fail_every: -1\n"
+                      "  quiet:\n"
+                      "    type: push\n"
+                      "    module: \"null\"\n"
+                      "    settings:\n"
+                      "      outbox: out/c.jsonl\n");
+    assert_non_null(c);
+    err = create_error(c, "app");
+    assert_contains(err.msg, mark_of("sometimes"));
+    assert_contains(err.msg, "must be true or false");
+    err = create_error(c, "mail");
+    assert_contains(err.msg, mark_of("outbox: out/b"));
+    assert_contains(err.msg, "unknown setting \"outbox\" for channel \"mail\"");
+    err = create_error(c, "bench");
+    assert_contains(err.msg, mark_of("-1"));
+    assert_contains(err.msg, "whole number");
+    err = create_error(c, "quiet");
+    assert_int_equal(err.code, HD_EX_DATAERR);
+    assert_contains(err.msg, mark_of("outbox: out/c"));
+    hd_campaign_free(c);
+
+    /* a maildir that cannot be created */
+    free(hd_test_write(dir, "plainfile", "x", (size_t)-1));
+    c = load_campaign("  mail:\n"
+                      "    type: email\n"
+                      "    module: file\n"
+                      "    from: \"Lumen <privacy@lumen.example>\"\n"
+                      "    settings:\n"
+                      "      maildir: plainfile/maildir\n");
+    assert_non_null(c);
+    err = create_error(c, "mail");
+    assert_int_equal(err.code, HD_EX_CANTCREAT);
+    assert_contains(err.msg, mark_of("plainfile/maildir"));
+    hd_campaign_free(c);
+}
+
+static void test_channels_fault_injection(void **state)
+{
+    struct hd_campaign *c;
+    struct rec r = {0};
+    struct hd_channel_host host = host_for(&r);
+    struct hd_err err = {0};
+    struct hd_message m[7];
+    void *inst = NULL;
+    const struct hd_channel_ops *ops;
+    (void)state;
+
+    c = load_campaign("  mail:\n"
+                      "    type: email\n"
+                      "    module: file\n"
+                      "    from: \"Lumen <privacy@lumen.example>\"\n"
+                      "    settings:\n"
+                      "      maildir: md\n"
+                      "      fail_every: 3\n"
+                      "      delay_ms: 1\n"
+                      "  bench:\n"
+                      "    type: push\n"
+                      "    module: \"null\"\n"
+                      "    settings:\n"
+                      "      fail_every: 2\n"
+                      "      permanent_every: 3\n");
+    assert_non_null(c);
+    ops = create(c, "mail", &host, &inst);
+    for (unsigned i = 0; i < 7; i++)
+        m[i] = message(HD_CHANNEL_EMAIL, i, "Subject: x\r\n\r\nx\r\n");
+    /* counted per instance, across batches */
+    assert_int_equal(ops->send(inst, m, 4, &err), 0);
+    assert_int_equal(ops->send(inst, m + 4, 3, &err), 0);
+    ops->close(inst);
+    assert_int_equal(r.n, 7);
+    for (unsigned i = 0; i < 7; i++) {
+        assert_int_equal(r.o[i].handle, m[i].handle);
+        if ((i + 1) % 3 == 0) {
+            assert_int_equal(r.o[i].kind, HD_OUTCOME_TRANSIENT);
+            assert_contains(r.o[i].reason, "injected failure");
+        } else {
+            assert_int_equal(r.o[i].kind, HD_OUTCOME_ACCEPTED);
+        }
+    }
+    assert_int_equal(count_entries(path_in("md/new")), 5);
+
+    r.n = 0;
+    ops = create(c, "bench", &host, &inst);
+    for (unsigned i = 0; i < 7; i++)
+        m[i] = message(HD_CHANNEL_PUSH, i, "{}");
+    assert_int_equal(ops->send(inst, m, 7, &err), 0);
+    assert_int_equal(ops->flush(inst, &err), 0);
+    ops->close(inst);
+    assert_int_equal(r.n, 7);
+    for (unsigned i = 0; i < 7; i++) {
+        unsigned k = i + 1;
+        enum hd_outcome_kind want = k % 3 == 0   ? HD_OUTCOME_PERMANENT
+                                    : k % 2 == 0 ? HD_OUTCOME_TRANSIENT
+                                                 : HD_OUTCOME_ACCEPTED;
+        assert_int_equal(r.o[i].kind, want);
+        assert_string_equal(r.o[i].event,
+                            want == HD_OUTCOME_ACCEPTED ? "null.accepted" : "injected_failure");
+    }
+    hd_campaign_free(c);
+}
+
+static void test_channels_null_accepts_everything(void **state)
+{
+    struct hd_campaign *c;
+    struct rec r = {0};
+    struct hd_channel_host host = host_for(&r);
+    struct hd_err err = {0};
+    struct hd_message m[5];
+    void *inst = NULL;
+    const struct hd_channel_ops *ops;
+    (void)state;
+
+    c = load_campaign("  bench:\n"
+                      "    type: email\n"
+                      "    module: \"null\"\n"
+                      "    from: \"Lumen <privacy@lumen.example>\"\n");
+    assert_non_null(c);
+    ops = create(c, "bench", &host, &inst);
+    for (unsigned i = 0; i < 5; i++)
+        m[i] = message(HD_CHANNEL_EMAIL, i, "x");
+    assert_int_equal(ops->send(inst, m, 5, &err), 0);
+    assert_int_equal(ops->send(inst, m, 0, &err), 0);
+    assert_int_equal(ops->flush(inst, &err), 0);
+    ops->close(inst);
+    assert_int_equal(r.n, 5);
+    for (unsigned i = 0; i < 5; i++) {
+        assert_int_equal(r.o[i].handle, m[i].handle);
+        assert_int_equal(r.o[i].kind, HD_OUTCOME_ACCEPTED);
+        assert_string_equal(r.o[i].event, "null.accepted");
+    }
+    hd_campaign_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_channels_finds_builtins, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_channels_loads_external_module, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_channels_external_module_reports_located_errors, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_channels_refuses_wrong_abi, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_channels_unknown_module, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_channels_refuses_path_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_channels_refuses_clashing_or_misnamed_modules, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_channels_file_maildir_stores_exact_bytes, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_channels_file_outbox_appends_json_lines, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_channels_file_bad_settings_are_located, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_channels_fault_injection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_channels_null_accepts_everything, setup, teardown),
+    };
+    int rc;
+#ifdef HERALD_SOURCE_DIR
+    setenv("HERALD_SOURCE_DIR", HERALD_SOURCE_DIR, 0); /* for runs outside ctest */
+#endif
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    free(campaign_text);
+    return rc;
+}
