@@ -22,6 +22,11 @@ struct command {
 static const struct command commands[] = {
     {"validate", hd_cmd_validate, "check a campaign file and its locale files"},
     {"plan", hd_cmd_plan, "decide every person's eligibility and write the plan"},
+    {"run", hd_cmd_run, "dispatch the plan: start or continue, safe to re-run"},
+    {"status", hd_cmd_status, "progress per wave, shard and channel; pauses; uncertain deliveries"},
+    {"pause", hd_cmd_pause, "stop sending to a country, a wave or everything (persists)"},
+    {"unpause", hd_cmd_unpause, "resume a paused country or wave, or lift a canary halt"},
+    {"retry", hd_cmd_retry, "requeue failed or held deliveries, recording who and why"},
     {"link", hd_cmd_link, "make or verify a personal objection link"},
     {"generate", hd_cmd_generate, "write a synthetic audience for demos and benchmarks"},
 };

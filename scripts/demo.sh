@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The demo: the sample AI-training notice campaign end to end on this machine.
 # Installs what is missing, builds, validates the campaign and its 26 locales,
-# plans the sample audience into ./herald-state/, and shows a personal
-# objection link being made and verified.
+# plans the sample audience into ./herald-state/, dispatches it through the
+# file module (emails into the Maildir demo-out/maildir, in-app notices into
+# demo-out/inapp.jsonl), shows status, and makes and verifies a personal
+# objection link.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,7 +27,20 @@ step "herald validate $campaign"
 $herald validate "$campaign"
 
 step "herald plan $campaign"
+# A fresh demo each time: the previous run's state and outputs go.
+rm -rf "herald-state/ai-training-notice-2025" demo-out
 $herald plan "$campaign"
+
+step "herald run $campaign --ignore-send-window"
+# The sample campaign sends between 08:00 and 21:00 in each person's local
+# time; the demo sends at once, whatever the hour.
+$herald run "$campaign" --ignore-send-window
+
+step "herald status $campaign"
+$herald status "$campaign"
+echo
+echo "emails: $(ls demo-out/maildir/new | wc -l) messages in demo-out/maildir/new (open one with any mail client)"
+echo "in-app: $(wc -l <demo-out/inapp.jsonl) notices in demo-out/inapp.jsonl"
 
 step "a personal objection link, made and verified"
 person=$(awk -F, 'NR==2 {print $1}' campaigns/ai-training-notice/audience.csv)

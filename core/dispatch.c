@@ -1,0 +1,1488 @@
+/* The dispatcher: one scheduling thread that is also the only writer.
+ *
+ * Each turn of the loop:
+ *   1. apply the outcomes modules reported since the last turn;
+ *   2. pick messages per channel, as room (concurrency) and tokens (rate)
+ *      allow: recovered in-flight ones first, then due retries/deferrals,
+ *      then pending ones of the active waves, shard by shard;
+ *   3. render them and mark them in flight;
+ *   4. commit 1-3 in ONE transaction (the group commit);
+ *   5. only then hand the messages to the channel modules.
+ * Nothing reaches a channel before its in-flight mark is durable, and every
+ * outcome becomes durable in the next turn's commit. */
+#include "herald/dispatch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "herald/link.h"
+#include "herald/plan.h"
+#include "herald/region.h"
+#include "herald/render.h"
+#include "herald/store.h"
+#include "herald/tz.h"
+
+#define BATCH_MAX 256 /* messages per channel per turn */
+#define CONTROL_EVERY_MS 200
+#define PROGRESS_EVERY_MS 1000
+#define NO_WAVE 0xFFFF
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- outcomes, reported from any thread -------------------------------------- */
+
+struct outcome {
+    uint64_t handle;
+    enum hd_outcome_kind kind;
+    int code;
+    unsigned retry_after_s;
+    char *event, *provider_id, *response; /* one allocation, event first */
+};
+
+struct outbox {
+    pthread_mutex_t lock;
+    struct outcome *items;
+    size_t count, cap;
+    bool oom;
+};
+
+static char *copy3(const char *a, const char *b, const char *c, char **pb, char **pc)
+{
+    size_t la = a ? strlen(a) : 0, lb = b ? strlen(b) : 0, lc = c ? strlen(c) : 0;
+    if (lc > HD_RESPONSE_MAX)
+        lc = HD_RESPONSE_MAX;
+    char *p = malloc(la + lb + lc + 3);
+    if (p == NULL)
+        return NULL;
+    memcpy(p, a ? a : "", la);
+    p[la] = '\0';
+    *pb = p + la + 1;
+    memcpy(*pb, b ? b : "", lb);
+    (*pb)[lb] = '\0';
+    *pc = *pb + lb + 1;
+    memcpy(*pc, c ? c : "", lc);
+    (*pc)[lc] = '\0';
+    return p;
+}
+
+static void host_report(void *ctx, const struct hd_outcome *o)
+{
+    struct outbox *box = ctx;
+    struct outcome it;
+    memset(&it, 0, sizeof it);
+    it.handle = o->handle;
+    it.kind = o->kind;
+    it.code = o->code;
+    it.retry_after_s = o->retry_after_s;
+    /* A failure's text is its reason unless the service said something. */
+    const char *text = o->response ? o->response : o->reason;
+    it.event = copy3(o->event                          ? o->event
+                     : o->kind == HD_OUTCOME_ACCEPTED  ? "accepted"
+                     : o->kind == HD_OUTCOME_TRANSIENT ? "transient_failure"
+                                                       : "permanent_failure",
+                     o->provider_id, text, &it.provider_id, &it.response);
+    pthread_mutex_lock(&box->lock);
+    if (it.event == NULL) {
+        box->oom = true;
+    } else {
+        if (box->count == box->cap) {
+            size_t cap = box->cap ? box->cap * 2 : 1024;
+            struct outcome *items = realloc(box->items, cap * sizeof *items);
+            if (items == NULL) {
+                box->oom = true;
+                free(it.event);
+                pthread_mutex_unlock(&box->lock);
+                return;
+            }
+            box->items = items;
+            box->cap = cap;
+        }
+        box->items[box->count++] = it;
+    }
+    pthread_mutex_unlock(&box->lock);
+}
+
+static void host_log(void *ctx, int level, const char *message)
+{
+    (void)ctx;
+    fprintf(stderr, "herald: %s: %s\n",
+            level == 0   ? "error"
+            : level == 1 ? "warning"
+                         : "info",
+            message);
+}
+
+/* ---- the dispatcher's state ---------------------------------------------------- */
+
+struct slot {
+    uint8_t key[11];
+    uint16_t wave;
+    uint8_t attempts;
+    uint16_t flags;
+    int64_t first_ms;
+    uint8_t sha256[32];
+    bool used;
+};
+
+struct shard_info {
+    uint16_t id;
+    char country[3];
+    char language[16];
+    uint16_t wave;
+    bool walked[HD_MAX_CHANNELS];     /* the pending walk reached its end */
+    uint8_t pos[HD_MAX_CHANNELS][11]; /* last key the walk looked at (0 = none yet) */
+    bool started[HD_MAX_CHANNELS];
+};
+
+struct chan {
+    const struct hd_channel_conf *conf;
+    const struct hd_channel_ops *ops;
+    void *inst;
+    unsigned inflight;
+    double tokens;
+    int64_t last_refill_ms;
+    struct hd_message *msgs;
+    struct hd_rendered *rendered;
+    char (*person_ids)[260];
+    size_t nmsgs;
+    uint64_t sent, failed, total;
+    uint64_t window_done[8]; /* sent+failed counts sampled each second, for rates */
+    int64_t window_ms[8];
+    size_t window_i;
+};
+
+struct control {
+    bool all;
+    char (*countries)[3];
+    size_t ncountries;
+    char **waves; /* paused wave names */
+    size_t nwaves;
+    char **halted; /* canary-halted wave names */
+    size_t nhalted;
+    int64_t gen;
+};
+
+struct canary {
+    uint8_t *ring; /* 1 = failure */
+    size_t len, next, fails;
+    bool halted;
+};
+
+struct disp {
+    const struct hd_campaign *c;
+    const struct hd_dispatch_opts *opts;
+    struct hd_err *err;
+    struct hd_store *store;
+    MDB_txn *txn;
+    struct hd_renderer *renderer;
+    struct hd_link_secret secret;
+    struct hd_tzset *tz;
+    struct outbox box;
+    struct hd_channel_host host;
+    struct chan ch[HD_MAX_CHANNELS];
+    struct shard_info *shards;
+    size_t nshards;
+    struct slot *slots;
+    size_t nslots, free_hint;
+    struct control ctl;
+    struct canary *canary; /* per wave */
+    size_t nwaves;         /* campaign waves, or 1 implicit wave when it has none */
+    /* counter deltas of the open transaction: shard x channel x state */
+    int64_t *delta;
+    bool delta_dirty;
+    /* recovered in-flight deliveries to re-send first */
+    uint8_t (*recovered)[11];
+    size_t nrecovered, recovered_next;
+    struct hd_dispatch_result *res;
+    struct hd_buf rec, person;
+    int64_t due_next_ms; /* earliest future due time seen, 0 if none */
+    uint64_t due_paused; /* due entries skipped for a pause in the last walk */
+    bool stopping;
+    int lock_fd;
+    int64_t last_log_ms; /* plain progress lines go out every 10 s */
+};
+
+static int64_t *delta_at(struct disp *d, uint16_t shard, uint8_t ch, uint8_t state)
+{
+    return &d->delta[((size_t)shard * HD_MAX_CHANNELS + ch) * HD_DS_COUNT + state];
+}
+
+static void count(struct disp *d, uint16_t shard, uint8_t ch, uint8_t from, uint8_t to)
+{
+    if (from < HD_DS_COUNT)
+        (*delta_at(d, shard, ch, from))--;
+    (*delta_at(d, shard, ch, to))++;
+    d->delta_dirty = true;
+}
+
+static int flush_deltas(struct disp *d)
+{
+    if (!d->delta_dirty)
+        return 0;
+    for (size_t s = 0; s < d->nshards; s++)
+        for (uint8_t ch = 0; ch < HD_MAX_CHANNELS; ch++)
+            for (uint8_t st = 0; st < HD_DS_COUNT; st++) {
+                int64_t *v = delta_at(d, (uint16_t)s, ch, st);
+                if (*v &&
+                    hd_store_counter_add(d->txn, d->store, hd_counter_key(d->shards[s].id, ch, st),
+                                         *v, d->err) != 0)
+                    return -1;
+                *v = 0;
+            }
+    d->delta_dirty = false;
+    return 0;
+}
+
+static int txn_open(struct disp *d)
+{
+    return d->txn ? 0 : hd_store_begin(d->store, true, &d->txn, d->err);
+}
+
+static int txn_commit(struct disp *d)
+{
+    if (d->txn == NULL)
+        return 0;
+    if (flush_deltas(d) != 0)
+        return -1;
+    int rc = hd_store_commit(d->txn, d->err);
+    d->txn = NULL;
+    return rc;
+}
+
+static struct shard_info *shard_by_id(struct disp *d, uint16_t id)
+{
+    /* Shard ids are dense from 0, in table order. */
+    return id < d->nshards && d->shards[id].id == id ? &d->shards[id] : NULL;
+}
+
+static void logf_(struct disp *d, const char *level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void logf_(struct disp *d, const char *level, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (d->opts->live_progress)
+        fputs("\r\033[K", stderr);
+    if (d->opts->log_format == HD_LOG_JSON) {
+        json_t *o = json_pack("{s:I, s:s, s:s, s:s}", "time_ms", (json_int_t)now_ms(), "level",
+                              level, "campaign", d->c->id, "message", msg);
+        char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        if (s)
+            fprintf(stderr, "%s\n", s);
+        free(s);
+        json_decref(o);
+    } else {
+        fprintf(stderr, "herald: %s: %s\n", level, msg);
+    }
+}
+
+/* ---- control: pauses and halts from other processes ------------------------------- */
+
+static void control_release(struct control *c)
+{
+    free(c->countries);
+    for (size_t i = 0; i < c->nwaves; i++)
+        free(c->waves[i]);
+    free(c->waves);
+    for (size_t i = 0; i < c->nhalted; i++)
+        free(c->halted[i]);
+    free(c->halted);
+    memset(c, 0, sizeof *c);
+}
+
+static char **strings_of(json_t *arr, size_t *n)
+{
+    size_t i;
+    json_t *v;
+    char **out = calloc(json_array_size(arr) + 1, sizeof *out);
+    *n = 0;
+    if (out == NULL)
+        return NULL;
+    json_array_foreach(arr, i, v)
+    {
+        if (json_is_string(v) && (out[*n] = strdup(json_string_value(v))) != NULL)
+            (*n)++;
+    }
+    return out;
+}
+
+/* Reads meta "control" ({"all":bool,"countries":[..],"waves":[..],
+ * "halted":{wave: reason}}) when its generation changed. */
+static int poll_control(struct disp *d)
+{
+    MDB_txn *txn;
+    struct hd_buf b = HD_BUF_INIT;
+    bool found;
+    json_t *j = NULL;
+    int rc = -1;
+
+    if (hd_store_begin(d->store, false, &txn, d->err) != 0)
+        return -1;
+    if (hd_store_meta_get(txn, d->store, "control", &b, &found, d->err) != 0)
+        goto out;
+    rc = 0;
+    if (!found)
+        goto out;
+    j = json_loadb(b.data, b.len, 0, NULL);
+    if (j == NULL)
+        goto out;
+    int64_t gen = json_integer_value(json_object_get(j, "gen"));
+    if (gen == d->ctl.gen)
+        goto out;
+    control_release(&d->ctl);
+    d->ctl.gen = gen;
+    d->ctl.all = json_is_true(json_object_get(j, "all"));
+    size_t n;
+    char **cs = strings_of(json_object_get(j, "countries"), &n);
+    d->ctl.countries = calloc(n + 1, sizeof *d->ctl.countries);
+    for (size_t i = 0; cs && d->ctl.countries && i < n; i++) {
+        snprintf(d->ctl.countries[i], 3, "%s", cs[i]);
+        d->ctl.ncountries++;
+    }
+    for (size_t i = 0; cs && i < n; i++)
+        free(cs[i]);
+    free(cs);
+    d->ctl.waves = strings_of(json_object_get(j, "waves"), &d->ctl.nwaves);
+    json_t *halted = json_object_get(j, "halted"), *v;
+    const char *k;
+    d->ctl.halted = calloc(json_object_size(halted) + 1, sizeof *d->ctl.halted);
+    json_object_foreach(halted, k, v)
+    {
+        if (d->ctl.halted && (d->ctl.halted[d->ctl.nhalted] = strdup(k)) != NULL)
+            d->ctl.nhalted++;
+    }
+    /* An unpaused wave gets its canary window back clean. */
+    for (size_t w = 0; w < d->c->nwaves; w++) {
+        bool h = false;
+        for (size_t i = 0; i < d->ctl.nhalted; i++)
+            h = h || strcmp(d->ctl.halted[i], d->c->waves[w].name) == 0;
+        if (!h && d->canary[w].halted) {
+            d->canary[w].halted = false;
+            d->canary[w].fails = 0;
+            d->canary[w].next = 0;
+            memset(d->canary[w].ring, 0, d->canary[w].len);
+        }
+        d->canary[w].halted = h;
+    }
+    logf_(d, "info", "control changed: %s%zu countries, %zu waves paused, %zu waves halted",
+          d->ctl.all ? "ALL PAUSED, " : "", d->ctl.ncountries, d->ctl.nwaves, d->ctl.nhalted);
+out:
+    json_decref(j);
+    hd_buf_release(&b);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+static bool wave_blocked(const struct disp *d, uint16_t wave)
+{
+    if (d->ctl.all)
+        return true;
+    if (wave >= d->c->nwaves)
+        return false;
+    const char *name = d->c->waves[wave].name;
+    for (size_t i = 0; i < d->ctl.nwaves; i++)
+        if (strcmp(d->ctl.waves[i], name) == 0)
+            return true;
+    return d->canary[wave].halted;
+}
+
+static bool shard_blocked(const struct disp *d, const struct shard_info *s)
+{
+    for (size_t i = 0; i < d->ctl.ncountries; i++)
+        if (memcmp(d->ctl.countries[i], s->country, 2) == 0)
+            return true;
+    return wave_blocked(d, s->wave);
+}
+
+/* The canary: halts a wave whose failure rate over its last N attempts
+ * passes the campaign's threshold, durably, so status shows it and a re-run
+ * keeps it halted until an operator unpauses the wave. */
+static int canary_note(struct disp *d, uint16_t wave, bool failed)
+{
+    if (d->c->canary_failure_rate <= 0 || wave >= d->c->nwaves)
+        return 0;
+    struct canary *k = &d->canary[wave];
+    k->fails -= k->ring[k->next];
+    k->ring[k->next] = failed;
+    k->fails += failed;
+    k->next = (k->next + 1) % k->len;
+    if (k->halted || (double)k->fails / (double)k->len <= d->c->canary_failure_rate)
+        return 0;
+    k->halted = true;
+    char reason[256];
+    snprintf(reason, sizeof reason,
+             "canary: %zu of the last %zu attempts failed (threshold %.0f%%)", k->fails, k->len,
+             d->c->canary_failure_rate * 100);
+    logf_(d, "error", "wave \"%s\" halted: %s; `herald unpause --wave %s` resumes it",
+          d->c->waves[wave].name, reason, d->c->waves[wave].name);
+    /* Merge into the control record in this transaction. */
+    struct hd_buf b = HD_BUF_INIT;
+    bool found;
+    json_t *j = NULL;
+    int rc = -1;
+    if (hd_store_meta_get(d->txn, d->store, "control", &b, &found, d->err) != 0)
+        goto out;
+    j = found ? json_loadb(b.data, b.len, 0, NULL) : NULL;
+    if (j == NULL)
+        j = json_object();
+    json_t *halted = json_object_get(j, "halted");
+    if (!json_is_object(halted)) {
+        halted = json_object();
+        json_object_set_new(j, "halted", halted);
+    }
+    json_object_set_new(halted, d->c->waves[wave].name, json_string(reason));
+    d->ctl.gen = json_integer_value(json_object_get(j, "gen")) + 1;
+    json_object_set_new(j, "gen", json_integer(d->ctl.gen));
+    char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    rc = text ? hd_store_meta_put(d->txn, d->store, "control", text, strlen(text), d->err) : -1;
+    free(text);
+    if (rc == 0) {
+        char audit[512];
+        snprintf(audit, sizeof audit,
+                 "{\"time_ms\":%" PRId64 ",\"action\":\"halt\",\"wave\":\"%s\",\"by\":\"canary\"}",
+                 now_ms(), d->c->waves[wave].name);
+        rc = hd_store_audit(d->txn, d->store, audit, d->err);
+    }
+out:
+    json_decref(j);
+    hd_buf_release(&b);
+    return rc;
+}
+
+/* ---- records ----------------------------------------------------------------------- */
+
+static int put_delivery(struct disp *d, const uint8_t key[11], const struct hd_delivery_rec *r)
+{
+    MDB_val k = {11, (void *)key}, v;
+    int rc;
+    hd_buf_reset(&d->rec);
+    if (hd_delivery_rec_encode(r, &d->rec) != 0) {
+        hd_err_set(d->err, HD_EX_SOFTWARE, "out of memory");
+        return -1;
+    }
+    v.mv_size = d->rec.len;
+    v.mv_data = d->rec.data;
+    rc = mdb_put(d->txn, d->store->deliveries, &k, &v, 0);
+    return rc ? hd_store_fail(d->err, rc, "writing a delivery") : 0;
+}
+
+static int put_due(struct disp *d, int64_t due_ms, const uint8_t key[11])
+{
+    uint8_t dk[19];
+    MDB_val k = {19, dk}, v = {0, ""};
+    int rc;
+    hd_key_due(dk, due_ms, key);
+    rc = mdb_put(d->txn, d->store->due, &k, &v, 0);
+    if (d->due_next_ms == 0 || due_ms < d->due_next_ms)
+        d->due_next_ms = due_ms;
+    return rc ? hd_store_fail(d->err, rc, "queueing a retry") : 0;
+}
+
+static int get_delivery(struct disp *d, const uint8_t key[11], struct hd_delivery_rec *r,
+                        bool *found)
+{
+    MDB_val k = {11, (void *)key}, v;
+    int rc = mdb_get(d->txn, d->store->deliveries, &k, &v);
+    *found = false;
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return hd_store_fail(d->err, rc, "reading a delivery");
+    if (hd_delivery_rec_decode(v.mv_data, v.mv_size, r) != 0) {
+        hd_err_set(d->err, HD_EX_SOFTWARE, "damaged delivery record in the state store");
+        return -1;
+    }
+    *found = true;
+    return 0;
+}
+
+/* ---- applying outcomes ---------------------------------------------------------------- */
+
+static unsigned backoff_s(const struct hd_campaign *c, unsigned attempts, unsigned retry_after)
+{
+    double b = c->retry_initial_s;
+    for (unsigned i = 1; i < attempts && b < c->retry_max_s; i++)
+        b *= 2;
+    if (b > c->retry_max_s)
+        b = c->retry_max_s;
+    /* Full jitter over the upper half spreads a burst of retries without
+     * ever retrying much sooner than the policy says. */
+    b = b / 2 + (b / 2) * ((double)(rand() % 1000) / 1000.0);
+    if (retry_after > b)
+        b = retry_after;
+    return b < 1 ? 1 : (unsigned)b;
+}
+
+static int apply_outcome(struct disp *d, struct outcome *o)
+{
+    if (o->handle >= d->nslots || !d->slots[o->handle].used) {
+        logf_(d, "warning", "a module reported an unknown message (handle %" PRIu64 ")", o->handle);
+        return 0;
+    }
+    struct slot *s = &d->slots[o->handle];
+    uint16_t shard = hd_get_u16(s->key);
+    uint8_t ch = s->key[10];
+    struct shard_info *si = shard_by_id(d, shard);
+    struct hd_delivery_rec r;
+    int64_t now = now_ms();
+    memset(&r, 0, sizeof r);
+    r.attempts = s->attempts;
+    r.flags = s->flags;
+    r.code = (uint16_t)(o->code > 0 && o->code < 65536 ? o->code : 0);
+    r.first_attempt_ms = s->first_ms;
+    r.last_change_ms = now;
+    memcpy(r.sha256, s->sha256, 32);
+    r.event = o->event;
+    r.event_len = (uint16_t)strlen(o->event);
+    r.provider_id = o->provider_id;
+    r.provider_id_len = (uint16_t)strlen(o->provider_id);
+    r.response = o->response;
+    r.response_len = (uint16_t)strlen(o->response);
+    bool failed_attempt = o->kind != HD_OUTCOME_ACCEPTED;
+    if (o->kind == HD_OUTCOME_ACCEPTED) {
+        r.state = HD_DS_SENT;
+        d->res->sent++;
+        d->ch[ch].sent++;
+    } else if (o->kind == HD_OUTCOME_TRANSIENT && s->attempts < d->c->retry_max_attempts) {
+        r.state = HD_DS_RETRY;
+        r.next_attempt_ms = now + 1000LL * backoff_s(d->c, s->attempts, o->retry_after_s);
+        if (put_due(d, r.next_attempt_ms, s->key) != 0)
+            return -1;
+        d->res->retried++;
+    } else {
+        r.state = HD_DS_FAILED;
+        d->res->failed++;
+        d->ch[ch].failed++;
+    }
+    if (put_delivery(d, s->key, &r) != 0)
+        return -1;
+    count(d, si ? (uint16_t)(si - d->shards) : 0, ch, HD_DS_INFLIGHT, r.state);
+    d->ch[ch].inflight--;
+    s->used = false;
+    if (o->handle < d->free_hint)
+        d->free_hint = o->handle;
+    return canary_note(d, s->wave, failed_attempt);
+}
+
+static int drain_outcomes(struct disp *d)
+{
+    struct outcome *items;
+    size_t n;
+    int rc = 0;
+    pthread_mutex_lock(&d->box.lock);
+    items = d->box.items;
+    n = d->box.count;
+    d->box.items = NULL;
+    d->box.count = d->box.cap = 0;
+    bool oom = d->box.oom;
+    pthread_mutex_unlock(&d->box.lock);
+    if (oom) {
+        hd_err_set(d->err, HD_EX_SOFTWARE, "out of memory recording outcomes");
+        rc = -1;
+    }
+    if (n && rc == 0 && txn_open(d) != 0)
+        rc = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0 && apply_outcome(d, &items[i]) != 0)
+            rc = -1;
+        free(items[i].event);
+    }
+    free(items);
+    return rc;
+}
+
+/* ---- picking work ------------------------------------------------------------------------ */
+
+static int take_slot(struct disp *d, uint64_t *handle)
+{
+    for (size_t i = d->free_hint; i < d->nslots; i++) {
+        if (!d->slots[i].used) {
+            d->free_hint = i + 1;
+            *handle = i;
+            return 0;
+        }
+    }
+    hd_err_set(d->err, HD_EX_SOFTWARE, "internal error: no free in-flight slot");
+    return -1;
+}
+
+static int load_person(struct disp *d, const uint8_t key[11], struct hd_person_rec *p)
+{
+    MDB_val k = {10, (void *)key}, v;
+    int rc = mdb_get(d->txn, d->store->persons, &k, &v);
+    if (rc != 0)
+        return hd_store_fail(d->err, rc, "reading a person");
+    /* The record's bytes must outlive the transaction: copy them. */
+    hd_buf_reset(&d->person);
+    if (hd_buf_append(&d->person, v.mv_data, v.mv_size) != 0 ||
+        hd_person_rec_decode(d->person.data, d->person.len, p) != 0) {
+        hd_err_set(d->err, HD_EX_SOFTWARE, "damaged person record in the state store");
+        return -1;
+    }
+    return 0;
+}
+
+/* Takes one delivery for channel ch: render, mark in flight (uncommitted),
+ * queue the message. *taken is false when the delivery was deferred (send
+ * window) or failed at render time instead. */
+static int take(struct disp *d, struct shard_info *si, const uint8_t key[11],
+                struct hd_delivery_rec *r, bool recovered, bool *taken)
+{
+    uint8_t ch = key[10];
+    struct chan *c = &d->ch[ch];
+    struct hd_person_rec p;
+    int64_t now = now_ms();
+    uint8_t from = r->state;
+    *taken = false;
+    if (load_person(d, key, &p) != 0)
+        return -1;
+    /* The send window, in the person's local time. Recovered in-flight
+     * messages were inside it when they left; they go now. */
+    if (!recovered && !d->opts->ignore_window && d->c->window_start != d->c->window_end) {
+        char tz[64];
+        snprintf(tz, sizeof tz, "%.*s", (int)p.time_zone_len, p.time_zone ? p.time_zone : "UTC");
+        time_t open = hd_window_next_open(d->tz, tz, strlen(tz), (time_t)(now / 1000),
+                                          d->c->window_start, d->c->window_end);
+        if (open > now / 1000) {
+            r->next_attempt_ms = (int64_t)open * 1000;
+            d->res->deferred++;
+            return put_delivery(d, key, r) || put_due(d, r->next_attempt_ms, key);
+        }
+    }
+    int64_t first = r->first_attempt_ms ? r->first_attempt_ms : now;
+    struct hd_rendered *out = &c->rendered[c->nmsgs];
+    struct hd_err rerr = {0};
+    if (hd_render(d->renderer, &p, ch, first / 1000, out, &rerr) != 0) {
+        /* Data that cannot be rendered never will be: a permanent failure,
+         * recorded with its reason. */
+        r->state = HD_DS_FAILED;
+        r->attempts++;
+        r->last_change_ms = now;
+        r->event = "render.failed";
+        r->event_len = (uint16_t)strlen(r->event);
+        r->response = rerr.msg;
+        r->response_len = (uint16_t)strlen(rerr.msg);
+        r->provider_id_len = 0;
+        d->res->failed++;
+        c->failed++;
+        count(d, (uint16_t)(si - d->shards), ch, from, HD_DS_FAILED);
+        return put_delivery(d, key, r);
+    }
+    uint64_t handle;
+    if (take_slot(d, &handle) != 0)
+        return -1;
+    struct slot *s = &d->slots[handle];
+    memcpy(s->key, key, 11);
+    s->wave = si->wave;
+    s->attempts = (uint8_t)(r->attempts < 255 ? r->attempts + 1 : 255);
+    s->flags = (uint16_t)(r->flags | (p.variant ? HD_DF_VARIANT : 0));
+    s->first_ms = first;
+    memcpy(s->sha256, out->sha256, 32);
+    s->used = true;
+
+    struct hd_delivery_rec m = *r;
+    m.state = HD_DS_INFLIGHT;
+    m.attempts = s->attempts;
+    m.flags = s->flags;
+    m.first_attempt_ms = first;
+    m.last_change_ms = now;
+    m.next_attempt_ms = 0;
+    memcpy(m.sha256, out->sha256, 32);
+    m.event_len = m.provider_id_len = m.response_len = 0;
+    if (put_delivery(d, key, &m) != 0)
+        return -1;
+    if (!recovered)
+        count(d, (uint16_t)(si - d->shards), ch, from, HD_DS_INFLIGHT);
+
+    size_t idx = c->nmsgs++;
+    struct hd_message *msg = &c->msgs[idx];
+    msg->handle = handle;
+    msg->type = c->conf->type;
+    msg->recipient = out->recipient;
+    msg->message_id = out->message_id;
+    snprintf(c->person_ids[idx], sizeof c->person_ids[0], "%.*s", (int)p.id_len, p.id);
+    msg->person_id = c->person_ids[idx];
+    msg->language = out->locale ? out->locale->tag : p.language;
+    msg->country = si->country;
+    msg->body = (const uint8_t *)out->bytes.data;
+    msg->body_len = out->bytes.len;
+    msg->attempt = s->attempts;
+    c->inflight++;
+    c->tokens -= 1;
+    *taken = true;
+    return 0;
+}
+
+static bool has_room(struct disp *d, uint8_t ch)
+{
+    struct chan *c = &d->ch[ch];
+    return c->nmsgs < BATCH_MAX && c->inflight < c->conf->concurrency &&
+           (c->conf->rate <= 0 || c->tokens >= 1);
+}
+
+static bool any_room(struct disp *d)
+{
+    for (uint8_t ch = 0; ch < d->c->nchannels; ch++)
+        if (has_room(d, ch))
+            return true;
+    return false;
+}
+
+static int pick_recovered(struct disp *d)
+{
+    while (d->recovered_next < d->nrecovered) {
+        const uint8_t *key = d->recovered[d->recovered_next];
+        if (!has_room(d, key[10]))
+            return 0;
+        struct hd_delivery_rec r;
+        bool found, taken;
+        struct shard_info *si = shard_by_id(d, hd_get_u16(key));
+        d->recovered_next++;
+        if (get_delivery(d, key, &r, &found) != 0)
+            return -1;
+        if (!found || si == NULL || r.state != HD_DS_INFLIGHT)
+            continue;
+        if (take(d, si, key, &r, true, &taken) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static bool wave_started(const struct disp *d, uint16_t wave, int64_t now)
+{
+    if (wave >= d->c->nwaves)
+        return d->c->nwaves == 0;
+    return (int64_t)d->c->waves[wave].not_before * 1000 <= now;
+}
+
+static int pick_due(struct disp *d, int64_t now)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(d->txn, d->store->due, &cur);
+    size_t looked = 0;
+    if (rc != 0)
+        return hd_store_fail(d->err, rc, "reading the due queue");
+    d->due_next_ms = 0;
+    d->due_paused = 0;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0 && looked++ < 4 * BATCH_MAX * HD_MAX_CHANNELS) {
+        uint8_t dk[19], key[11];
+        memcpy(dk, k.mv_data, k.mv_size == 19 ? 19 : 0);
+        if (k.mv_size != 19) {
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+            continue;
+        }
+        int64_t due = (int64_t)hd_get_u64(dk);
+        if (due > now) {
+            d->due_next_ms = due;
+            break;
+        }
+        memcpy(key, dk + 8, 11);
+        struct shard_info *si = shard_by_id(d, hd_get_u16(key));
+        if (si && (shard_blocked(d, si) || !wave_started(d, si->wave, now))) {
+            d->due_paused++;
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+            continue;
+        }
+        if (key[10] >= d->c->nchannels || !has_room(d, key[10])) {
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+            continue;
+        }
+        struct hd_delivery_rec r;
+        bool found, taken;
+        if ((rc = mdb_cursor_del(cur, 0)) != 0) {
+            mdb_cursor_close(cur);
+            return hd_store_fail(d->err, rc, "taking from the due queue");
+        }
+        if (get_delivery(d, key, &r, &found) != 0) {
+            mdb_cursor_close(cur);
+            return -1;
+        }
+        if (found && si && r.next_attempt_ms == due &&
+            (r.state == HD_DS_PENDING || r.state == HD_DS_RETRY)) {
+            r.next_attempt_ms = 0;
+            if (take(d, si, key, &r, false, &taken) != 0) {
+                mdb_cursor_close(cur);
+                return -1;
+            }
+        }
+        /* the cursor sits on the next entry after a delete */
+        rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+    }
+    mdb_cursor_close(cur);
+    return 0;
+}
+
+/* The first pass over pending deliveries, wave by wave: a wave starts when
+ * its time has come and every earlier wave has been walked (its retries may
+ * still be running). Returns through *blocked_until the start of the next
+ * wave when the walk waits for one. */
+static int pick_pending(struct disp *d, int64_t now, int64_t *wave_wait_ms, bool *walk_done)
+{
+    *walk_done = true;
+    *wave_wait_ms = 0;
+    for (size_t w = 0; w < d->nwaves; w++) {
+        bool wave_walked = true;
+        if (!wave_started(d, (uint16_t)w, now)) {
+            *wave_wait_ms = (int64_t)d->c->waves[w].not_before * 1000;
+            *walk_done = false;
+            return 0;
+        }
+        for (size_t i = 0; i < d->nshards; i++) {
+            struct shard_info *si = &d->shards[i];
+            if (si->wave != w)
+                continue;
+            for (uint8_t ch = 0; ch < d->c->nchannels; ch++) {
+                if (si->walked[ch])
+                    continue;
+                wave_walked = false;
+                if (shard_blocked(d, si))
+                    break;
+                if (!has_room(d, ch))
+                    continue;
+                MDB_cursor *cur;
+                MDB_val k, v;
+                uint8_t start[11];
+                int rc = mdb_cursor_open(d->txn, d->store->deliveries, &cur);
+                if (rc != 0)
+                    return hd_store_fail(d->err, rc, "walking deliveries");
+                if (si->started[ch]) {
+                    memcpy(start, si->pos[ch], 11);
+                } else {
+                    hd_key_delivery(start, si->id, 0, 0);
+                }
+                k.mv_size = 11;
+                k.mv_data = start;
+                rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+                if (rc == 0 && si->started[ch] && memcmp(k.mv_data, start, 11) == 0)
+                    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+                while (rc == 0 && has_room(d, ch)) {
+                    const uint8_t *kb = k.mv_data;
+                    if (k.mv_size != 11 || hd_get_u16(kb) != si->id)
+                        break;
+                    uint8_t key[11];
+                    memcpy(key, kb, 11);
+                    memcpy(si->pos[ch], key, 11);
+                    si->started[ch] = true;
+                    if (key[10] == ch) {
+                        struct hd_delivery_rec r;
+                        if (hd_delivery_rec_decode(v.mv_data, v.mv_size, &r) != 0) {
+                            mdb_cursor_close(cur);
+                            hd_err_set(d->err, HD_EX_SOFTWARE, "damaged delivery record");
+                            return -1;
+                        }
+                        if (r.state == HD_DS_PENDING && r.next_attempt_ms == 0) {
+                            bool taken;
+                            /* take() writes through the txn: re-seek after. */
+                            mdb_cursor_close(cur);
+                            cur = NULL;
+                            if (take(d, si, key, &r, false, &taken) != 0)
+                                return -1;
+                            rc = mdb_cursor_open(d->txn, d->store->deliveries, &cur);
+                            if (rc != 0)
+                                return hd_store_fail(d->err, rc, "walking deliveries");
+                            k.mv_size = 11;
+                            k.mv_data = key;
+                            rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+                            if (rc == 0 && memcmp(k.mv_data, key, 11) == 0)
+                                rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+                            continue;
+                        }
+                    }
+                    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+                }
+                if (rc == MDB_NOTFOUND ||
+                    (rc == 0 && (k.mv_size != 11 || hd_get_u16(k.mv_data) != si->id)))
+                    si->walked[ch] = true;
+                else if (rc != 0 && rc != MDB_NOTFOUND) {
+                    mdb_cursor_close(cur);
+                    return hd_store_fail(d->err, rc, "walking deliveries");
+                }
+                mdb_cursor_close(cur);
+            }
+        }
+        if (!wave_walked) {
+            *walk_done = false;
+            return 0; /* later waves wait for this one's first pass */
+        }
+    }
+    return 0;
+}
+
+/* ---- sending ------------------------------------------------------------------------------ */
+
+static int send_batches(struct disp *d)
+{
+    for (uint8_t ch = 0; ch < d->c->nchannels; ch++) {
+        struct chan *c = &d->ch[ch];
+        struct hd_err serr = {0};
+        if (c->nmsgs == 0)
+            continue;
+        if (c->ops->send(c->inst, c->msgs, c->nmsgs, &serr) != 0) {
+            /* The module refused the whole batch: every message is a
+             * transient failure, retried later under the policy. */
+            for (size_t i = 0; i < c->nmsgs; i++) {
+                struct hd_outcome o;
+                memset(&o, 0, sizeof o);
+                o.handle = c->msgs[i].handle;
+                o.kind = HD_OUTCOME_TRANSIENT;
+                o.event = "module.refused";
+                o.reason = serr.msg;
+                host_report(&d->box, &o);
+            }
+        }
+        c->nmsgs = 0;
+    }
+    return 0;
+}
+
+/* ---- recovery and set-up ------------------------------------------------------------------- */
+
+static int recover_inflight(struct disp *d)
+{
+    uint64_t inflight = 0;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc;
+    for (size_t s = 0; s < d->nshards; s++)
+        for (uint8_t ch = 0; ch < d->c->nchannels; ch++)
+            inflight += hd_store_counter_get(d->txn, d->store,
+                                             hd_counter_key(d->shards[s].id, ch, HD_DS_INFLIGHT));
+    if (inflight == 0)
+        return 0;
+    d->recovered = calloc(inflight, sizeof *d->recovered);
+    if (d->recovered == NULL) {
+        hd_err_set(d->err, HD_EX_SOFTWARE, "out of memory");
+        return -1;
+    }
+    /* The counters say how many; one scan finds them (a scan runs at tens of
+     * millions of records a second, and this happens only after a crash). */
+    if ((rc = mdb_cursor_open(d->txn, d->store->deliveries, &cur)) != 0)
+        return hd_store_fail(d->err, rc, "scanning for in-flight deliveries");
+    while (d->nrecovered < inflight && mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
+        struct hd_delivery_rec r;
+        if (k.mv_size != 11 || hd_delivery_rec_decode(v.mv_data, v.mv_size, &r) != 0 ||
+            r.state != HD_DS_INFLIGHT)
+            continue;
+        memcpy(d->recovered[d->nrecovered++], k.mv_data, 11);
+    }
+    mdb_cursor_close(cur);
+    for (size_t i = 0; i < d->nrecovered; i++) {
+        struct hd_delivery_rec r;
+        bool found;
+        const uint8_t *key = d->recovered[i];
+        struct shard_info *si = shard_by_id(d, hd_get_u16(key));
+        if (get_delivery(d, key, &r, &found) != 0)
+            return -1;
+        if (!found || si == NULL)
+            continue;
+        if (d->opts->hold_inflight) {
+            r.state = HD_DS_HELD;
+            r.flags |= HD_DF_UNCERTAIN;
+            r.last_change_ms = now_ms();
+            if (put_delivery(d, key, &r) != 0)
+                return -1;
+            count(d, (uint16_t)(si - d->shards), key[10], HD_DS_INFLIGHT, HD_DS_HELD);
+            d->res->held++;
+        } else {
+            /* It may or may not have reached the service: send it again with
+             * the same id, and say so. */
+            r.flags |= HD_DF_UNCERTAIN;
+            if (put_delivery(d, key, &r) != 0)
+                return -1;
+            d->res->resent_uncertain++;
+        }
+    }
+    if (d->opts->hold_inflight)
+        d->nrecovered = 0;
+    logf_(d, "warning", "%zu deliveries were in flight when the last run stopped: %s",
+          (size_t)inflight,
+          d->opts->hold_inflight
+              ? "held for review (herald status --uncertain; herald retry --held)"
+              : "re-sending them with the same ids (herald status --uncertain)");
+    return 0;
+}
+
+static int load_shards(struct disp *d)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(d->txn, d->store->shards, &cur);
+    if (rc != 0)
+        return hd_store_fail(d->err, rc, "reading shards");
+    while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
+        struct hd_shard_rec rec;
+        if (k.mv_size != 2 || v.mv_size != sizeof rec)
+            continue;
+        memcpy(&rec, v.mv_data, sizeof rec);
+        struct shard_info *s = realloc(d->shards, (d->nshards + 1) * sizeof *s);
+        if (s == NULL) {
+            mdb_cursor_close(cur);
+            hd_err_set(d->err, HD_EX_SOFTWARE, "out of memory");
+            return -1;
+        }
+        d->shards = s;
+        s = &d->shards[d->nshards++];
+        memset(s, 0, sizeof *s);
+        s->id = hd_get_u16(k.mv_data);
+        memcpy(s->country, rec.country, 3);
+        memcpy(s->language, rec.language, sizeof s->language);
+        s->wave = d->c->nwaves == 0 ? 0 : rec.wave;
+        for (size_t ch = d->c->nchannels; ch < HD_MAX_CHANNELS; ch++)
+            s->walked[ch] = true;
+        if (s->wave == NO_WAVE) /* no wave reaches it: nothing to walk */
+            memset(s->walked, 1, sizeof s->walked);
+    }
+    mdb_cursor_close(cur);
+    for (size_t i = 0; i < d->nshards; i++) {
+        if (d->shards[i].id != i) {
+            hd_err_set(d->err, HD_EX_SOFTWARE, "shard table has gaps");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int build_tz(struct disp *d)
+{
+    struct hd_buf b = HD_BUF_INIT;
+    bool found;
+    json_t *arr = NULL, *v;
+    const char **names = NULL;
+    size_t i, n = 0;
+    int rc = -1;
+    if (hd_store_meta_get(d->txn, d->store, "time_zones", &b, &found, d->err) != 0)
+        goto out;
+    arr = found ? json_loadb(b.data, b.len, 0, NULL) : json_array();
+    names = calloc(json_array_size(arr) + 1, sizeof *names);
+    if (names == NULL)
+        goto oom;
+    json_array_foreach(arr, i, v) names[n++] = json_string_value(v);
+    time_t t = time(NULL);
+    /* A year either side covers any campaign's life. */
+    d->tz = hd_tzset_build(names, n, t - 86400, t + 400 * 86400);
+    if (d->tz == NULL)
+        goto oom;
+    rc = 0;
+    goto out;
+oom:
+    hd_err_set(d->err, HD_EX_SOFTWARE, "out of memory");
+out:
+    free(names);
+    json_decref(arr);
+    hd_buf_release(&b);
+    return rc;
+}
+
+static int check_plan(struct disp *d)
+{
+    struct hd_buf b = HD_BUF_INIT;
+    bool found;
+    char snap[65];
+    int rc = -1;
+    if (hd_store_meta_get(d->txn, d->store, "plan_state", &b, &found, d->err) != 0)
+        goto out;
+    if (!found || b.len != 8 || memcmp(b.data, "complete", 8) != 0) {
+        hd_err_set(d->err, HD_EX_DATAERR, "the plan in %s is not complete: run `herald plan` first",
+                   d->store->dir);
+        goto out;
+    }
+    if (hd_store_meta_get(d->txn, d->store, "snapshot_sha256", &b, &found, d->err) != 0)
+        goto out;
+    for (int i = 0; i < 32; i++)
+        snprintf(snap + 2 * i, 3, "%02x", d->c->snapshot_sha256[i]);
+    if (!found || b.len != 64 || memcmp(b.data, snap, 64) != 0) {
+        hd_err_set(d->err, HD_EX_DATAERR,
+                   "the campaign or its locale files changed since the plan in %s was made: run "
+                   "`herald plan` (with --replan) first",
+                   d->store->dir);
+        goto out;
+    }
+    rc = 0;
+out:
+    hd_buf_release(&b);
+    return rc;
+}
+
+static int write_progress(struct disp *d, const char *state)
+{
+    json_t *chans = json_object();
+    int64_t now = now_ms();
+    for (uint8_t ch = 0; ch < d->c->nchannels; ch++) {
+        struct chan *c = &d->ch[ch];
+        size_t oldest = (c->window_i + 1) % 8;
+        double rate = 0;
+        if (c->window_ms[oldest] && now > c->window_ms[oldest])
+            rate = (double)(c->sent + c->failed - c->window_done[oldest]) * 1000.0 /
+                   (double)(now - c->window_ms[oldest]);
+        json_object_set_new(chans, c->conf->name,
+                            json_pack("{s:I, s:I, s:f, s:i}", "sent_this_run", (json_int_t)c->sent,
+                                      "failed_this_run", (json_int_t)c->failed, "rate", rate,
+                                      "inflight", c->inflight));
+    }
+    json_t *o = json_pack("{s:s, s:I, s:i, s:o}", "state", state, "updated_ms", (json_int_t)now,
+                          "pid", (int)getpid(), "channels", chans);
+    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    int rc = text && txn_open(d) == 0
+                 ? hd_store_meta_put(d->txn, d->store, "progress", text, strlen(text), d->err)
+                 : -1;
+    free(text);
+    json_decref(o);
+    return rc;
+}
+
+static void sample_rates(struct disp *d, int64_t now)
+{
+    for (uint8_t ch = 0; ch < d->c->nchannels; ch++) {
+        struct chan *c = &d->ch[ch];
+        c->window_i = (c->window_i + 1) % 8;
+        c->window_done[c->window_i] = c->sent + c->failed;
+        c->window_ms[c->window_i] = now;
+    }
+}
+
+static void show_progress(struct disp *d)
+{
+    char line[512] = "";
+    size_t len = 0;
+    for (uint8_t ch = 0; ch < d->c->nchannels; ch++) {
+        struct chan *c = &d->ch[ch];
+        size_t oldest = (c->window_i + 1) % 8;
+        double rate = 0;
+        int64_t now = now_ms();
+        if (c->window_ms[oldest] && now > c->window_ms[oldest])
+            rate = (double)(c->sent + c->failed - c->window_done[oldest]) * 1000.0 /
+                   (double)(now - c->window_ms[oldest]);
+        uint64_t done = c->sent + c->failed, left = c->total > done ? c->total - done : 0;
+        char eta[32] = "-";
+        if (rate > 0.5)
+            snprintf(eta, sizeof eta, "%.0fs", (double)left / rate);
+        len += (size_t)snprintf(line + len, sizeof line - len,
+                                "%s%s %" PRIu64 "/%" PRIu64 " %.0f/s eta %s", ch ? " | " : "",
+                                c->conf->name, done, c->total, rate, eta);
+        if (len >= sizeof line)
+            break;
+    }
+    if (d->opts->live_progress)
+        fprintf(stderr, "\r\033[K%s", line);
+    else
+        logf_(d, "info", "progress: %s", line);
+}
+
+static void refill(struct disp *d, int64_t now)
+{
+    for (uint8_t ch = 0; ch < d->c->nchannels; ch++) {
+        struct chan *c = &d->ch[ch];
+        double rate = c->conf->rate;
+        if (rate <= 0)
+            continue;
+        /* A bucket of a tenth of a second's worth (at least one message)
+         * keeps bursts small, so the rate holds over any few seconds. */
+        double burst = rate / 10 < 1 ? 1 : rate / 10;
+        if (c->last_refill_ms == 0)
+            c->tokens = 1;
+        else
+            c->tokens += rate * (double)(now - c->last_refill_ms) / 1000.0;
+        if (c->tokens > burst)
+            c->tokens = burst;
+        c->last_refill_ms = now;
+    }
+}
+
+static uint64_t total_work(struct disp *d, uint8_t ch)
+{
+    uint64_t n = 0;
+    for (size_t s = 0; s < d->nshards; s++)
+        for (uint8_t st = 0; st < HD_DS_COUNT; st++)
+            if (st != HD_DS_HELD)
+                n +=
+                    hd_store_counter_get(d->txn, d->store, hd_counter_key(d->shards[s].id, ch, st));
+    return n;
+}
+
+static uint64_t done_work(struct disp *d, uint8_t ch)
+{
+    uint64_t n = 0;
+    for (size_t s = 0; s < d->nshards; s++)
+        n += hd_store_counter_get(d->txn, d->store,
+                                  hd_counter_key(d->shards[s].id, ch, HD_DS_SENT)) +
+             hd_store_counter_get(d->txn, d->store,
+                                  hd_counter_key(d->shards[s].id, ch, HD_DS_FAILED));
+    return n;
+}
+
+/* ---- the loop ----------------------------------------------------------------------------- */
+
+static int run_loop(struct disp *d)
+{
+    int64_t last_control = 0, last_progress = 0;
+    bool announced_wait = false;
+    for (;;) {
+        int64_t now = now_ms(), wave_wait = 0;
+        bool walk_done = true;
+        if (d->opts->stop && *d->opts->stop && !d->stopping) {
+            d->stopping = true;
+            unsigned n = 0;
+            for (uint8_t ch = 0; ch < d->c->nchannels; ch++)
+                n += d->ch[ch].inflight;
+            logf_(d, "info", "stopping: waiting for %u messages in flight", n);
+        }
+        if (now - last_control >= CONTROL_EVERY_MS) {
+            if (poll_control(d) != 0)
+                return -1;
+            last_control = now;
+        }
+        if (drain_outcomes(d) != 0)
+            return -1;
+        refill(d, now);
+        if (!d->stopping) {
+            if (txn_open(d) != 0 || pick_recovered(d) != 0)
+                return -1;
+            if (any_room(d) && pick_due(d, now) != 0)
+                return -1;
+            if (pick_pending(d, now, &wave_wait, &walk_done) != 0)
+                return -1;
+        }
+        if (now - last_progress >= PROGRESS_EVERY_MS) {
+            sample_rates(d, now);
+            if (write_progress(d, d->stopping ? "stopping" : "running") != 0)
+                return -1;
+            if (last_progress && (d->opts->live_progress || now - d->last_log_ms >= 10000)) {
+                show_progress(d);
+                d->last_log_ms = now;
+            }
+            last_progress = now;
+        }
+        if (txn_commit(d) != 0)
+            return -1;
+        bool sending = false;
+        for (uint8_t ch = 0; ch < d->c->nchannels; ch++)
+            sending = sending || d->ch[ch].nmsgs > 0;
+        if (sending) {
+            send_batches(d);
+            continue;
+        }
+        unsigned inflight = 0;
+        for (uint8_t ch = 0; ch < d->c->nchannels; ch++)
+            inflight += d->ch[ch].inflight;
+        if (d->stopping && inflight == 0)
+            return 0;
+        bool outcomes_waiting;
+        pthread_mutex_lock(&d->box.lock);
+        outcomes_waiting = d->box.count > 0;
+        pthread_mutex_unlock(&d->box.lock);
+        if (outcomes_waiting)
+            continue;
+        bool more_recovered = d->recovered_next < d->nrecovered;
+        if (inflight == 0 && !more_recovered && walk_done && d->due_next_ms == 0) {
+            if (d->due_paused == 0) {
+                d->res->complete = true;
+                return 0;
+            }
+            if (!d->opts->wait_paused) {
+                logf_(d, "info",
+                      "only paused or halted work remains (%" PRIu64 " due); run again after "
+                      "`herald unpause`",
+                      d->due_paused);
+                return 0;
+            }
+        }
+        /* Waiting: for outcomes, tokens, a due retry, a wave's start, a window. */
+        int64_t wake = now + 50;
+        if (inflight > 0 || any_room(d) == false)
+            wake = now + 2;
+        if (wave_wait && inflight == 0 && !announced_wait) {
+            char when[32];
+            time_t t = (time_t)(wave_wait / 1000);
+            struct tm tm;
+            gmtime_r(&t, &tm);
+            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+            logf_(d, "info", "waiting for the next wave, not before %s", when);
+            announced_wait = true;
+        }
+        struct timespec ts = {0, (long)(wake - now) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void release(struct disp *d)
+{
+    if (d->txn)
+        mdb_txn_abort(d->txn);
+    for (uint8_t ch = 0; ch < HD_MAX_CHANNELS; ch++) {
+        struct chan *c = &d->ch[ch];
+        if (c->ops && c->inst)
+            c->ops->close(c->inst);
+        if (c->rendered)
+            for (size_t i = 0; i < BATCH_MAX; i++)
+                hd_buf_release(&c->rendered[i].bytes);
+        free(c->rendered);
+        free(c->person_ids);
+        free(c->msgs);
+    }
+    pthread_mutex_lock(&d->box.lock);
+    for (size_t i = 0; i < d->box.count; i++)
+        free(d->box.items[i].event);
+    free(d->box.items);
+    pthread_mutex_unlock(&d->box.lock);
+    pthread_mutex_destroy(&d->box.lock);
+    for (size_t w = 0; d->canary && w < d->nwaves; w++)
+        free(d->canary[w].ring);
+    free(d->canary);
+    control_release(&d->ctl);
+    free(d->recovered);
+    free(d->slots);
+    free(d->shards);
+    free(d->delta);
+    hd_buf_release(&d->rec);
+    hd_buf_release(&d->person);
+    hd_renderer_free(d->renderer);
+    hd_tzset_free(d->tz);
+    OPENSSL_cleanse(&d->secret, sizeof d->secret);
+    hd_store_close(d->store);
+    if (d->lock_fd >= 0)
+        close(d->lock_fd);
+}
+
+int hd_dispatch_run(const struct hd_campaign *c, const struct hd_dispatch_opts *opts,
+                    struct hd_dispatch_result *result, struct hd_err *err)
+{
+    struct disp d;
+    char dir[4096], lock_path[4200];
+    int rc = -1;
+
+    memset(&d, 0, sizeof d);
+    memset(result, 0, sizeof *result);
+    d.c = c;
+    d.opts = opts;
+    d.err = err;
+    d.res = result;
+    d.lock_fd = -1;
+    pthread_mutex_init(&d.box.lock, NULL);
+    d.host.abi = HD_CHANNEL_ABI;
+    d.host.size = sizeof d.host;
+    d.host.report = host_report;
+    d.host.log = host_log;
+    d.host.ctx = &d.box;
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+
+    if (opts->state_dir)
+        snprintf(dir, sizeof dir, "%s", opts->state_dir);
+    else
+        hd_plan_default_dir(c, dir, sizeof dir);
+    if (hd_store_open(&d.store, dir, 0, err) != 0)
+        goto out;
+    /* One dispatcher per store: a second would double-send. */
+    snprintf(lock_path, sizeof lock_path, "%s/run.lock", dir);
+    d.lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (d.lock_fd < 0 || flock(d.lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        hd_err_set(err, HD_EX_TEMPFAIL, "another `herald run` is using %s", dir);
+        goto out;
+    }
+    if (hd_link_secret_load(&d.secret, c->link_secret_env, c->link_secret_file, err) != 0)
+        goto out;
+    if (txn_open(&d) != 0 || check_plan(&d) != 0 || load_shards(&d) != 0 || build_tz(&d) != 0)
+        goto out;
+    d.nwaves = c->nwaves ? c->nwaves : 1;
+    d.canary = calloc(d.nwaves, sizeof *d.canary);
+    d.delta = calloc((d.nshards ? d.nshards : 1) * HD_MAX_CHANNELS * HD_DS_COUNT, sizeof *d.delta);
+    d.renderer = hd_renderer_new(c, &d.secret);
+    if (d.canary == NULL || d.delta == NULL || d.renderer == NULL)
+        goto oom;
+    for (size_t w = 0; w < d.nwaves; w++) {
+        d.canary[w].len = c->canary_window ? c->canary_window : 1;
+        if ((d.canary[w].ring = calloc(d.canary[w].len, 1)) == NULL)
+            goto oom;
+    }
+    for (uint8_t ch = 0; ch < c->nchannels; ch++) {
+        struct chan *cc = &d.ch[ch];
+        cc->conf = &c->channels[ch];
+        d.nslots += cc->conf->concurrency + BATCH_MAX;
+        cc->msgs = calloc(BATCH_MAX, sizeof *cc->msgs);
+        cc->rendered = calloc(BATCH_MAX, sizeof *cc->rendered);
+        cc->person_ids = calloc(BATCH_MAX, sizeof *cc->person_ids);
+        if (cc->msgs == NULL || cc->rendered == NULL || cc->person_ids == NULL)
+            goto oom;
+        cc->ops = opts->find_module(cc->conf->module, opts->modules_dir, err);
+        if (cc->ops == NULL)
+            goto out;
+        if (cc->ops->create(&d.host, c, cc->conf, &cc->inst, err) != 0) {
+            hd_err_prefix(err, "channel \"%s\"", cc->conf->name);
+            goto out;
+        }
+        cc->total = total_work(&d, ch);
+        cc->sent = 0;
+    }
+    d.slots = calloc(d.nslots, sizeof *d.slots);
+    if (d.slots == NULL)
+        goto oom;
+    if (poll_control(&d) != 0 || recover_inflight(&d) != 0 || txn_commit(&d) != 0)
+        goto out;
+    {
+        uint64_t done[HD_MAX_CHANNELS] = {0};
+        if (txn_open(&d) != 0)
+            goto out;
+        for (uint8_t ch = 0; ch < c->nchannels; ch++)
+            done[ch] = done_work(&d, ch);
+        if (txn_commit(&d) != 0)
+            goto out;
+        logf_(&d, "info", "dispatching campaign \"%s\" from %s", c->id, dir);
+        if (opts->ignore_window && c->window_start != c->window_end)
+            logf_(&d, "warning", "ignoring the campaign's send window (--ignore-send-window)");
+        for (uint8_t ch = 0; ch < c->nchannels; ch++)
+            logf_(&d, "info", "channel %s (%s): %" PRIu64 " of %" PRIu64 " done before this run",
+                  c->channels[ch].name, c->channels[ch].module, done[ch], d.ch[ch].total);
+        for (uint8_t ch = 0; ch < c->nchannels; ch++)
+            d.ch[ch].total = d.ch[ch].total > done[ch] ? d.ch[ch].total - done[ch] : 0;
+    }
+    if (run_loop(&d) != 0)
+        goto settle;
+    rc = 0;
+settle:
+    /* Whatever happened, let the modules finish what they hold and record
+     * it: every outcome that can be recorded is. */
+    for (uint8_t ch = 0; ch < c->nchannels; ch++) {
+        struct hd_err ferr = {0};
+        if (d.ch[ch].inst)
+            d.ch[ch].ops->flush(d.ch[ch].inst, &ferr);
+    }
+    {
+        struct hd_err lerr = {0};
+        struct hd_err *saved = d.err;
+        d.err = &lerr;
+        if (drain_outcomes(&d) == 0 && write_progress(&d, result->complete ? "complete"
+                                                          : rc == 0        ? "stopped"
+                                                                           : "failed") == 0)
+            txn_commit(&d);
+        d.err = saved;
+    }
+    if (d.opts->live_progress)
+        fputs("\r\033[K", stderr);
+    goto out;
+oom:
+    hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
+out:
+    release(&d);
+    return rc;
+}

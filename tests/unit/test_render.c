@@ -1,0 +1,684 @@
+/* Unit tests for rendering (core/render.c), on the real sample campaign
+ * campaigns/ai-training-notice.yaml and its 26 locales. Emails are decoded
+ * back independently (header unfolding, RFC 2047 with EVP_DecodeBlock, a
+ * small quoted-printable decoder) and push notices parsed with jansson. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "hd_test.h"
+#include "herald/audience.h"
+#include "herald/campaign.h"
+#include "herald/region.h"
+#include "herald/render.h"
+
+#define DATE_2025 1750924800 /* 2025-06-26T08:00:00Z */
+#define LINK_PREFIX "https://privacy.lumen.example/ai/object?p="
+
+static struct hd_campaign *campaign;
+static struct hd_link_secret secret;
+static size_t ch_email, ch_push;
+
+/* ---- fixtures ------------------------------------------------------------- */
+
+static int setup(void **state)
+{
+    struct hd_campaign_opts opts = {NULL, NULL, NULL};
+    struct hd_diags d;
+    const struct hd_channel_conf *cc;
+    (void)state;
+    hd_diags_init(&d);
+    campaign =
+        hd_campaign_load(hd_test_source_path("campaigns/ai-training-notice.yaml"), &opts, &d);
+    for (size_t i = 0; i < d.count; i++)
+        fprintf(stderr, "%s\n", d.items[i]);
+    hd_diags_release(&d);
+    if (campaign == NULL)
+        return -1;
+    secret.len = 32;
+    for (size_t i = 0; i < secret.len; i++)
+        secret.bytes[i] = (uint8_t)(i * 7 + 3);
+    cc = hd_campaign_channel(campaign, "email");
+    if (cc == NULL || cc->type != HD_CHANNEL_EMAIL)
+        return -1;
+    ch_email = (size_t)(cc - campaign->channels);
+    cc = hd_campaign_channel(campaign, "inapp");
+    if (cc == NULL || cc->type != HD_CHANNEL_PUSH)
+        return -1;
+    ch_push = (size_t)(cc - campaign->channels);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    hd_campaign_free(campaign);
+    return 0;
+}
+
+struct who {
+    const char *id, *email, *token, *name, *country, *language;
+};
+
+static const struct who de_person = {
+    "p-de-000001", "anna.schmidt@example.de", "tok-de-000001", "Anna Schmidt", "DE", "de"};
+static const struct who el_person = {
+    "p-gr-000002",
+    "eleni@\xcf\x80\xce\xb1\xcf\x81\xce\xac\xce\xb4\xce\xb5\xce\xb9\xce\xb3\xce\xbc"
+    "\xce\xb1.gr",
+    "tok-gr-000002",
+    "\xce\x95\xce\xbb\xce\xad\xce\xbd\xce\xb7 \xce\xa0\xce\xb1\xcf\x80\xce\xb1\xce\xb4\xce\xbf"
+    "\xcf\x80\xce\xbf\xcf\x8d\xce\xbb\xce\xbf\xcf\x85",
+    "GR",
+    "el"};
+static const struct who bg_person = {
+    "p-bg-000003",
+    "ivan@\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80.\xd0\xb1\xd0\xb3",
+    "tok-bg-000003",
+    "\xd0\x98\xd0\xb2\xd0\xb0\xd0\xbd \xd0\x9f\xd0\xb5\xd1\x82\xd1\x80\xd0\xbe\xd0"
+    "\xb2",
+    "BG",
+    "bg"};
+
+/* A person record as the store hands it out: strings not NUL-terminated
+ * (each copied into a slot followed by a '#'). */
+struct rec {
+    struct hd_person_rec p;
+    char buf[1024];
+};
+
+static const char *place(struct rec *r, size_t *used, const char *s, uint16_t *len)
+{
+    char *at = r->buf + *used;
+    size_t n = s ? strlen(s) : 0;
+    *len = (uint16_t)n;
+    if (s == NULL)
+        return NULL;
+    assert_true(*used + n + 1 < sizeof r->buf);
+    memcpy(at, s, n);
+    at[n] = '#';
+    *used += n + 1;
+    return at;
+}
+
+static void make_rec(struct rec *r, const struct who *w, uint8_t variant)
+{
+    size_t used = 0;
+    memset(r, 0, sizeof *r);
+    r->p.row = 1;
+    r->p.line = 2;
+    r->p.id = place(r, &used, w->id, &r->p.id_len);
+    r->p.email = place(r, &used, w->email, &r->p.email_len);
+    r->p.push_token = place(r, &used, w->token, &r->p.push_token_len);
+    r->p.language_asked = place(r, &used, w->language, &r->p.language_asked_len);
+    r->p.name = place(r, &used, w->name, &r->p.name_len);
+    snprintf(r->p.country, sizeof r->p.country, "%s", w->country);
+    snprintf(r->p.language, sizeof r->p.language, "%s", w->language);
+    r->p.variant = variant;
+    r->p.age = 30;
+    r->p.nchannels = (uint8_t)campaign->nchannels;
+}
+
+static void render_ok(struct hd_renderer *r, const struct hd_person_rec *p, size_t ch,
+                      struct hd_rendered *out)
+{
+    struct hd_err err = {0, ""};
+    if (hd_render(r, p, ch, DATE_2025, out, &err) != 0)
+        fail_msg("hd_render: %s", err.msg);
+    unsigned char md[32];
+    SHA256((const unsigned char *)out->bytes.data, out->bytes.len, md);
+    assert_memory_equal(md, out->sha256, 32);
+}
+
+static const struct hd_locale *locale_tagged(const char *tag)
+{
+    for (size_t i = 0; i < campaign->nlocales; i++)
+        if (strcmp(campaign->locales[i].tag, tag) == 0)
+            return &campaign->locales[i];
+    fail_msg("no locale %s", tag);
+    return NULL;
+}
+
+/* The template rendered independently of the renderer's own vars array. */
+static void expect_text(const struct hd_tmpl *t, const struct who *w, const char *tag,
+                        struct hd_buf *out)
+{
+    const char *const *names = hd_campaign_var_names(campaign);
+    const char *values[64];
+    struct hd_buf link = HD_BUF_INIT;
+    struct hd_tmpl_vars vars = {names, values};
+    size_t n = 0;
+    assert_int_equal(hd_link_build(&secret, campaign->link_url, campaign->id, w->id, &link), 0);
+    for (; names[n]; n++) {
+        const char *v = NULL;
+        if (strcmp(names[n], "name") == 0)
+            v = w->name ? w->name : "";
+        else if (strcmp(names[n], "objection_url") == 0)
+            v = link.data;
+        else if (strcmp(names[n], "person_id") == 0)
+            v = w->id;
+        else if (strcmp(names[n], "campaign_id") == 0)
+            v = campaign->id;
+        else if (strcmp(names[n], "country") == 0)
+            v = w->country;
+        else if (strcmp(names[n], "country_name") == 0)
+            v = hd_country_find(w->country, 2)->name;
+        else if (strcmp(names[n], "language") == 0)
+            v = tag;
+        for (size_t k = 0; k < campaign->nvars; k++)
+            if (strcmp(names[n], campaign->var_names[k]) == 0)
+                v = campaign->var_values[k];
+        assert_true(n < 63);
+        values[n] = v;
+    }
+    values[n] = NULL;
+    hd_buf_reset(out);
+    assert_int_equal(hd_tmpl_render(t, &vars, out), 0);
+    hd_buf_release(&link);
+}
+
+/* ---- independent email decoding ------------------------------------------- */
+
+static size_t header_end(const char *m)
+{
+    const char *p = strstr(m, "\r\n\r\n");
+    assert_non_null(p);
+    return (size_t)(p - m) + 4;
+}
+
+static bool header_get(const char *m, const char *name, char *out, size_t cap)
+{
+    size_t end = header_end(m), nlen = strlen(name);
+    const char *p = m;
+    while (p < m + end - 2) {
+        const char *eol = strstr(p, "\r\n");
+        if (strncasecmp(p, name, nlen) == 0 && p[nlen] == ':') {
+            size_t k = 0;
+            const char *q = p + nlen + 1;
+            for (;;) {
+                eol = strstr(q, "\r\n");
+                assert_true((size_t)(eol - q) + k < cap);
+                memcpy(out + k, q, (size_t)(eol - q));
+                k += (size_t)(eol - q);
+                q = eol + 2;
+                if (*q != ' ' && *q != '\t')
+                    break;
+            }
+            out[k] = '\0';
+            if (out[0] == ' ')
+                memmove(out, out + 1, k);
+            return true;
+        }
+        p = eol + 2;
+    }
+    return false;
+}
+
+static size_t b64_decode(const char *in, size_t n, unsigned char *out)
+{
+    int len;
+    size_t pad = 0;
+    if (n == 0)
+        return 0;
+    assert_int_equal(n % 4, 0);
+    len = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
+    assert_true(len >= 0);
+    while (pad < 2 && in[n - 1 - pad] == '=')
+        pad++;
+    return (size_t)len - pad;
+}
+
+/* RFC 2047 B words and plain tokens, as in test_mime.c. */
+static void decode_words(const char *v, char *out, size_t cap)
+{
+    size_t k = 0;
+    bool prev_ew = false;
+    const char *p = v;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            break;
+        size_t n = strcspn(p, " ");
+        if (n > 12 && strncmp(p, "=?UTF-8?B?", 10) == 0 && p[n - 2] == '?' && p[n - 1] == '=') {
+            unsigned char piece[128];
+            size_t m;
+            assert_true(n <= 75);
+            m = b64_decode(p + 10, n - 12, piece);
+            assert_true(hd_text_clean((const char *)piece, m));
+            assert_true(k + m < cap);
+            memcpy(out + k, piece, m);
+            k += m;
+            prev_ew = true;
+        } else {
+            if (k > 0 || prev_ew)
+                out[k++] = ' ';
+            assert_true(k + n < cap);
+            memcpy(out + k, p, n);
+            k += n;
+            prev_ew = false;
+        }
+        p += n;
+    }
+    out[k] = '\0';
+}
+
+static int hexval(char c)
+{
+    assert_true((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'));
+    return c <= '9' ? c - '0' : c - 'A' + 10;
+}
+
+static void qp_decode(const char *s, size_t n, struct hd_buf *out)
+{
+    size_t i = 0;
+    while (i < n) {
+        const char *eol = strstr(s + i, "\r\n");
+        size_t end = eol && (size_t)(eol - s) < n ? (size_t)(eol - s) : n;
+        bool soft = end > i && s[end - 1] == '=';
+        assert_true(end - i <= 76);
+        for (size_t j = i; j < end - (soft ? 1 : 0); j++) {
+            if (s[j] == '=') {
+                assert_true(j + 2 < end - (soft ? 1 : 0));
+                hd_buf_putc(out, (char)(hexval(s[j + 1]) * 16 + hexval(s[j + 2])));
+                j += 2;
+            } else {
+                hd_buf_putc(out, s[j]);
+            }
+        }
+        if (end < n && !soft)
+            hd_buf_append(out, "\r\n", 2);
+        i = end + 2;
+    }
+}
+
+/* Decodes part i (0 text, 1 html) into out (CRLF line ends); returns its
+ * Content-Transfer-Encoding. */
+static const char *get_part(const char *m, int want, struct hd_buf *out)
+{
+    char ct[256], delim[128];
+    const char *b, *p, *cte = NULL;
+    assert_true(header_get(m, "Content-Type", ct, sizeof ct));
+    b = strstr(ct, "boundary=\"");
+    assert_non_null(b);
+    b += 10;
+    snprintf(delim, sizeof delim, "\r\n--%.*s", (int)strcspn(b, "\""), b);
+    p = m + header_end(m) + strlen(delim) - 2;
+    hd_buf_reset(out);
+    for (int i = 0; i <= want; i++) {
+        const char *h = p + 2, *body = strstr(h, "\r\n\r\n") + 4, *end = strstr(body - 2, delim);
+        assert_non_null(end);
+        if (i == want) {
+            size_t n = end > body ? (size_t)(end - body) : 0;
+            char hdrs[512];
+            snprintf(hdrs, sizeof hdrs, "%.*s", (int)(body - h), h);
+            if (strstr(hdrs, "\r\nContent-Transfer-Encoding: base64\r\n") != NULL) {
+                struct hd_buf joined = HD_BUF_INIT;
+                for (size_t k = 0; k < n; k++)
+                    if (body[k] != '\r' && body[k] != '\n')
+                        hd_buf_putc(&joined, body[k]);
+                hd_buf_reserve(out, joined.len + 4);
+                out->len = b64_decode(joined.data ? joined.data : "", joined.len,
+                                      (unsigned char *)out->data);
+                out->data[out->len] = '\0';
+                hd_buf_release(&joined);
+                cte = "base64";
+            } else {
+                qp_decode(body, n, out);
+                cte = "quoted-printable";
+            }
+        }
+        p = end + strlen(delim);
+    }
+    return cte;
+}
+
+/* The objection URL in a decoded text body (up to the line end). */
+static void find_link(const char *text, char *url, size_t cap)
+{
+    const char *p = strstr(text, LINK_PREFIX);
+    size_t n;
+    assert_non_null(p);
+    n = strcspn(p, "\r\n \"<");
+    assert_true(n < cap);
+    memcpy(url, p, n);
+    url[n] = '\0';
+}
+
+/* Checks one rendered email against the person and locale texts. */
+static void check_email(const struct hd_rendered *out, const struct who *w, const char *tag,
+                        bool variant)
+{
+    const struct hd_locale *loc = locale_tagged(tag);
+    struct hd_tmpl *const *t = variant ? loc->variant : loc->text;
+    struct hd_buf want = HD_BUF_INIT, part = HD_BUF_INIT;
+    char v[2048], dec[2048], url[512], person[300];
+    char key[33];
+
+    assert_ptr_equal(out->locale, loc);
+    /* Subject */
+    expect_text(t[HD_TEXT_EMAIL_SUBJECT], w, tag, &want);
+    assert_true(header_get(out->bytes.data, "Subject", v, sizeof v));
+    decode_words(v, dec, sizeof dec);
+    assert_string_equal(dec, want.data);
+    /* Message-ID and recipient */
+    hd_render_message_key(campaign->id, w->id, strlen(w->id), "email", key);
+    assert_memory_equal(out->message_id, key, 32);
+    assert_string_equal(out->message_id + 32, "@lumen.example");
+    snprintf(dec, sizeof dec, "<%s>", out->message_id);
+    assert_true(header_get(out->bytes.data, "Message-ID", v, sizeof v));
+    assert_string_equal(v, dec);
+    assert_non_null(strchr(out->recipient, '@'));
+    for (const char *c = out->recipient; *c; c++)
+        assert_true((unsigned char)*c < 0x80);
+    assert_true(header_get(out->bytes.data, "To", v, sizeof v));
+    snprintf(dec, sizeof dec, "<%.320s>", out->recipient);
+    assert_non_null(strstr(v, dec));
+    assert_true(header_get(out->bytes.data, "Content-Language", v, sizeof v));
+    assert_string_equal(v, tag);
+    assert_true(header_get(out->bytes.data, "X-Herald-Campaign", v, sizeof v));
+    assert_string_equal(v, campaign->id);
+    /* Text part: the template's rendering, with the verifiable link. */
+    get_part(out->bytes.data, 0, &part);
+    expect_text(t[HD_TEXT_EMAIL_TEXT], w, tag, &want);
+    assert_non_null(strstr(want.data, LINK_PREFIX));
+    {
+        struct hd_buf norm = HD_BUF_INIT;
+        for (size_t i = 0; i < want.len; i++) {
+            if (want.data[i] == '\n')
+                hd_buf_putc(&norm, '\r');
+            hd_buf_putc(&norm, want.data[i]);
+        }
+        assert_int_equal(part.len, norm.len);
+        assert_memory_equal(part.data, norm.data, norm.len);
+        hd_buf_release(&norm);
+    }
+    find_link(part.data, url, sizeof url);
+    assert_true(
+        hd_link_verify(&secret, campaign->link_url, campaign->id, url, person, sizeof person));
+    assert_string_equal(person, w->id);
+    /* HTML part: the same link, HTML-escaped. */
+    get_part(out->bytes.data, 1, &part);
+    assert_non_null(strstr(part.data, "&amp;t="));
+    assert_non_null(strstr(part.data, LINK_PREFIX));
+    hd_buf_release(&want);
+    hd_buf_release(&part);
+}
+
+static void check_push(const struct hd_rendered *out, const struct who *w, const char *tag,
+                       bool variant)
+{
+    static const char *const keys[] = {"body",      "campaign_id", "language", "objection_url",
+                                       "person_id", "title",       "token"};
+    const struct hd_locale *loc = locale_tagged(tag);
+    struct hd_tmpl *const *t = variant ? loc->variant : loc->text;
+    struct hd_buf want = HD_BUF_INIT;
+    json_error_t jerr;
+    json_t *o = json_loadb(out->bytes.data, out->bytes.len, 0, &jerr);
+    char person[300], key[33];
+    char *canon;
+
+    assert_non_null(o);
+    assert_true(json_is_object(o));
+    assert_int_equal(json_object_size(o), sizeof keys / sizeof keys[0]);
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        assert_true(json_is_string(json_object_get(o, keys[i])));
+    /* Canonical: compact, sorted keys, UTF-8 kept. */
+    canon = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(canon, out->bytes.data);
+    free(canon);
+    assert_memory_equal(out->bytes.data, "{\"body\":", 8);
+    assert_string_equal(json_string_value(json_object_get(o, "token")), w->token);
+    assert_string_equal(out->recipient, w->token);
+    assert_string_equal(json_string_value(json_object_get(o, "person_id")), w->id);
+    assert_string_equal(json_string_value(json_object_get(o, "campaign_id")), campaign->id);
+    assert_string_equal(json_string_value(json_object_get(o, "language")), tag);
+    expect_text(t[HD_TEXT_PUSH_TITLE], w, tag, &want);
+    assert_string_equal(json_string_value(json_object_get(o, "title")), want.data);
+    expect_text(t[HD_TEXT_PUSH_BODY], w, tag, &want);
+    assert_string_equal(json_string_value(json_object_get(o, "body")), want.data);
+    assert_true(hd_link_verify(&secret, campaign->link_url, campaign->id,
+                               json_string_value(json_object_get(o, "objection_url")), person,
+                               sizeof person));
+    assert_string_equal(person, w->id);
+    if (hd_tmpl_uses(t[HD_TEXT_PUSH_BODY], "objection_url"))
+        assert_non_null(strstr(json_string_value(json_object_get(o, "body")),
+                               json_string_value(json_object_get(o, "objection_url"))));
+    hd_render_message_key(campaign->id, w->id, strlen(w->id), "inapp", key);
+    assert_string_equal(out->message_id, key);
+    assert_ptr_equal(out->locale, loc);
+    json_decref(o);
+    hd_buf_release(&want);
+}
+
+/* ---- tests ------------------------------------------------------------------ */
+
+static void test_render_email_and_push_de_el_bg(void **state)
+{
+    const struct who *people[] = {&de_person, &el_person, &bg_person};
+    struct hd_renderer *r = hd_renderer_new(campaign, &secret);
+    struct hd_rendered out;
+    (void)state;
+    memset(&out, 0, sizeof out);
+    assert_non_null(r);
+    for (size_t i = 0; i < 3; i++) {
+        struct rec rec;
+        struct hd_buf part = HD_BUF_INIT;
+        make_rec(&rec, people[i], 0);
+        render_ok(r, &rec.p, ch_email, &out);
+        check_email(&out, people[i], people[i]->language, false);
+        /* Greek and Bulgarian bodies go out in base64, German in QP. */
+        assert_string_equal(get_part(out.bytes.data, 0, &part),
+                            i == 0 ? "quoted-printable" : "base64");
+        assert_string_equal(get_part(out.bytes.data, 1, &part),
+                            i == 0 ? "quoted-printable" : "base64");
+        hd_buf_release(&part);
+        render_ok(r, &rec.p, ch_push, &out);
+        check_push(&out, people[i], people[i]->language, false);
+    }
+    /* IDN domains reach the recipient in A-label form. */
+    {
+        struct rec rec;
+        make_rec(&rec, &bg_person, 0);
+        render_ok(r, &rec.p, ch_email, &out);
+        assert_string_equal(out.recipient, "ivan@xn--e1afmkfd.xn--90ae");
+    }
+    hd_buf_release(&out.bytes);
+    hd_renderer_free(r);
+}
+
+static void test_render_variant_texts_for_objectors(void **state)
+{
+    const struct who *people[] = {&de_person, &el_person, &bg_person};
+    struct hd_renderer *r = hd_renderer_new(campaign, &secret);
+    struct hd_rendered out;
+    char v[1024], dec[1024];
+    (void)state;
+    memset(&out, 0, sizeof out);
+    for (size_t i = 0; i < 3; i++) {
+        struct rec rec;
+        make_rec(&rec, people[i], 1);
+        render_ok(r, &rec.p, ch_email, &out);
+        check_email(&out, people[i], people[i]->language, true);
+        render_ok(r, &rec.p, ch_push, &out);
+        check_push(&out, people[i], people[i]->language, true);
+    }
+    struct rec rec;
+    make_rec(&rec, &de_person, 1);
+    render_ok(r, &rec.p, ch_email, &out);
+    assert_true(header_get(out.bytes.data, "Subject", v, sizeof v));
+    decode_words(v, dec, sizeof dec);
+    assert_string_equal(dec, "Wir haben Ihren Widerspruch erhalten");
+    hd_buf_release(&out.bytes);
+    hd_renderer_free(r);
+}
+
+static void test_render_message_key_deterministic_and_distinct(void **state)
+{
+    char a[33], b[33], c[33], d[33];
+    unsigned char md[32];
+    static const char input[] = "herald-msgid-v1\0ai-training-notice-2025\0p-de-000001\0email";
+    (void)state;
+    hd_render_message_key(campaign->id, "p-de-000001", 11, "email", a);
+    hd_render_message_key(campaign->id, "p-de-000001xyz", 11, "email", b); /* length counts */
+    assert_string_equal(a, b);
+    assert_int_equal(strlen(a), 32);
+    /* Independently: the first 16 bytes of SHA-256 of the documented input. */
+    SHA256((const unsigned char *)input, sizeof input - 1, md);
+    for (int i = 0; i < 16; i++) {
+        char hx[3];
+        snprintf(hx, sizeof hx, "%02x", md[i]);
+        assert_memory_equal(a + 2 * i, hx, 2);
+    }
+    hd_render_message_key(campaign->id, "p-de-000002", 11, "email", c);
+    hd_render_message_key(campaign->id, "p-de-000001", 11, "inapp", d);
+    assert_string_not_equal(a, c);
+    assert_string_not_equal(a, d);
+    assert_string_not_equal(c, d);
+    hd_render_message_key("other-campaign", "p-de-000001", 11, "email", c);
+    assert_string_not_equal(a, c);
+}
+
+static void test_render_rerender_identical(void **state)
+{
+    struct hd_renderer *r = hd_renderer_new(campaign, &secret);
+    struct hd_renderer *r2 = hd_renderer_new(campaign, &secret);
+    struct hd_rendered a, b, other;
+    struct rec de, el;
+    (void)state;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    memset(&other, 0, sizeof other);
+    make_rec(&de, &de_person, 0);
+    make_rec(&el, &el_person, 0);
+    for (size_t ch = 0; ch < campaign->nchannels; ch++) {
+        render_ok(r, &de.p, ch, &a);
+        render_ok(r, &el.p, ch, &other); /* scratch reused in between */
+        render_ok(r, &de.p, ch, &b);
+        assert_int_equal(a.bytes.len, b.bytes.len);
+        assert_memory_equal(a.bytes.data, b.bytes.data, a.bytes.len);
+        assert_memory_equal(a.sha256, b.sha256, 32);
+        assert_string_equal(a.message_id, b.message_id);
+        render_ok(r2, &de.p, ch, &b); /* a fresh renderer agrees */
+        assert_memory_equal(a.sha256, b.sha256, 32);
+        assert_memory_not_equal(a.sha256, other.sha256, 32);
+        assert_string_not_equal(a.message_id, other.message_id);
+    }
+    render_ok(r, &de.p, ch_email, &a);
+    render_ok(r, &de.p, ch_push, &b);
+    assert_string_not_equal(a.message_id, b.message_id);
+    hd_buf_release(&a.bytes);
+    hd_buf_release(&b.bytes);
+    hd_buf_release(&other.bytes);
+    hd_renderer_free(r);
+    hd_renderer_free(r2);
+}
+
+static void expect_refused(struct hd_renderer *r, const struct hd_person_rec *p, size_t ch)
+{
+    struct hd_rendered out;
+    struct hd_err err = {0, ""};
+    memset(&out, 0, sizeof out);
+    assert_int_equal(hd_render(r, p, ch, DATE_2025, &out, &err), -1);
+    assert_int_equal(err.code, HD_EX_DATAERR);
+    assert_int_equal(out.bytes.len, 0);
+    hd_buf_release(&out.bytes);
+}
+
+static void test_render_refuses_missing_address_and_bad_data(void **state)
+{
+    struct hd_renderer *r = hd_renderer_new(campaign, &secret);
+    struct who w = de_person;
+    struct rec rec;
+    (void)state;
+    w.email = NULL;
+    make_rec(&rec, &w, 0);
+    expect_refused(r, &rec.p, ch_email);
+    w = de_person;
+    w.token = NULL;
+    make_rec(&rec, &w, 0);
+    expect_refused(r, &rec.p, ch_push);
+    w = de_person;
+    w.name = "Anna\r\nBcc: victim@example.com";
+    make_rec(&rec, &w, 0);
+    expect_refused(r, &rec.p, ch_email);
+    w = de_person;
+    w.email = "j\xc3\xbcrgen@example.de"; /* non-ASCII local part */
+    make_rec(&rec, &w, 0);
+    expect_refused(r, &rec.p, ch_email);
+    hd_renderer_free(r);
+}
+
+static void test_render_language_fallback_and_empty_name(void **state)
+{
+    struct hd_renderer *r = hd_renderer_new(campaign, &secret);
+    struct hd_rendered out;
+    struct who w = de_person;
+    struct rec rec;
+    char v[512];
+    (void)state;
+    memset(&out, 0, sizeof out);
+    /* No stored language: the asked tag's parent (de-AT -> de) is used. */
+    w.language = "de-AT";
+    w.name = NULL;
+    make_rec(&rec, &w, 0);
+    rec.p.language[0] = '\0';
+    render_ok(r, &rec.p, ch_email, &out);
+    assert_string_equal(out.locale->tag, "de");
+    assert_true(header_get(out.bytes.data, "To", v, sizeof v));
+    assert_string_equal(v, "anna.schmidt@example.de");
+    hd_buf_release(&out.bytes);
+    hd_renderer_free(r);
+}
+
+static void test_render_every_locale_email_and_push(void **state)
+{
+    struct hd_renderer *r = hd_renderer_new(campaign, &secret);
+    struct hd_rendered out;
+    (void)state;
+    memset(&out, 0, sizeof out);
+    assert_int_equal(campaign->nlocales, 26);
+    for (size_t i = 0; i < campaign->nlocales; i++) {
+        const char *tag = campaign->locales[i].tag;
+        char id[64];
+        struct who w = {id, "person@example.eu", "tok-0123456789", "Alex Doe", "IE", tag};
+        struct rec rec;
+        snprintf(id, sizeof id, "p-%s-%03zu", tag, i);
+        for (uint8_t variant = 0; variant <= 1; variant++) {
+            make_rec(&rec, &w, variant);
+            render_ok(r, &rec.p, ch_email, &out);
+            check_email(&out, &w, tag, variant);
+            render_ok(r, &rec.p, ch_push, &out);
+            check_push(&out, &w, tag, variant);
+        }
+    }
+    hd_buf_release(&out.bytes);
+    hd_renderer_free(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_render_email_and_push_de_el_bg),
+        cmocka_unit_test(test_render_variant_texts_for_objectors),
+        cmocka_unit_test(test_render_message_key_deterministic_and_distinct),
+        cmocka_unit_test(test_render_rerender_identical),
+        cmocka_unit_test(test_render_refuses_missing_address_and_bad_data),
+        cmocka_unit_test(test_render_language_fallback_and_empty_name),
+        cmocka_unit_test(test_render_every_locale_email_and_push),
+    };
+    setenv("HERALD_SOURCE_DIR", HERALD_SOURCE_DIR, 0);
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
