@@ -836,11 +836,16 @@ static int pick_due(struct disp *d, int64_t now)
 
 /* The first pass over pending deliveries, wave by wave: a wave starts when
  * its time has come and every earlier wave has been walked (its retries may
- * still be running). Returns through *blocked_until the start of the next
- * wave when the walk waits for one. */
-static int pick_pending(struct disp *d, int64_t now, int64_t *wave_wait_ms, bool *walk_done)
+ * still be running). Paused or halted shards are stepped over, never waited
+ * for: a regulator stopping one country must not hold back the next wave.
+ * Returns through *wave_wait_ms the start of the next wave when the walk
+ * waits for one, and through *paused_left whether blocked shards still have
+ * pending work. */
+static int pick_pending(struct disp *d, int64_t now, int64_t *wave_wait_ms, bool *walk_done,
+                        bool *paused_left)
 {
     *walk_done = true;
+    *paused_left = false;
     *wave_wait_ms = 0;
     for (size_t w = 0; w < d->nwaves; w++) {
         bool wave_walked = true;
@@ -856,9 +861,11 @@ static int pick_pending(struct disp *d, int64_t now, int64_t *wave_wait_ms, bool
             for (uint8_t ch = 0; ch < d->c->nchannels; ch++) {
                 if (si->walked[ch])
                     continue;
-                wave_walked = false;
-                if (shard_blocked(d, si))
+                if (shard_blocked(d, si)) {
+                    *paused_left = true;
                     break;
+                }
+                wave_walked = false;
                 if (!has_room(d, ch))
                     continue;
                 MDB_cursor *cur;
@@ -1240,7 +1247,7 @@ static int run_loop(struct disp *d)
     bool announced_wait = false;
     for (;;) {
         int64_t now = now_ms(), wave_wait = 0;
-        bool walk_done = true;
+        bool walk_done = true, paused_left = false;
         if (d->opts->stop && *d->opts->stop && !d->stopping) {
             d->stopping = true;
             unsigned n = 0;
@@ -1261,7 +1268,7 @@ static int run_loop(struct disp *d)
                 return -1;
             if (any_room(d) && pick_due(d, now) != 0)
                 return -1;
-            if (pick_pending(d, now, &wave_wait, &walk_done) != 0)
+            if (pick_pending(d, now, &wave_wait, &walk_done, &paused_left) != 0)
                 return -1;
         }
         if (now - last_progress >= PROGRESS_EVERY_MS) {
@@ -1296,15 +1303,14 @@ static int run_loop(struct disp *d)
             continue;
         bool more_recovered = d->recovered_next < d->nrecovered;
         if (inflight == 0 && !more_recovered && walk_done && d->due_next_ms == 0) {
-            if (d->due_paused == 0) {
+            if (d->due_paused == 0 && !paused_left) {
                 d->res->complete = true;
                 return 0;
             }
             if (!d->opts->wait_paused) {
                 logf_(d, "info",
-                      "only paused or halted work remains (%" PRIu64 " due); run again after "
-                      "`herald unpause`",
-                      d->due_paused);
+                      "only paused or halted work remains; run again after `herald unpause` "
+                      "(or run with --wait-paused)");
                 return 0;
             }
         }
