@@ -1,5 +1,6 @@
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -46,6 +47,8 @@ int hd_cmd_run(int argc, char **argv)
             opts.state_dir = v;
         } else if (hd_cli_opt(argc, argv, &i, "--modules-dir", &v) && v) {
             opts.modules_dir = v;
+            /* Validation looks external modules up where the run loads them. */
+            setenv("HERALD_MODULES_DIR", v, 1);
         } else if (hd_cli_opt(argc, argv, &i, "--inflight", &v) && v &&
                    (strcmp(v, "hold") == 0 || strcmp(v, "resend") == 0)) {
             opts.hold_inflight = strcmp(v, "hold") == 0;

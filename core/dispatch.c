@@ -836,8 +836,9 @@ static int pick_due(struct disp *d, int64_t now)
 
 /* The first pass over pending deliveries, wave by wave: a wave starts when
  * its time has come and every earlier wave has been walked (its retries may
- * still be running). Paused or halted shards are stepped over, never waited
- * for: a regulator stopping one country must not hold back the next wave.
+ * still be running). A paused country's shards are stepped over, never waited
+ * for: a regulator stopping one country must not hold back the next wave; a
+ * paused or canary-halted wave does hold the waves after it.
  * Returns through *wave_wait_ms the start of the next wave when the walk
  * waits for one, and through *paused_left whether blocked shards still have
  * pending work. */
@@ -848,7 +849,7 @@ static int pick_pending(struct disp *d, int64_t now, int64_t *wave_wait_ms, bool
     *paused_left = false;
     *wave_wait_ms = 0;
     for (size_t w = 0; w < d->nwaves; w++) {
-        bool wave_walked = true;
+        bool wave_walked = true, unblocked_left = false;
         if (!wave_started(d, (uint16_t)w, now)) {
             *wave_wait_ms = (int64_t)d->c->waves[w].not_before * 1000;
             *walk_done = false;
@@ -863,9 +864,15 @@ static int pick_pending(struct disp *d, int64_t now, int64_t *wave_wait_ms, bool
                     continue;
                 if (shard_blocked(d, si)) {
                     *paused_left = true;
+                    /* A halted or paused wave holds the waves after it (a
+                     * canary exists to stop the rollout); a paused country
+                     * is stepped over. */
+                    if (wave_blocked(d, si->wave))
+                        wave_walked = false;
                     break;
                 }
                 wave_walked = false;
+                unblocked_left = true;
                 if (!has_room(d, ch))
                     continue;
                 MDB_cursor *cur;
@@ -930,8 +937,11 @@ static int pick_pending(struct disp *d, int64_t now, int64_t *wave_wait_ms, bool
             }
         }
         if (!wave_walked) {
-            *walk_done = false;
-            return 0; /* later waves wait for this one's first pass */
+            /* Later waves wait for this one's first pass. When only its
+             * blocked part is left, there is nothing to walk until an
+             * operator unpauses it. */
+            *walk_done = !unblocked_left;
+            return 0;
         }
     }
     return 0;

@@ -18,3 +18,161 @@ expect_exit() {
   "$@" >"$WORK/out" 2>"$WORK/err" || got=$?
   [ "$got" -eq "$want" ] || { cat "$WORK/out" "$WORK/err" >&2; fail "exit $got, expected $want: $*"; }
 }
+
+# ---- ops_*: helpers of the operations tests (test_ops_*.sh) ----
+# ops_audience FILE COUNT:COUNTRY:LANG:TZ... : a CSV audience of adults with an
+# email address and a push token each, groups in the given order.
+ops_audience() {
+  python3 - "$@" <<'PY'
+import sys
+n = 0
+with open(sys.argv[1], "w") as out:
+    out.write("id,email,push_token,country,language,birth_date,time_zone,name\n")
+    for spec in sys.argv[2:]:
+        count, country, lang, tz = spec.split(":", 3)
+        for _ in range(int(count)):
+            n += 1
+            out.write(f"p{n:06d},p{n:06d}@example.org,tok-{n:06d},{country},{lang},"
+                      f"1980-01-01,{tz},Person {n}\n")
+PY
+}
+# ops_campaign FILE AUDIENCE : a campaign's head (id, audience, link, locales);
+# the test appends channels, waves, send_window, retry, canary.
+ops_campaign() {
+  cat >"$1" <<EOT
+id: ops-e2e
+reference_date: 2025-06-26
+vars:
+  company: Lumen
+audience:
+  source: $2
+  format: csv
+  regions: [EU, EEA, UK]
+  minimum_age: 18
+objection_link:
+  url: "https://privacy.example/object?p={{person}}&t={{token}}"
+  secret_env: HERALD_LINK_SECRET
+locales:
+  dir: $SRC/locales/ai-training-notice
+  default: en
+EOT
+}
+# ops_q CAMPAIGN STATE_DIR EXPR : prints a Python expression over
+# `herald status --json` (s); n(country, channel, state) sums the shards of a
+# country (None: all countries).
+ops_q() {
+  "$HERALD" status "$1" --state-dir "$2" --json | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+def n(country, channel, state):
+    return sum(sh["channels"][channel][state] for sh in s["shards"]
+               if country in (None, sh["country"]))
+print(eval(sys.argv[1]))' "$3"
+}
+# ops_wait SECONDS CONDITION : evaluates CONDITION (bash) every 0.1 s until it
+# holds; fails after SECONDS.
+ops_wait() {
+  local end=$((SECONDS + $1))
+  until eval "$2"; do
+    [ "$SECONDS" -lt "$end" ] || fail "not within $1 s: $2"
+    sleep 0.1
+  done
+}
+# ops_bg LOG CMD... : runs CMD in the background (output to LOG); $! is its
+# pid. Whatever is still running when the test exits is killed.
+ops_bg() {
+  local log=$1; shift
+  "$@" >"$log" 2>&1 &
+  OPS_PIDS+=("$!")
+  trap 'for p in ${OPS_PIDS[@]:-}; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
+}
+
+# ---- dispatch_*: helpers of the dispatch tests (test_dispatch_*.sh) ----
+# dispatch_campaign OUT AUDIENCE OBJECTIONS OUTDIR [email_rate=R] [push_rate=R]
+#                   [concurrency=N] [delay_ms=N]
+# The sample campaign adapted to deliver with the file module into OUTDIR
+# (maildir/ and inapp.jsonl; not $WORK/out, which expect_exit writes), with
+# absolute audience, objections and locales; a rate of "none" removes the
+# limit; delay_ms slows every batch (a test aid of the file module).
+# Waves and the send window are kept (their dates are past; run with
+# --ignore-send-window). Fails if the sample no longer has the lines it edits.
+dispatch_campaign() {
+  python3 - "$SRC/campaigns/ai-training-notice.yaml" "$SRC" "$@" <<'PY'
+import re, sys
+sample, src, out, audience, objections, outdir = sys.argv[1:7]
+opts = dict(a.split("=", 1) for a in sys.argv[7:])
+text = open(sample, encoding="utf-8").read()
+def sub(pattern, repl, count=1):
+    global text
+    new, n = re.subn(pattern, lambda m: repl, text, flags=re.M)
+    if n != count:
+        sys.exit(f"dispatch_campaign: {pattern!r} matched {n} times in {sample}, not {count}")
+    text = new
+sub(r"^  source: .*$", f"  source: {audience}")
+sub(r"^    file: .*$", f"    file: {objections}")
+sub(r"^  dir: .*$", f'  dir: "{src}/locales/ai-training-notice"')
+sub(r"^      maildir: .*$", f"      maildir: {outdir}/maildir" +
+    (f"\n      delay_ms: {opts['delay_ms']}" if "delay_ms" in opts else ""))
+sub(r"^      outbox: .*$", f"      outbox: {outdir}/inapp.jsonl" +
+    (f"\n      delay_ms: {opts['delay_ms']}" if "delay_ms" in opts else ""))
+for kind, rate in (("email", opts.get("email_rate")), ("push", opts.get("push_rate"))):
+    if rate is None:
+        continue
+    # the rate line of the channel whose "type:" is kind
+    m = re.search(rf"^    type: {kind}\n(?:      .*\n|    (?!rate:).*\n)*?(    rate: .*\n)", text, re.M)
+    if m is None:
+        sys.exit(f"dispatch_campaign: no rate for the {kind} channel in {sample}")
+    text = text[:m.start(1)] + ("" if rate == "none" else f"    rate: {rate}\n") + text[m.end(1):]
+if "concurrency" in opts:
+    sub(r"^    concurrency: .*$", f"    concurrency: {opts['concurrency']}", count=2)
+if "../" in text.split("\nchannels:", 1)[1]:
+    sys.exit("dispatch_campaign: a channel still writes outside OUTDIR")
+open(out, "w", encoding="utf-8").write(text)
+PY
+}
+# dispatch_planned PLAN_JSON : "email=N inapp=M", the deliveries per channel of
+# a fresh `herald plan --json` (every state, i.e. all pending).
+dispatch_planned() {
+  python3 - "$1" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+tot = {}
+for sh in s["shards"]:
+    for ch, st in sh["channels"].items():
+        tot[ch] = tot.get(ch, 0) + sum(v for k, v in st.items()
+                                       if k not in ("no_address", "unsupported_address"))
+print(" ".join(f"{k}={v}" for k, v in sorted(tot.items())))
+PY
+}
+# dispatch_all_sent CAMPAIGN STATE_DIR PLANNED : asserts from `herald status
+# --json` that every channel has nothing pending, in flight, retrying, failed
+# or held, and sent == the planned count ("email=N inapp=M").
+dispatch_all_sent() {
+  "$HERALD" status "$1" --state-dir "$2" --json >"$WORK/status.json" ||
+    fail "herald status failed"
+  python3 - "$WORK/status.json" "$3" <<'PY' || fail "status does not show every delivery sent"
+import json, sys
+s = json.load(open(sys.argv[1]))
+planned = dict(kv.split("=") for kv in sys.argv[2].split())
+ok = set(planned) == set(s["channels"])
+for ch, st in sorted(s["channels"].items()):
+    left = st["pending"] + st["inflight"] + st["retry"]
+    line = (f"{ch}: sent {st['sent']} of {st['total']} (planned {planned.get(ch)}), "
+            f"pending+inflight+retry {left}, failed {st['failed']}, held {st['held']}")
+    print(line)
+    ok = ok and left == 0 and st["failed"] == 0 and st["held"] == 0 and \
+        st["sent"] == st["total"] == int(planned.get(ch, -1))
+sys.exit(0 if ok else 1)
+PY
+}
+# dispatch_verify STATE_DIR OUTDIR [verify_outputs.py options...] : the
+# independent output check for a campaign made by dispatch_campaign.
+dispatch_verify() {
+  local st=$1 out=$2; shift 2
+  local url
+  url=$(sed -n 's/^  url: "\(.*\)"$/\1/p' "$SRC/campaigns/ai-training-notice.yaml")
+  [ -n "$url" ] || fail "no objection_link url in the sample campaign"
+  python3 "$SRC/tests/e2e/verify_outputs.py" --state-dir "$st" \
+    --channel "email:email:$out/maildir" --channel "inapp:push:$out/inapp.jsonl" \
+    --link-template "$url" "$@"
+}
