@@ -18,6 +18,8 @@ int hd_cmd_status(int argc, char **argv);
 int hd_cmd_pause(int argc, char **argv);
 int hd_cmd_unpause(int argc, char **argv);
 int hd_cmd_retry(int argc, char **argv);
+int hd_cmd_proofs(int argc, char **argv);
+int hd_cmd_keys(int argc, char **argv);
 
 /* Loads and validates a campaign, printing every diagnostic to stderr.
  * Returns NULL and sets *code (65, 66, 74, ...) when it has errors. */

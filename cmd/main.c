@@ -29,6 +29,8 @@ static const struct command commands[] = {
     {"retry", hd_cmd_retry, "requeue failed or held deliveries, recording who and why"},
     {"link", hd_cmd_link, "make or verify a personal objection link"},
     {"generate", hd_cmd_generate, "write a synthetic audience for demos and benchmarks"},
+    {"proofs", hd_cmd_proofs, "export, verify and query signed delivery proofs"},
+    {"keys", hd_cmd_keys, "make the key pair that signs proof bundles"},
 };
 
 static void usage(FILE *out)

@@ -509,6 +509,45 @@ static void load_link(struct ctx *x, const struct hd_ynode *root)
                "comes from (never the secret itself)");
 }
 
+/* proofs: where the pseudonym key comes from (never the key itself). */
+static void load_proofs(struct ctx *x, const struct hd_ynode *root)
+{
+    static const char *const keys[] = {"pseudonym_key_env", "pseudonym_key_file", "key_id", NULL};
+    struct hd_campaign *c = x->c;
+    const struct hd_ynode *l = want_map(x, hd_ymap_get(root, "proofs"), "proofs");
+    const struct hd_ynode *n;
+    const char *s;
+
+    if (l == NULL)
+        return;
+    c->proofs = true;
+    check_keys(x, l, keys, "proofs");
+    if ((n = hd_ymap_get(l, "pseudonym_key_env")) &&
+        (s = want_str(x, n, "proofs.pseudonym_key_env"))) {
+        bool ok = *s != '\0';
+        for (const char *p = s; *p; p++)
+            ok = ok && (isupper((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_');
+        if (!ok)
+            err_at(x, n,
+                   "proofs.pseudonym_key_env must name an environment variable (A-Z, 0-9, _), "
+                   "not \"%s\"; the key itself never goes in the campaign",
+                   s);
+        c->pseudonym_key_env = xstrdup(s);
+    }
+    if ((n = hd_ymap_get(l, "pseudonym_key_file")) &&
+        (s = want_str(x, n, "proofs.pseudonym_key_file")))
+        c->pseudonym_key_file = resolve_path(c, s);
+    if ((n = hd_ymap_get(l, "key_id")) && (s = want_str(x, n, "proofs.key_id"))) {
+        if (!valid_name(s, 32, true))
+            err_at(x, n, "bad proofs.key_id \"%s\" (use A-Z, a-z, 0-9, ., - and _, at most 32)", s);
+        c->proof_key_id = xstrdup(s);
+    }
+    if (!c->pseudonym_key_env && !c->pseudonym_key_file)
+        err_at(x, l,
+               "proofs needs pseudonym_key_env or pseudonym_key_file: where the pseudonym key "
+               "comes from (never the key itself)");
+}
+
 static void load_vars(struct ctx *x, const struct hd_ynode *root)
 {
     struct hd_campaign *c = x->c;
@@ -1122,10 +1161,10 @@ static void snapshot_hash(struct hd_campaign *c)
 struct hd_campaign *hd_campaign_load(const char *path, const struct hd_campaign_opts *opts,
                                      struct hd_diags *diags)
 {
-    static const char *const keys[] = {"id",       "description",    "reference_date", "vars",
-                                       "audience", "objection_link", "locales",        "channels",
-                                       "waves",    "send_window",    "retry",          "canary",
-                                       NULL};
+    static const char *const keys[] = {
+        "id",      "description", "reference_date", "vars",        "audience", "objection_link",
+        "locales", "channels",    "waves",          "send_window", "retry",    "canary",
+        "proofs",  NULL};
     struct hd_campaign *c = calloc(1, sizeof *c);
     struct ctx x = {c, diags, opts};
     struct hd_err e = {0};
@@ -1172,6 +1211,7 @@ struct hd_campaign *hd_campaign_load(const char *path, const struct hd_campaign_
     load_channels(&x, root);
     load_waves(&x, root);
     load_policy(&x, root);
+    load_proofs(&x, root);
     load_locales(&x, root);
     snapshot_hash(c);
     if (diags->code != 0)
@@ -1201,6 +1241,9 @@ void hd_campaign_free(struct hd_campaign *c)
     free(c->link_url);
     free(c->link_secret_env);
     free(c->link_secret_file);
+    free(c->pseudonym_key_env);
+    free(c->pseudonym_key_file);
+    free(c->proof_key_id);
     free(c->locales_dir);
     free(c->strict_countries);
     for (size_t i = 0; i < c->nlocales; i++) {

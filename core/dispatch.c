@@ -29,12 +29,14 @@
 
 #include "herald/link.h"
 #include "herald/plan.h"
+#include "herald/proof.h"
 #include "herald/region.h"
 #include "herald/render.h"
 #include "herald/store.h"
 #include "herald/tz.h"
 
-#define BATCH_MAX 256 /* messages per channel per turn */
+#define BATCH_MAX 256                          /* messages per channel per turn */
+#define JOBS_MAX (BATCH_MAX * HD_MAX_CHANNELS) /* messages rendered per turn */
 #define CONTROL_EVERY_MS 200
 #define PROGRESS_EVERY_MS 1000
 #define NO_WAVE 0xFFFF
@@ -161,7 +163,8 @@ struct chan {
     struct hd_message *msgs;
     struct hd_rendered *rendered;
     char (*person_ids)[260];
-    size_t nmsgs;
+    size_t nmsgs;     /* messages ready to send this turn */
+    size_t nrendered; /* rendered slots used this turn (>= nmsgs) */
     uint64_t sent, failed, total;
     uint64_t window_done[8]; /* sent+failed counts sampled each second, for rates */
     int64_t window_ms[8];
@@ -185,14 +188,52 @@ struct canary {
     bool halted;
 };
 
+/* A message picked this turn, waiting to be rendered. */
+struct job {
+    uint8_t key[11];
+    struct shard_info *si;
+    struct hd_delivery_rec r; /* as read; only its numbers are used */
+    bool recovered;
+    int64_t first;          /* the first attempt's time: it dates the message */
+    struct hd_buf person;   /* a copy of the person record */
+    struct hd_person_rec p; /* decoded from person */
+    size_t ridx;            /* the channel's rendered slot */
+    int rc;
+    struct hd_err err;
+};
+
+struct disp;
+
+/* Render workers: the scheduler thread renders its share too. */
+struct pool {
+    struct disp *d;
+    pthread_t *threads;
+    struct worker *workers;
+    size_t nworkers;
+    struct hd_renderer **renderers; /* one per thread; [0] is the scheduler's */
+    pthread_mutex_t lock;
+    pthread_cond_t start, done;
+    uint64_t gen;
+    size_t busy;
+    bool quit;
+};
+
+struct worker {
+    struct pool *pool;
+    size_t index; /* 1.. ; 0 is the scheduler */
+};
+
 struct disp {
     const struct hd_campaign *c;
     const struct hd_dispatch_opts *opts;
     struct hd_err *err;
     struct hd_store *store;
     MDB_txn *txn;
-    struct hd_renderer *renderer;
+    struct pool pool;
+    struct job *jobs;
+    size_t njobs;
     struct hd_link_secret secret;
+    struct hd_proofs *proofs; /* NULL: the campaign keeps no proofs */
     struct hd_tzset *tz;
     struct outbox box;
     struct hd_channel_host host;
@@ -211,7 +252,7 @@ struct disp {
     uint8_t (*recovered)[11];
     size_t nrecovered, recovered_next;
     struct hd_dispatch_result *res;
-    struct hd_buf rec, person;
+    struct hd_buf rec;
     int64_t due_next_ms; /* earliest future due time seen, 0 if none */
     uint64_t due_paused; /* due entries skipped for a pause in the last walk */
     bool stopping;
@@ -576,6 +617,10 @@ static int apply_outcome(struct disp *d, struct outcome *o)
     }
     if (put_delivery(d, s->key, &r) != 0)
         return -1;
+    /* the proof of a final state, in the same transaction */
+    if (d->proofs && (r.state == HD_DS_SENT || r.state == HD_DS_FAILED) &&
+        hd_proofs_delivery(d->proofs, d->txn, d->store, s->key, &r, d->err) != 0)
+        return -1;
     count(d, si ? (uint16_t)(si - d->shards) : 0, ch, HD_DS_INFLIGHT, r.state);
     d->ch[ch].inflight--;
     s->used = false;
@@ -626,41 +671,44 @@ static int take_slot(struct disp *d, uint64_t *handle)
     return -1;
 }
 
-static int load_person(struct disp *d, const uint8_t key[11], struct hd_person_rec *p)
+static int load_person(struct disp *d, const uint8_t key[11], struct hd_buf *buf,
+                       struct hd_person_rec *p)
 {
     MDB_val k = {10, (void *)key}, v;
     int rc = mdb_get(d->txn, d->store->persons, &k, &v);
     if (rc != 0)
         return hd_store_fail(d->err, rc, "reading a person");
     /* The record's bytes must outlive the transaction: copy them. */
-    hd_buf_reset(&d->person);
-    if (hd_buf_append(&d->person, v.mv_data, v.mv_size) != 0 ||
-        hd_person_rec_decode(d->person.data, d->person.len, p) != 0) {
+    hd_buf_reset(buf);
+    if (hd_buf_append(buf, v.mv_data, v.mv_size) != 0 ||
+        hd_person_rec_decode(buf->data, buf->len, p) != 0) {
         hd_err_set(d->err, HD_EX_SOFTWARE, "damaged person record in the state store");
         return -1;
     }
     return 0;
 }
 
-/* Takes one delivery for channel ch: render, mark in flight (uncommitted),
- * queue the message. *taken is false when the delivery was deferred (send
- * window) or failed at render time instead. */
+/* Takes one delivery for channel ch. Rendering is the expensive part of a
+ * message, so taking happens in two steps: take() reads what the message
+ * needs and queues a job (or defers it for the send window right away);
+ * run_jobs() renders the turn's jobs on every core, then marks each one in
+ * flight, or failed when it cannot be rendered, in this thread. */
 static int take(struct disp *d, struct shard_info *si, const uint8_t key[11],
                 struct hd_delivery_rec *r, bool recovered, bool *taken)
 {
     uint8_t ch = key[10];
     struct chan *c = &d->ch[ch];
-    struct hd_person_rec p;
+    struct job *j = &d->jobs[d->njobs];
     int64_t now = now_ms();
-    uint8_t from = r->state;
     *taken = false;
-    if (load_person(d, key, &p) != 0)
+    if (load_person(d, key, &j->person, &j->p) != 0)
         return -1;
     /* The send window, in the person's local time. Recovered in-flight
      * messages were inside it when they left; they go now. */
     if (!recovered && !d->opts->ignore_window && d->c->window_start != d->c->window_end) {
         char tz[64];
-        snprintf(tz, sizeof tz, "%.*s", (int)p.time_zone_len, p.time_zone ? p.time_zone : "UTC");
+        snprintf(tz, sizeof tz, "%.*s", (int)j->p.time_zone_len,
+                 j->p.time_zone ? j->p.time_zone : "UTC");
         time_t open = hd_window_next_open(d->tz, tz, strlen(tz), (time_t)(now / 1000),
                                           d->c->window_start, d->c->window_end);
         if (open > now / 1000) {
@@ -669,34 +717,113 @@ static int take(struct disp *d, struct shard_info *si, const uint8_t key[11],
             return put_delivery(d, key, r) || put_due(d, r->next_attempt_ms, key);
         }
     }
-    int64_t first = r->first_attempt_ms ? r->first_attempt_ms : now;
-    struct hd_rendered *out = &c->rendered[c->nmsgs];
-    struct hd_err rerr = {0};
-    if (hd_render(d->renderer, &p, ch, first / 1000, out, &rerr) != 0) {
+    memcpy(j->key, key, 11);
+    j->si = si;
+    j->r = *r;
+    j->recovered = recovered;
+    j->first = r->first_attempt_ms ? r->first_attempt_ms : now;
+    j->ridx = c->nrendered++;
+    j->rc = 0;
+    d->njobs++;
+    /* Count it against the channel's room now; run_jobs gives the place
+     * back if it cannot be rendered. */
+    c->inflight++;
+    c->tokens -= 1;
+    *taken = true;
+    return 0;
+}
+
+static void render_share(struct disp *d, size_t t, size_t nt)
+{
+    for (size_t i = t; i < d->njobs; i += nt) {
+        struct job *j = &d->jobs[i];
+        struct chan *c = &d->ch[j->key[10]];
+        memset(&j->err, 0, sizeof j->err);
+        j->rc = hd_render(d->pool.renderers[t], &j->p, j->key[10], j->first / 1000,
+                          &c->rendered[j->ridx], &j->err);
+    }
+}
+
+static void *render_worker(void *arg)
+{
+    struct worker *w = arg;
+    struct pool *pool = w->pool;
+    uint64_t seen = 0;
+    for (;;) {
+        pthread_mutex_lock(&pool->lock);
+        while (pool->gen == seen && !pool->quit)
+            pthread_cond_wait(&pool->start, &pool->lock);
+        if (pool->quit) {
+            pthread_mutex_unlock(&pool->lock);
+            return NULL;
+        }
+        seen = pool->gen;
+        pthread_mutex_unlock(&pool->lock);
+        render_share(pool->d, w->index, pool->nworkers + 1);
+        pthread_mutex_lock(&pool->lock);
+        if (--pool->busy == 0)
+            pthread_cond_signal(&pool->done);
+        pthread_mutex_unlock(&pool->lock);
+    }
+}
+
+static void render_jobs(struct disp *d)
+{
+    struct pool *pool = &d->pool;
+    /* A handful of messages is not worth waking the other cores for. */
+    if (pool->nworkers == 0 || d->njobs < 32) {
+        render_share(d, 0, 1);
+        return;
+    }
+    pthread_mutex_lock(&pool->lock);
+    pool->gen++;
+    pool->busy = pool->nworkers;
+    pthread_cond_broadcast(&pool->start);
+    pthread_mutex_unlock(&pool->lock);
+    render_share(d, 0, pool->nworkers + 1);
+    pthread_mutex_lock(&pool->lock);
+    while (pool->busy > 0)
+        pthread_cond_wait(&pool->done, &pool->lock);
+    pthread_mutex_unlock(&pool->lock);
+}
+
+static int finish_job(struct disp *d, struct job *j)
+{
+    uint8_t ch = j->key[10];
+    struct chan *c = &d->ch[ch];
+    struct shard_info *si = j->si;
+    struct hd_delivery_rec *r = &j->r;
+    struct hd_rendered *out = &c->rendered[j->ridx];
+    uint8_t from = r->state;
+    int64_t now = now_ms();
+    if (j->rc != 0) {
         /* Data that cannot be rendered never will be: a permanent failure,
          * recorded with its reason. */
+        c->inflight--;
         r->state = HD_DS_FAILED;
         r->attempts++;
         r->last_change_ms = now;
         r->event = "render.failed";
         r->event_len = (uint16_t)strlen(r->event);
-        r->response = rerr.msg;
-        r->response_len = (uint16_t)strlen(rerr.msg);
+        r->response = j->err.msg;
+        r->response_len = (uint16_t)strlen(j->err.msg);
         r->provider_id_len = 0;
         d->res->failed++;
         c->failed++;
         count(d, (uint16_t)(si - d->shards), ch, from, HD_DS_FAILED);
-        return put_delivery(d, key, r);
+        if (put_delivery(d, j->key, r) != 0)
+            return -1;
+        return d->proofs ? hd_proofs_delivery(d->proofs, d->txn, d->store, j->key, r, d->err) : 0;
     }
     uint64_t handle;
     if (take_slot(d, &handle) != 0)
         return -1;
     struct slot *s = &d->slots[handle];
-    memcpy(s->key, key, 11);
+    memcpy(s->key, j->key, 11);
     s->wave = si->wave;
     s->attempts = (uint8_t)(r->attempts < 255 ? r->attempts + 1 : 255);
-    s->flags = (uint16_t)(r->flags | (p.variant ? HD_DF_VARIANT : 0));
-    s->first_ms = first;
+    s->flags = (uint16_t)(r->flags | (j->p.variant ? HD_DF_VARIANT : 0));
+    s->first_ms = j->first;
     memcpy(s->sha256, out->sha256, 32);
     s->used = true;
 
@@ -704,14 +831,14 @@ static int take(struct disp *d, struct shard_info *si, const uint8_t key[11],
     m.state = HD_DS_INFLIGHT;
     m.attempts = s->attempts;
     m.flags = s->flags;
-    m.first_attempt_ms = first;
+    m.first_attempt_ms = j->first;
     m.last_change_ms = now;
     m.next_attempt_ms = 0;
     memcpy(m.sha256, out->sha256, 32);
     m.event_len = m.provider_id_len = m.response_len = 0;
-    if (put_delivery(d, key, &m) != 0)
+    if (put_delivery(d, j->key, &m) != 0)
         return -1;
-    if (!recovered)
+    if (!j->recovered)
         count(d, (uint16_t)(si - d->shards), ch, from, HD_DS_INFLIGHT);
 
     size_t idx = c->nmsgs++;
@@ -720,23 +847,30 @@ static int take(struct disp *d, struct shard_info *si, const uint8_t key[11],
     msg->type = c->conf->type;
     msg->recipient = out->recipient;
     msg->message_id = out->message_id;
-    snprintf(c->person_ids[idx], sizeof c->person_ids[0], "%.*s", (int)p.id_len, p.id);
+    snprintf(c->person_ids[idx], sizeof c->person_ids[0], "%.*s", (int)j->p.id_len, j->p.id);
     msg->person_id = c->person_ids[idx];
-    msg->language = out->locale ? out->locale->tag : p.language;
+    msg->language = out->locale ? out->locale->tag : j->p.language;
     msg->country = si->country;
     msg->body = (const uint8_t *)out->bytes.data;
     msg->body_len = out->bytes.len;
     msg->attempt = s->attempts;
-    c->inflight++;
-    c->tokens -= 1;
-    *taken = true;
     return 0;
+}
+
+static int run_jobs(struct disp *d)
+{
+    int rc = 0;
+    render_jobs(d);
+    for (size_t i = 0; i < d->njobs && rc == 0; i++)
+        rc = finish_job(d, &d->jobs[i]);
+    d->njobs = 0;
+    return rc;
 }
 
 static bool has_room(struct disp *d, uint8_t ch)
 {
     struct chan *c = &d->ch[ch];
-    return c->nmsgs < BATCH_MAX && c->inflight < c->conf->concurrency &&
+    return c->nrendered < BATCH_MAX && c->inflight < c->conf->concurrency &&
            (c->conf->rate <= 0 || c->tokens >= 1);
 }
 
@@ -806,6 +940,10 @@ static int pick_due(struct disp *d, int64_t now)
             continue;
         }
         if (key[10] >= d->c->nchannels || !has_room(d, key[10])) {
+            /* Due already, but its channel is full or out of tokens: still
+             * work to wait for, never a reason to call the run complete. */
+            if (d->due_next_ms == 0 || due < d->due_next_ms)
+                d->due_next_ms = due;
             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
             continue;
         }
@@ -830,6 +968,9 @@ static int pick_due(struct disp *d, int64_t now)
         /* the cursor sits on the next entry after a delete */
         rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
     }
+    /* Stopped at the scan limit with entries left: more may be due now. */
+    if (rc == 0 && d->due_next_ms == 0)
+        d->due_next_ms = now;
     mdb_cursor_close(cur);
     return 0;
 }
@@ -970,6 +1111,7 @@ static int send_batches(struct disp *d)
             }
         }
         c->nmsgs = 0;
+        c->nrendered = 0;
     }
     return 0;
 }
@@ -1254,6 +1396,7 @@ static uint64_t done_work(struct disp *d, uint8_t ch)
 static int run_loop(struct disp *d)
 {
     int64_t last_control = 0, last_progress = 0;
+    uint64_t turns = 0;
     bool announced_wait = false;
     for (;;) {
         int64_t now = now_ms(), wave_wait = 0;
@@ -1280,6 +1423,8 @@ static int run_loop(struct disp *d)
                 return -1;
             if (pick_pending(d, now, &wave_wait, &walk_done, &paused_left) != 0)
                 return -1;
+            if (run_jobs(d) != 0)
+                return -1;
         }
         if (now - last_progress >= PROGRESS_EVERY_MS) {
             sample_rates(d, now);
@@ -1293,6 +1438,10 @@ static int run_loop(struct disp *d)
         }
         if (txn_commit(d) != 0)
             return -1;
+        /* A long run reads every page of the store once; keep them out of
+         * the resident set (they stay in the page cache). */
+        if (++turns % 32 == 0)
+            hd_store_drop_mapped(d->store);
         bool sending = false;
         for (uint8_t ch = 0; ch < d->c->nchannels; ch++)
             sending = sending || d->ch[ch].nmsgs > 0;
@@ -1342,6 +1491,57 @@ static int run_loop(struct disp *d)
     }
 }
 
+/* One renderer per core: rendering is pure CPU and independent per message. */
+static int pool_start(struct disp *d)
+{
+    struct pool *pool = &d->pool;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t n = ncpu > 1 ? (size_t)(ncpu > 8 ? 8 : ncpu) - 1 : 0;
+    pool->d = d;
+    pthread_mutex_init(&pool->lock, NULL);
+    pthread_cond_init(&pool->start, NULL);
+    pthread_cond_init(&pool->done, NULL);
+    pool->renderers = calloc(n + 1, sizeof *pool->renderers);
+    pool->threads = calloc(n ? n : 1, sizeof *pool->threads);
+    pool->workers = calloc(n ? n : 1, sizeof *pool->workers);
+    if (pool->renderers == NULL || pool->threads == NULL || pool->workers == NULL)
+        return -1;
+    for (size_t i = 0; i <= n; i++)
+        if ((pool->renderers[i] = hd_renderer_new(d->c, &d->secret)) == NULL)
+            return -1;
+    /* jansson seeds its hash function on first use; do it before threads. */
+    json_object_seed(0);
+    for (size_t i = 0; i < n; i++) {
+        pool->workers[i].pool = pool;
+        pool->workers[i].index = i + 1;
+        if (pthread_create(&pool->threads[i], NULL, render_worker, &pool->workers[i]) != 0)
+            break;
+        pool->nworkers++;
+    }
+    return 0;
+}
+
+static void pool_stop(struct pool *pool)
+{
+    if (pool->d == NULL)
+        return;
+    pthread_mutex_lock(&pool->lock);
+    pool->quit = true;
+    pthread_cond_broadcast(&pool->start);
+    pthread_mutex_unlock(&pool->lock);
+    for (size_t i = 0; i < pool->nworkers; i++)
+        pthread_join(pool->threads[i], NULL);
+    for (size_t i = 0; pool->renderers && i <= pool->nworkers; i++)
+        hd_renderer_free(pool->renderers[i]);
+    free(pool->renderers);
+    free(pool->threads);
+    free(pool->workers);
+    pthread_mutex_destroy(&pool->lock);
+    pthread_cond_destroy(&pool->start);
+    pthread_cond_destroy(&pool->done);
+    pool->d = NULL;
+}
+
 static void release(struct disp *d)
 {
     if (d->txn)
@@ -1372,8 +1572,11 @@ static void release(struct disp *d)
     free(d->shards);
     free(d->delta);
     hd_buf_release(&d->rec);
-    hd_buf_release(&d->person);
-    hd_renderer_free(d->renderer);
+    pool_stop(&d->pool);
+    for (size_t i = 0; d->jobs && i < JOBS_MAX; i++)
+        hd_buf_release(&d->jobs[i].person);
+    free(d->jobs);
+    hd_proofs_close(d->proofs);
     hd_tzset_free(d->tz);
     OPENSSL_cleanse(&d->secret, sizeof d->secret);
     hd_store_close(d->store);
@@ -1418,13 +1621,15 @@ int hd_dispatch_run(const struct hd_campaign *c, const struct hd_dispatch_opts *
     }
     if (hd_link_secret_load(&d.secret, c->link_secret_env, c->link_secret_file, err) != 0)
         goto out;
+    if (hd_proofs_open(&d.proofs, c, &d.secret, err) != 0)
+        goto out;
     if (txn_open(&d) != 0 || check_plan(&d) != 0 || load_shards(&d) != 0 || build_tz(&d) != 0)
         goto out;
     d.nwaves = c->nwaves ? c->nwaves : 1;
     d.canary = calloc(d.nwaves, sizeof *d.canary);
     d.delta = calloc((d.nshards ? d.nshards : 1) * HD_MAX_CHANNELS * HD_DS_COUNT, sizeof *d.delta);
-    d.renderer = hd_renderer_new(c, &d.secret);
-    if (d.canary == NULL || d.delta == NULL || d.renderer == NULL)
+    d.jobs = calloc(JOBS_MAX, sizeof *d.jobs);
+    if (d.canary == NULL || d.delta == NULL || d.jobs == NULL || pool_start(&d) != 0)
         goto oom;
     for (size_t w = 0; w < d.nwaves; w++) {
         d.canary[w].len = c->canary_window ? c->canary_window : 1;

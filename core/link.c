@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -152,6 +153,21 @@ static void encode_token(const unsigned char mac[16], char out[HD_LINK_TOKEN_LEN
     out[o] = '\0';
 }
 
+/* Fetching the algorithm is a locked lookup in OpenSSL's provider store;
+ * a link is made per message, so it is fetched once for the process. */
+static EVP_MAC *hmac_alg;
+static void fetch_hmac(void)
+{
+    hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
+static EVP_MAC *hmac_algorithm(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, fetch_hmac);
+    return hmac_alg;
+}
+
 void hd_link_token(const struct hd_link_secret *secret, const char *campaign_id,
                    const char *person_id, char out[HD_LINK_TOKEN_LEN + 1])
 {
@@ -169,7 +185,7 @@ void hd_link_token(const struct hd_link_secret *secret, const char *campaign_id,
     out[0] = '\0';
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0);
     params[1] = OSSL_PARAM_construct_end();
-    mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    mac = hmac_algorithm();
     if (mac == NULL)
         goto done;
     ctx = EVP_MAC_CTX_new(mac);
@@ -186,7 +202,6 @@ void hd_link_token(const struct hd_link_secret *secret, const char *campaign_id,
 done:
     OPENSSL_cleanse(md, sizeof md);
     EVP_MAC_CTX_free(ctx);
-    EVP_MAC_free(mac);
 }
 
 int hd_link_template_check(const char *tmpl, struct hd_err *err)

@@ -22,10 +22,11 @@
 #include <openssl/evp.h>
 
 #include "herald/audience.h"
+#include "herald/proof.h"
 #include "herald/region.h"
 
 #define COMMIT_ROWS 20000
-#define RUN_ENTRIES (1u << 20) /* 24 MiB of id hashes per sorted run */
+#define RUN_ENTRIES (1u << 19) /* 12 MiB of id hashes per sorted run */
 #define NO_WAVE 0xFFFF
 
 /* ---- small utilities ----------------------------------------------------- */
@@ -265,8 +266,9 @@ struct planner {
     char **run_paths;
     size_t nruns;
     struct hd_buf rec;
-    struct hd_buf pending; /* the encoded record of a new delivery (same for all) */
-    json_t *zones;         /* distinct time zones of eligible people, for the scheduler */
+    struct hd_buf pending;    /* the encoded record of a new delivery (same for all) */
+    struct hd_proofs *proofs; /* NULL: the campaign keeps no proofs */
+    json_t *zones;            /* distinct time zones of eligible people, for the scheduler */
     uint64_t zone_set[4096];
 };
 
@@ -761,9 +763,10 @@ static int merge_runs(struct planner *pl)
             }
             since_commit += ngroup;
             ngroup = 0;
-            if (since_commit >= 200000) {
+            if (since_commit >= 50000) {
                 if (commit_and_renew(pl, true) != 0)
                     goto out;
+                hd_store_drop_mapped(pl->store);
                 since_commit = 0;
             }
         }
@@ -793,6 +796,11 @@ out:
     hd_buf_release(&a);
     hd_buf_release(&b);
     return rc;
+}
+
+static int renew_txn(void *ctx)
+{
+    return commit_and_renew(ctx, true);
 }
 
 /* ---- the stream ---------------------------------------------------------------- */
@@ -1055,6 +1063,8 @@ int hd_plan_run(const struct hd_campaign *c, const struct hd_plan_opts *opts,
     if (c->objections_path && file_sha256(c->objections_path, fp.objections, &obj_size, err) != 0)
         goto out;
 
+    if (hd_proofs_open(&pl->proofs, c, NULL, err) != 0)
+        goto out;
     if (hd_store_open(&pl->store, dir, HD_STORE_CREATE | HD_STORE_BULK, err) != 0)
         goto out;
     int state = check_existing(pl->store, c, &fp, opts->replan, err);
@@ -1108,6 +1118,7 @@ int hd_plan_run(const struct hd_campaign *c, const struct hd_plan_opts *opts,
             in_batch = 0;
             if (commit_and_renew(pl, true) != 0)
                 goto out;
+            hd_store_drop_mapped(pl->store);
             if (opts->progress) {
                 double t = now_s();
                 if (t - last_progress >= 1.0) {
@@ -1124,6 +1135,10 @@ int hd_plan_run(const struct hd_campaign *c, const struct hd_plan_opts *opts,
     free(pl->run);
     pl->run = NULL;
     if (merge_runs(pl) != 0)
+        goto out;
+    /* One proof record per exclusion, in row order, in the plan's transactions. */
+    if (pl->proofs &&
+        hd_proofs_exclusions(pl->proofs, pl->store, &pl->txn, renew_txn, pl, err) != 0)
         goto out;
 
     /* The final word: counts, fingerprint, then "complete", synced. */
@@ -1179,6 +1194,7 @@ out:
     hd_buf_release(&pl->pending);
     json_decref(pl->zones);
     hd_audience_free(aud);
+    hd_proofs_close(pl->proofs);
     hd_store_close(pl->store);
     free(pl);
     return rc;

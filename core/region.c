@@ -788,10 +788,10 @@ static bool tz_file_ok(const char *tz, size_t len)
 }
 
 /* Audience files repeat a handful of zones over millions of rows, so answers
- * are memoised in a small direct-mapped per-thread cache: no locks, no
+ * are memoised in a direct-mapped per-thread cache: no locks, no
  * sharing. Entries never expire; a zoneinfo update during one run is not
  * worth an invalidation scheme. */
-#define TZ_CACHE_SLOTS 64
+#define TZ_CACHE_SLOTS 1024 /* audiences use a few dozen zones: keep collisions rare */
 
 struct tz_cache_entry {
     unsigned char len; /* 0: empty slot */

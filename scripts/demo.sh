@@ -3,8 +3,8 @@
 # Installs what is missing, builds, validates the campaign and its 26 locales,
 # plans the sample audience into ./herald-state/, dispatches it through the
 # file module (emails into the Maildir demo-out/maildir, in-app notices into
-# demo-out/inapp.jsonl), shows status, and makes and verifies a personal
-# objection link.
+# demo-out/inapp.jsonl), shows status, makes and verifies a personal
+# objection link, and exports the signed delivery proofs and verifies them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +19,11 @@ campaign=campaigns/ai-training-notice.yaml
 key=campaigns/ai-training-notice/link.key
 if [ -z "${HERALD_LINK_SECRET:-}" ] && [ ! -s "$key" ]; then
   (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '\n' >"$key")
+fi
+# Likewise the pseudonym key of the delivery proofs (or $HERALD_PSEUDONYM_KEY).
+pkey=campaigns/ai-training-notice/pseudonym.key
+if [ -z "${HERALD_PSEUDONYM_KEY:-}" ] && [ ! -s "$pkey" ]; then
+  (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '\n' >"$pkey")
 fi
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -49,3 +54,12 @@ echo "$url"
 $herald link verify --campaign "$campaign" "$url"
 echo "and with one character of the token changed:"
 $herald link verify --campaign "$campaign" "${url%?}x" || true
+
+step "delivery proofs: a signed bundle, exported and verified"
+# The signing key pair is made once; the public key is what compliance hands
+# out (docs/proofs.md).
+sign=campaigns/ai-training-notice/proof-signing
+[ -s "$sign.key" ] || $herald keys generate --out "$sign"
+$herald proofs export "$campaign" --out demo-out/proofs --key "$sign.key" --csv
+$herald proofs verify demo-out/proofs --pubkey "$sign.pub"
+echo "bundle: demo-out/proofs (VERIFY.md says how to check it by hand)"

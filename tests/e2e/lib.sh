@@ -7,6 +7,7 @@ SRC=$HERALD_SOURCE_DIR
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/herald-e2e-XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 export HERALD_LINK_SECRET=e2e-secret-0123456789abcdef
+export HERALD_PSEUDONYM_KEY=e2e-pseudonym-key-0123456789abcdef
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }

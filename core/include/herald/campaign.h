@@ -105,6 +105,12 @@ struct hd_campaign {
     char *link_secret_env;  /* environment variable name, or NULL */
     char *link_secret_file; /* key file path, or NULL */
 
+    /* delivery proofs (proofs:, docs/proofs.md); none when the section is absent */
+    bool proofs;
+    char *pseudonym_key_env;  /* environment variable name, or NULL */
+    char *pseudonym_key_file; /* key file path, or NULL */
+    char *proof_key_id;       /* the pseudonym key's id in each record; NULL: derived */
+
     /* locales */
     char *locales_dir;
     char default_lang[16];

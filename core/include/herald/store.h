@@ -15,6 +15,8 @@
  *   due         u64 due time (unix ms) . delivery key -> "" (deferred and
  *               retrying deliveries, in the order they fall due)
  *   audit       u64 sequence -> JSON (who paused, retried, ... and why)
+ *   proofs      u64 leaf index -> one canonical JSON proof record (the exact
+ *               bytes of a line of an exported records.jsonl, no newline)
  *
  * Keys put shard before row so the planner's inserts land at one append
  * point per shard (near-sequential, which LMDB writes ~20x faster than
@@ -47,7 +49,9 @@ enum hd_store_flags {
 struct hd_store {
     MDB_env *env;
     MDB_dbi meta, snapshot, shards, persons, deliveries, exclusions, ids, counters, due, audit;
+    MDB_dbi proofs; /* u64 leaf index (BE) -> proof record line (docs/proofs.md) */
     char *dir;
+    void *map; /* where LMDB mapped data.mdb, found on first hd_store_drop_mapped */
 };
 
 /* Delivery states. */
@@ -159,6 +163,12 @@ struct hd_delivery_rec {
 int hd_store_open(struct hd_store **out, const char *dir, unsigned flags, struct hd_err *err);
 /* Closes and frees; NULL is a no-op. */
 void hd_store_close(struct hd_store *s);
+/* Releases the process's mappings of the store's pages (they stay cached by
+ * the kernel). A bulk load reads each page once; without this, every page
+ * it ever touched would count in its resident set. Safe at any time: the
+ * map stays valid and pages fault back in on access. */
+void hd_store_drop_mapped(struct hd_store *s);
+
 /* Forces buffered writes to disk (after HD_STORE_BULK work). */
 int hd_store_sync(struct hd_store *s, struct hd_err *err);
 /* Maps an LMDB error of an operation named what into err. Returns -1. */
@@ -180,7 +190,7 @@ int hd_store_counter_add(MDB_txn *txn, const struct hd_store *s, struct hd_count
                          int64_t delta, struct hd_err *err);
 uint64_t hd_store_counter_get(MDB_txn *txn, const struct hd_store *s, struct hd_counter_key key);
 
-/* Empties every database but meta and snapshot (for --replan). */
+/* Empties every plan database, the snapshot and the proofs (for --replan). */
 int hd_store_clear_plan(MDB_txn *txn, const struct hd_store *s, struct hd_err *err);
 
 /* Record codecs. Encoders append to out and return 0 or -1 (no memory);

@@ -1,0 +1,102 @@
+# shellcheck shell=bash
+# Shared helpers for the bench/ scripts (sourced, not run).
+# Figures are printed, never checked: benchmarks are not tests.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build-bench}
+HERALD=$BUILD/cmd/herald
+
+# Nanoseconds since the epoch.
+now_ns() { date +%s%N; }
+
+# a / b with 3 decimals (awk: bash has integers only).
+div() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.3f", a / b }'; }
+
+# Rate: n items over ns nanoseconds, per second, rounded.
+rate() { awk -v n="$1" -v ns="$2" 'BEGIN { if (ns <= 0) print "n/a"; else printf "%.0f", n * 1e9 / ns }'; }
+
+# Seconds from nanoseconds.
+secs() { awk -v ns="$1" 'BEGIN { printf "%.2f", ns / 1e9 }'; }
+
+# 1234567 -> 1,234,567 (plain awk, no locale needed).
+commas() {
+    awk -v x="$1" 'BEGIN {
+        if (x !~ /^-?[0-9]+$/) { print x; exit }
+        s = ""; neg = x < 0; if (neg) x = -x
+        while (length(x) > 3) { s = "," substr(x, length(x) - 2) s; x = substr(x, 1, length(x) - 3) }
+        print (neg ? "-" : "") x s }'
+}
+
+need_time() {
+    if [ ! -x /usr/bin/time ]; then
+        echo "installing GNU time (package \`time\`)" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q time >/dev/null
+    fi
+}
+
+build() {
+    echo "== build (Release) in $BUILD"
+    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build "$BUILD" -j2 >/dev/null
+    "$HERALD" --version
+}
+
+# shellcheck disable=SC2034 # T_* are the results, read by the callers
+# timed OUT_PREFIX CMD...: runs CMD under /usr/bin/time -v; leaves the wall
+# time in ns in $T_NS, the peak RSS in kB in $T_RSS_KB (GNU time) and
+# $T_ANON_KB (sampled RssAnon, see sample_anon), and the exit status
+# in $T_RC. Stdout/stderr go to OUT_PREFIX.out / .err, -v report to .time.
+timed() {
+    local prefix=$1
+    shift
+    local t0 t1
+    t0=$(now_ns)
+    /usr/bin/time -v -o "$prefix.time" "$@" >"$prefix.out" 2>"$prefix.err" &
+    local tpid=$!
+    sample_anon "$tpid" >"$prefix.anon" &
+    local spid=$!
+    set +e
+    wait "$tpid"
+    T_RC=$?
+    set -e
+    t1=$(now_ns)
+    wait "$spid" || true
+    T_NS=$((t1 - t0))
+    T_RSS_KB=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$prefix.time")
+    T_ANON_KB=$(cat "$prefix.anon")
+}
+
+# sample_anon PID_OF_TIME: prints the peak RssAnon (kB) of the child of
+# /usr/bin/time, sampled every 0.1 s. "Maximum resident set size" counts the
+# pages of the LMDB map the process touched (file-backed page cache, shared
+# and reclaimable) as well as its own heap; RssAnon is the heap, stacks and
+# private dirty pages only. Sampling can miss a short peak.
+sample_anon() {
+    local tpid=$1 child="" peak=0 v
+    while kill -0 "$tpid" 2>/dev/null; do
+        if [ -z "$child" ]; then
+            child=$(awk '{ print $1 }' "/proc/$tpid/task/$tpid/children" 2>/dev/null || true)
+        fi
+        if [ -n "$child" ]; then
+            v=$(awk '/^RssAnon:/ { print $2 }' "/proc/$child/status" 2>/dev/null || true)
+            if [ -n "$v" ] && [ "$v" -gt "$peak" ]; then peak=$v; fi
+        fi
+        sleep 0.1
+    done
+    echo "$peak"
+}
+
+# Wall time in ns of a command whose output is discarded.
+wall_ns() {
+    local t0 t1
+    t0=$(now_ns)
+    "$@" >/dev/null
+    t1=$(now_ns)
+    echo $((t1 - t0))
+}
+
+machine_notes() {
+    echo "date:    $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "host:    $(nproc) vCPU ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r)"
+    echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min)"
+}
