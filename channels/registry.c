@@ -15,8 +15,9 @@
 #include "herald/suggest.h"
 
 /* Keep the two lists in the same order. */
-static const struct hd_channel_ops *const builtins[] = {&hd_channel_file_ops, &hd_channel_null_ops};
-const char *const hd_channel_builtin_names[] = {"file", "null", NULL};
+static const struct hd_channel_ops *const builtins[] = {
+    &hd_channel_file_ops, &hd_channel_null_ops, &hd_channel_http_push_ops, &hd_channel_smtp_ops};
+const char *const hd_channel_builtin_names[] = {"file", "null", "http-push", "smtp", NULL};
 
 #define NBUILTINS (sizeof builtins / sizeof builtins[0])
 #define MODULE_NAME_MAX 32

@@ -16,6 +16,8 @@
 
 extern const struct hd_channel_ops hd_channel_file_ops;
 extern const struct hd_channel_ops hd_channel_null_ops;
+extern const struct hd_channel_ops hd_channel_smtp_ops;
+extern const struct hd_channel_ops hd_channel_http_push_ops;
 
 /* Checks that every key of the channel's settings mapping is in known
  * (NULL-terminated), with a did-you-mean. A channel without settings passes;

@@ -10,6 +10,8 @@ packages=(
   libcmocka-dev libesmtp-dev libcurl4-openssl-dev libnghttp2-dev
   python3 python3-aiosmtpd python3-cryptography python3-dkim
   tzdata valgrind
+  nginx-light nghttp2-client openssl   # http-push tests (TLS + HTTP/2 server) and bench (h2load)
+  python3-yaml python3-nacl postfix    # smtp tests (locales, Ed25519 DKIM) and bench (smtp-sink/-source)
 )
 
 missing=()
@@ -22,5 +24,9 @@ echo "install-deps: installing ${missing[*]}" >&2
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
+# postfix only for its smtp-sink and smtp-source tools: no mail system is configured or started
+if [[ " ${missing[*]} " == *" postfix "* ]]; then
+  echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
+fi
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

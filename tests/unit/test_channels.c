@@ -274,11 +274,13 @@ static void test_channels_finds_builtins(void **state)
         assert_true(ops->size >= sizeof(struct hd_channel_ops));
         assert_true(hd_channel_known(hd_channel_builtin_names[n], NULL));
     }
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 4);
     assert_non_null(hd_channel_find("file", NULL, &err));
     assert_non_null(hd_channel_find("null", HERALD_MODULES_DIR, &err));
+    assert_non_null(hd_channel_find("smtp", NULL, &err));
+    assert_non_null(hd_channel_find("http-push", NULL, &err));
     assert_int_equal(err.code, 0);
-    assert_false(hd_channel_known("smtp", NULL));
+    assert_false(hd_channel_known("carrier-pigeon", NULL));
 }
 
 static void test_channels_loads_external_module(void **state)
@@ -366,13 +368,13 @@ static void test_channels_unknown_module(void **state)
 {
     struct hd_err err = {0};
     (void)state;
-    assert_null(hd_channel_find("smtp", HERALD_MODULES_DIR, &err));
+    assert_null(hd_channel_find("sms", HERALD_MODULES_DIR, &err));
     assert_int_equal(err.code, HD_EX_CONFIG);
-    assert_contains(err.msg, "unknown channel module \"smtp\"");
-    assert_contains(err.msg, "file, null");
-    assert_contains(err.msg, HERALD_MODULES_DIR "/smtp.so");
+    assert_contains(err.msg, "unknown channel module \"sms\"");
+    assert_contains(err.msg, "file, null, http-push, smtp");
+    assert_contains(err.msg, HERALD_MODULES_DIR "/sms.so");
     memset(&err, 0, sizeof err);
-    assert_null(hd_channel_find("smtp", NULL, &err));
+    assert_null(hd_channel_find("sms", NULL, &err));
     assert_int_equal(err.code, HD_EX_CONFIG);
     assert_contains(err.msg, "HERALD_MODULES_DIR");
 }

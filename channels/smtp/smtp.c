@@ -1,0 +1,647 @@
+/* channels/smtp/smtp.c - the built-in `smtp` channel module: sends each
+ * email's prebuilt RFC 5322 bytes through an SMTP relay with libesmtp.
+ *
+ * send() copies the messages into a bounded queue and returns; a pool of
+ * pool_size worker threads each takes up to messages_per_session queued
+ * messages, sends them in one libesmtp session (smtp_session.c: one TCP
+ * connection, EHLO, STARTTLS, AUTH, then MAIL/RCPT/DATA per message with
+ * PIPELINING) and reports every message's outcome exactly once. flush()
+ * waits until every message handed to send() has been reported; close()
+ * stops and joins the workers.
+ *
+ * Settings (docs/smtp-channel.md): relays, starttls, ca_file, verify,
+ * auth_user_env, auth_password_env, pool_size, messages_per_session,
+ * connect_timeout, greeting_timeout, command_timeout, data_timeout, helo,
+ * mail_from, tcp_nodelay, dkim.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "herald/mime.h"
+#include "smtp_internal.h"
+
+#define POOL_MAX 256u
+#define PER_SESSION_MAX 100000u
+
+void smtp_log(const struct smtp_chan *ch, int level, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    if (ch->host.log == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    ch->host.log(ch->host.ctx, level, line);
+}
+
+static char *xstrdup(const char *s)
+{
+    char *p = strdup(s);
+    if (p == NULL)
+        abort();
+    return p;
+}
+
+static char *resolve(const struct hd_campaign *c, const char *path)
+{
+    if (path[0] == '/' || c->dir == NULL)
+        return xstrdup(path);
+    size_t n = strlen(c->dir) + strlen(path) + 2;
+    char *out = malloc(n);
+    if (out == NULL)
+        abort();
+    snprintf(out, n, "%s/%s", c->dir, path);
+    return out;
+}
+
+/* ---- settings ------------------------------------------------------------ */
+
+/* "30s", "500ms", "2m", "1h", or a bare number of seconds; 1 s to 1 h. */
+static int parse_timeout(const struct hd_ynode *n, const char *key, long *ms, struct hd_err *err)
+{
+    const char *s = n->kind == HD_YSCALAR ? n->str : "";
+    char *end;
+    errno = 0;
+    unsigned long v = *s >= '0' && *s <= '9' ? strtoul(s, &end, 10) : 0;
+    long unit = 0;
+    if (*s >= '0' && *s <= '9' && errno == 0) {
+        if (strcmp(end, "ms") == 0)
+            unit = 1;
+        else if (strcmp(end, "s") == 0 || *end == '\0')
+            unit = 1000;
+        else if (strcmp(end, "m") == 0)
+            unit = 60000;
+        else if (strcmp(end, "h") == 0)
+            unit = 3600000;
+    }
+    if (unit == 0 || v > 3600000ul || (long)v * unit < 1000 || (long)v * unit > 3600000) {
+        hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
+                  "setting \"%s\" must be a duration from 1s to 1h (e.g. 30s, 2m, 1500ms), not "
+                  "%s%s%s",
+                  key, n->kind == HD_YSCALAR ? "\"" : "",
+                  n->kind == HD_YSCALAR ? n->str : hd_ynode_kind_name(n),
+                  n->kind == HD_YSCALAR ? "\"" : "");
+        return -1;
+    }
+    *ms = (long)v * unit;
+    return 0;
+}
+
+static bool host_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c == '_';
+}
+
+static int parse_relay(const struct hd_ynode *n, struct smtp_relay *r, struct hd_err *err)
+{
+    const char *s = n->kind == HD_YSCALAR ? n->str : NULL;
+    const char *colon = s ? strrchr(s, ':') : NULL;
+    bool ok = colon && colon != s && colon[1] != '\0';
+    for (const char *p = s; ok && p < colon; p++)
+        ok = host_char(*p);
+    unsigned long port = 0;
+    for (const char *p = colon ? colon + 1 : ""; ok && *p; p++) {
+        ok = *p >= '0' && *p <= '9' && port <= 6553;
+        port = port * 10 + (unsigned long)(*p - '0');
+    }
+    if (!ok || port == 0 || port > 65535) {
+        hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
+                  "a relay must be \"host:port\" (a host name or IPv4 address, port 1-65535), not "
+                  "%s%s%s",
+                  s ? "\"" : "", s ? s : hd_ynode_kind_name(n), s ? "\"" : "");
+        return -1;
+    }
+    r->hostport = xstrdup(s);
+    r->host = xstrdup(s);
+    r->host[colon - s] = '\0';
+    return 0;
+}
+
+static int load_relays(struct smtp_chan *ch, const struct hd_ynode *n, struct hd_err *err)
+{
+    size_t count = n->kind == HD_YSEQ ? n->count : 1;
+    if (n->kind == HD_YMAP || (n->kind == HD_YSEQ && n->count == 0)) {
+        hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
+                  "setting \"relays\" must be a list of \"host:port\" (tried in order), e.g. "
+                  "relays: [smtp1.example.com:587, smtp2.example.com:587]");
+        return -1;
+    }
+    ch->relays = calloc(count, sizeof *ch->relays);
+    if (ch->relays == NULL)
+        abort();
+    for (size_t i = 0; i < count; i++) {
+        if (parse_relay(n->kind == HD_YSEQ ? n->items[i] : n, &ch->relays[i], err) != 0)
+            return -1;
+        ch->nrelays++;
+    }
+    return 0;
+}
+
+static int make_ssl_ctx(struct smtp_chan *ch, const char *ca_file, const struct hd_ynode *ca_node,
+                        struct hd_err *err)
+{
+    ch->ssl_ctx = SSL_CTX_new(TLS_client_method());
+    if (ch->ssl_ctx == NULL) {
+        hd_err_set(err, HD_EX_SOFTWARE, "cannot create a TLS context (OpenSSL)");
+        return -1;
+    }
+    SSL_CTX_set_min_proto_version(ch->ssl_ctx, TLS1_2_VERSION);
+    /* The handshake itself never fails on a certificate: libesmtp then asks
+     * (events in smtp_session.c), and the answer depends on `verify`. */
+    SSL_CTX_set_verify(ch->ssl_ctx, SSL_VERIFY_NONE, NULL);
+    if (ca_file) {
+        if (SSL_CTX_load_verify_locations(ch->ssl_ctx, ca_file, NULL) != 1) {
+            unsigned long e = ERR_get_error();
+            char why[256];
+            ERR_error_string_n(e, why, sizeof why);
+            ERR_clear_error();
+            hd_err_at(err, HD_EX_CONFIG, ca_node->file, ca_node->line, ca_node->col,
+                      "cannot load CA certificates from \"%s\": %s", ca_file,
+                      e ? why : "no certificate found");
+            return -1;
+        }
+    } else if (SSL_CTX_set_default_verify_paths(ch->ssl_ctx) != 1) {
+        ERR_clear_error();
+        smtp_log(ch, 1, "channel %s: cannot load the system's CA certificates", ch->name);
+    }
+    return 0;
+}
+
+static int load_env(const struct hd_ynode *n, const char *key, char **out, struct hd_err *err)
+{
+    const char *var, *v;
+    if (hd_settings_str(n, key, &var, err) != 0)
+        return -1;
+    v = getenv(var);
+    if (v == NULL || v[0] == '\0') {
+        hd_err_at(err, HD_EX_CONFIG, n->file, n->line, n->col,
+                  "environment variable %s (setting \"%s\") is not set", var, key);
+        return -1;
+    }
+    *out = xstrdup(v);
+    return 0;
+}
+
+static bool valid_helo(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (!host_char(s[n]) && s[n] != '[' && s[n] != ']' && s[n] != ':')
+            return false;
+    return n > 0 && n <= 255;
+}
+
+/* ---- the pool -------------------------------------------------------------- */
+
+static void report_job(struct smtp_chan *ch, const struct smtp_job *j, enum hd_outcome_kind kind,
+                       const char *event, const char *reason)
+{
+    struct hd_outcome o = {0};
+    o.handle = j->handle;
+    o.kind = kind;
+    o.event = event;
+    o.reason = reason;
+    ch->host.report(ch->host.ctx, &o);
+}
+
+static void free_job(struct smtp_job *j)
+{
+    if (j) {
+        free(j->signed_body);
+        free(j);
+    }
+}
+
+static void *worker(void *arg)
+{
+    struct smtp_chan *ch = arg;
+    struct smtp_job **batch = calloc(ch->per_session, sizeof *batch);
+    if (batch == NULL)
+        abort();
+    smtp_net_thread_init(ch->connect_ms, ch->tcp_nodelay);
+    pthread_mutex_lock(&ch->lock);
+    for (;;) {
+        ch->idle++;
+        while (ch->head == NULL && !ch->closing)
+            pthread_cond_wait(&ch->work, &ch->lock);
+        ch->idle--;
+        if (ch->head == NULL)
+            break; /* closing and nothing left */
+        /* Share what is queued among the idle workers (this one included),
+         * so a small burst goes out over several connections at once; a
+         * long queue fills whole sessions. */
+        size_t share = (ch->queued + ch->idle) / (ch->idle + 1);
+        size_t n = share < 1 ? 1 : share;
+        if (n > ch->per_session)
+            n = ch->per_session;
+        for (size_t i = 0; i < n && ch->head; i++) {
+            batch[i] = ch->head;
+            ch->head = ch->head->next;
+            batch[i]->next = NULL;
+            if (ch->head == NULL)
+                ch->tail = NULL;
+            ch->queued--;
+        }
+        pthread_cond_broadcast(&ch->room);
+        pthread_mutex_unlock(&ch->lock);
+
+        smtp_session_run(ch, batch, n);
+        for (size_t i = 0; i < n; i++) {
+            free_job(batch[i]);
+            batch[i] = NULL;
+        }
+
+        pthread_mutex_lock(&ch->lock);
+        ch->outstanding -= n;
+        if (ch->outstanding == 0)
+            pthread_cond_broadcast(&ch->drained);
+    }
+    pthread_mutex_unlock(&ch->lock);
+    free(batch);
+    return NULL;
+}
+
+static void smtp_close(void *instance)
+{
+    struct smtp_chan *ch = instance;
+    if (ch == NULL)
+        return;
+    if (ch->threads) {
+        struct smtp_job *left;
+        pthread_mutex_lock(&ch->lock);
+        /* close() comes after flush(), so the queue is normally empty; what
+         * is still queued was never sent: report it for a later retry. */
+        left = ch->head;
+        ch->head = ch->tail = NULL;
+        ch->queued = 0;
+        ch->closing = true;
+        pthread_cond_broadcast(&ch->work);
+        pthread_cond_broadcast(&ch->room);
+        pthread_mutex_unlock(&ch->lock);
+        while (left) {
+            struct smtp_job *next = left->next;
+            report_job(ch, left, HD_OUTCOME_TRANSIENT, "smtp.not_sent",
+                       "the channel closed before this message was sent");
+            free_job(left);
+            left = next;
+        }
+        for (unsigned i = 0; i < ch->nthreads; i++)
+            pthread_join(ch->threads[i], NULL);
+        free(ch->threads);
+        pthread_mutex_destroy(&ch->lock);
+        pthread_cond_destroy(&ch->work);
+        pthread_cond_destroy(&ch->room);
+        pthread_cond_destroy(&ch->drained);
+    }
+    for (size_t i = 0; i < ch->nrelays; i++) {
+        free(ch->relays[i].hostport);
+        free(ch->relays[i].host);
+    }
+    free(ch->relays);
+    if (ch->ssl_ctx)
+        SSL_CTX_free(ch->ssl_ctx);
+    if (ch->auth_user) {
+        OPENSSL_cleanse(ch->auth_user, strlen(ch->auth_user));
+        free(ch->auth_user);
+    }
+    if (ch->auth_pass) {
+        OPENSSL_cleanse(ch->auth_pass, strlen(ch->auth_pass));
+        free(ch->auth_pass);
+    }
+    dkim_free(ch->dkim);
+    free(ch->helo);
+    free(ch->mail_from);
+    free(ch->name);
+    free(ch);
+}
+
+static int start_pool(struct smtp_chan *ch, struct hd_err *err)
+{
+    pthread_mutex_init(&ch->lock, NULL);
+    pthread_cond_init(&ch->work, NULL);
+    pthread_cond_init(&ch->room, NULL);
+    pthread_cond_init(&ch->drained, NULL);
+    ch->threads = calloc(ch->pool_size, sizeof *ch->threads);
+    if (ch->threads == NULL)
+        abort();
+    for (unsigned i = 0; i < ch->pool_size; i++) {
+        int rc = pthread_create(&ch->threads[i], NULL, worker, ch);
+        if (rc != 0) {
+            hd_err_set(err, HD_EX_SOFTWARE, "channel \"%s\": cannot start SMTP thread %u: %s",
+                       ch->name, i + 1, strerror(rc));
+            return -1;
+        }
+        ch->nthreads++;
+    }
+    return 0;
+}
+
+/* ---- the module ------------------------------------------------------------ */
+
+static int smtp_create(const struct hd_channel_host *host, const struct hd_campaign *campaign,
+                       const struct hd_channel_conf *conf, void **instance, struct hd_err *err)
+{
+    static const char *const keys[] = {"relays",
+                                       "starttls",
+                                       "ca_file",
+                                       "verify",
+                                       "auth_user_env",
+                                       "auth_password_env",
+                                       "pool_size",
+                                       "messages_per_session",
+                                       "connect_timeout",
+                                       "greeting_timeout",
+                                       "command_timeout",
+                                       "data_timeout",
+                                       "helo",
+                                       "mail_from",
+                                       "tcp_nodelay",
+                                       "dkim",
+                                       NULL};
+    const struct hd_ynode *n, *ca_node = NULL, *user_node, *pass_node;
+    const char *s, *ca = NULL;
+    char *ca_file = NULL;
+    unsigned long v;
+    struct smtp_chan *ch;
+
+    *instance = NULL;
+    if (hd_settings_check_keys(campaign, conf, keys, err) != 0)
+        return -1;
+    if (conf->type != HD_CHANNEL_EMAIL) {
+        hd_err_at(err, HD_EX_DATAERR, campaign->path, conf->line, conf->col,
+                  "channel \"%s\": module smtp sends email; this channel is not of type email",
+                  conf->name);
+        return -1;
+    }
+    if ((n = hd_settings_get(campaign, conf, "relays", true, "relays: [smtp.example.com:587]",
+                             err)) == NULL)
+        return -1;
+    ch = calloc(1, sizeof *ch);
+    if (ch == NULL)
+        abort();
+    ch->host = *host;
+    ch->name = xstrdup(conf->name);
+    ch->tls = SMTP_TLS_REQUIRED;
+    ch->verify = true;
+    ch->pool_size = 8;
+    ch->per_session = 1000;
+    ch->connect_ms = 30000;
+    ch->greeting_ms = 60000;
+    ch->command_ms = 60000;
+    ch->data_ms = 120000;
+    ch->tcp_nodelay = true;
+    if (load_relays(ch, n, err) != 0)
+        goto fail;
+
+    if ((n = hd_settings_get(campaign, conf, "starttls", false, NULL, err))) {
+        if (hd_settings_str(n, "starttls", &s, err) != 0)
+            goto fail;
+        if (strcmp(s, "required") == 0)
+            ch->tls = SMTP_TLS_REQUIRED;
+        else if (strcmp(s, "opportunistic") == 0)
+            ch->tls = SMTP_TLS_OPPORTUNISTIC;
+        else if (strcmp(s, "off") == 0)
+            ch->tls = SMTP_TLS_OFF;
+        else {
+            hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
+                      "setting \"starttls\" must be required, opportunistic or off, not \"%s\"", s);
+            goto fail;
+        }
+    }
+    if ((n = hd_settings_get(campaign, conf, "verify", false, NULL, err)) &&
+        hd_settings_bool(n, "verify", &ch->verify, err) != 0)
+        goto fail;
+    if ((ca_node = hd_settings_get(campaign, conf, "ca_file", false, NULL, err))) {
+        if (hd_settings_str(ca_node, "ca_file", &ca, err) != 0)
+            goto fail;
+    }
+    if ((n = hd_settings_get(campaign, conf, "pool_size", false, NULL, err))) {
+        if (hd_settings_uint(n, "pool_size", POOL_MAX, &v, err) != 0)
+            goto fail;
+        if (v == 0) {
+            hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
+                      "setting \"pool_size\" must be from 1 to %u", POOL_MAX);
+            goto fail;
+        }
+        ch->pool_size = (unsigned)v;
+    }
+    if ((n = hd_settings_get(campaign, conf, "messages_per_session", false, NULL, err))) {
+        if (hd_settings_uint(n, "messages_per_session", PER_SESSION_MAX, &v, err) != 0)
+            goto fail;
+        if (v == 0) {
+            hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
+                      "setting \"messages_per_session\" must be from 1 to %u", PER_SESSION_MAX);
+            goto fail;
+        }
+        ch->per_session = (unsigned)v;
+    }
+    {
+        static const char *const tkeys[] = {"connect_timeout", "greeting_timeout",
+                                            "command_timeout", "data_timeout"};
+        long *const tvals[] = {&ch->connect_ms, &ch->greeting_ms, &ch->command_ms, &ch->data_ms};
+        for (size_t i = 0; i < 4; i++)
+            if ((n = hd_settings_get(campaign, conf, tkeys[i], false, NULL, err)) &&
+                parse_timeout(n, tkeys[i], tvals[i], err) != 0)
+                goto fail;
+    }
+    if ((n = hd_settings_get(campaign, conf, "tcp_nodelay", false, NULL, err)) &&
+        hd_settings_bool(n, "tcp_nodelay", &ch->tcp_nodelay, err) != 0)
+        goto fail;
+    if ((n = hd_settings_get(campaign, conf, "helo", false, NULL, err))) {
+        if (hd_settings_str(n, "helo", &s, err) != 0)
+            goto fail;
+        if (!valid_helo(s)) {
+            hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
+                      "setting \"helo\" must be this host's domain name, not \"%s\"", s);
+            goto fail;
+        }
+        ch->helo = xstrdup(s);
+    } else {
+        char name[256] = "";
+        if (gethostname(name, sizeof name) != 0 || !valid_helo(name))
+            snprintf(name, sizeof name, "localhost");
+        name[sizeof name - 1] = '\0';
+        ch->helo = xstrdup(name);
+    }
+    {
+        char addr[330];
+        const struct hd_ynode *where =
+            hd_settings_get(campaign, conf, "mail_from", false, NULL, err);
+        if (where) {
+            if (hd_settings_str(where, "mail_from", &s, err) != 0)
+                goto fail;
+        } else {
+            s = conf->from_addr;
+        }
+        if (s == NULL) {
+            hd_err_at(err, HD_EX_DATAERR, campaign->path, conf->line, conf->col,
+                      "channel \"%s\" needs a from: address or a mail_from setting for the "
+                      "SMTP envelope",
+                      conf->name);
+            goto fail;
+        }
+        if (hd_mime_ascii_address(s, addr, sizeof addr, err) != 0) {
+            if (where)
+                hd_err_prefix(err, "%s:%lu:%lu: setting \"mail_from\"", where->file, where->line,
+                              where->col);
+            goto fail;
+        }
+        ch->mail_from = xstrdup(addr);
+    }
+    user_node = hd_settings_get(campaign, conf, "auth_user_env", false, NULL, err);
+    pass_node = hd_settings_get(campaign, conf, "auth_password_env", false, NULL, err);
+    if ((user_node == NULL) != (pass_node == NULL)) {
+        n = user_node ? user_node : pass_node;
+        hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
+                  "SMTP AUTH needs both auth_user_env and auth_password_env");
+        goto fail;
+    }
+    if (user_node) {
+        if (ch->tls != SMTP_TLS_REQUIRED) {
+            hd_err_at(err, HD_EX_DATAERR, user_node->file, user_node->line, user_node->col,
+                      "SMTP AUTH needs starttls: required, or the password could cross the "
+                      "network in clear");
+            goto fail;
+        }
+        if (load_env(user_node, "auth_user_env", &ch->auth_user, err) != 0 ||
+            load_env(pass_node, "auth_password_env", &ch->auth_pass, err) != 0)
+            goto fail;
+    }
+    if ((n = hd_settings_get(campaign, conf, "dkim", false, NULL, err))) {
+        if ((ch->dkim = dkim_load(campaign, n, err)) == NULL)
+            goto fail;
+        /* DMARC passes on DKIM only when d= is the From domain or a parent */
+        const char *at = conf->from_addr ? strrchr(conf->from_addr, '@') : NULL;
+        const char *d = dkim_domain(ch->dkim);
+        size_t fl = at ? strlen(at + 1) : 0, dl = strlen(d);
+        if (at && !(strcasecmp(at + 1, d) == 0 ||
+                    (fl > dl && at[fl - dl] == '.' && strcasecmp(at + 1 + fl - dl, d) == 0)))
+            smtp_log(ch, 1,
+                     "channel %s: DKIM domain %s is not the From domain %s (nor a parent): "
+                     "DMARC will not count this signature",
+                     ch->name, d, at + 1);
+    }
+    if (ch->tls != SMTP_TLS_OFF) {
+        if (ca)
+            ca_file = resolve(campaign, ca);
+        int rc = make_ssl_ctx(ch, ca_file, ca_node, err);
+        free(ca_file);
+        if (rc != 0)
+            goto fail;
+    }
+    ch->queue_max = (size_t)ch->pool_size * ch->per_session;
+    if (ch->queue_max < 1024)
+        ch->queue_max = 1024;
+    if (start_pool(ch, err) != 0)
+        goto fail;
+    {
+        char list[512] = "";
+        for (size_t i = 0; i < ch->nrelays; i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
+                     ch->relays[i].hostport);
+        smtp_log(ch, 2,
+                 "channel %s: SMTP via %s (STARTTLS %s%s%s), %u sessions of up to %u messages%s",
+                 ch->name, list,
+                 ch->tls == SMTP_TLS_REQUIRED        ? "required"
+                 : ch->tls == SMTP_TLS_OPPORTUNISTIC ? "opportunistic"
+                                                     : "off",
+                 ch->tls != SMTP_TLS_OFF && !ch->verify ? ", certificates NOT verified" : "",
+                 ch->auth_user ? ", AUTH" : "", ch->pool_size, ch->per_session,
+                 ch->dkim ? ", DKIM signed" : "");
+    }
+    *instance = ch;
+    return 0;
+fail:
+    smtp_close(ch);
+    return -1;
+}
+
+static int smtp_send(void *instance, const struct hd_message *messages, size_t n,
+                     struct hd_err *err)
+{
+    struct smtp_chan *ch = instance;
+    struct smtp_job *first = NULL, *last = NULL;
+    (void)err;
+    /* Copy the batch (the pointers die when send() returns), then queue it
+     * under one lock, so idle workers share it instead of racing for it
+     * one message at a time. */
+    for (size_t i = 0; i < n; i++) {
+        const struct hd_message *m = &messages[i];
+        if (m->type != HD_CHANNEL_EMAIL || m->recipient == NULL || m->body == NULL) {
+            struct smtp_job tmp = {.handle = m->handle};
+            report_job(ch, &tmp, HD_OUTCOME_PERMANENT, "smtp.refused",
+                       "not an email message (a push message handed to an smtp channel)");
+            continue;
+        }
+        size_t rl = strlen(m->recipient) + 1;
+        struct smtp_job *j = malloc(sizeof *j + rl + m->body_len);
+        if (j == NULL)
+            abort();
+        j->next = NULL;
+        j->handle = m->handle;
+        j->signed_body = NULL;
+        memcpy(j->data, m->recipient, rl);
+        memcpy(j->data + rl, m->body, m->body_len);
+        j->rcpt = j->data;
+        j->body = (const uint8_t *)j->data + rl;
+        j->len = m->body_len;
+        if (last)
+            last->next = j;
+        else
+            first = j;
+        last = j;
+    }
+    pthread_mutex_lock(&ch->lock);
+    while (first) {
+        /* Backpressure: the dispatcher's concurrency normally keeps the
+         * queue below queue_max; if not, wait for the workers. */
+        while (ch->queued >= ch->queue_max && !ch->closing)
+            pthread_cond_wait(&ch->room, &ch->lock);
+        while (first && (ch->queued < ch->queue_max || ch->closing)) {
+            struct smtp_job *j = first;
+            first = j->next;
+            j->next = NULL;
+            if (ch->tail)
+                ch->tail->next = j;
+            else
+                ch->head = j;
+            ch->tail = j;
+            ch->queued++;
+            ch->outstanding++;
+        }
+        pthread_cond_broadcast(&ch->work);
+    }
+    pthread_mutex_unlock(&ch->lock);
+    return 0;
+}
+
+static int smtp_flush(void *instance, struct hd_err *err)
+{
+    struct smtp_chan *ch = instance;
+    (void)err;
+    pthread_mutex_lock(&ch->lock);
+    while (ch->outstanding > 0)
+        pthread_cond_wait(&ch->drained, &ch->lock);
+    pthread_mutex_unlock(&ch->lock);
+    return 0;
+}
+
+const struct hd_channel_ops hd_channel_smtp_ops = {
+    .abi = HD_CHANNEL_ABI,
+    .size = sizeof(struct hd_channel_ops),
+    .name = "smtp",
+    .create = smtp_create,
+    .send = smtp_send,
+    .flush = smtp_flush,
+    .close = smtp_close,
+};
