@@ -4,6 +4,10 @@ set -euo pipefail
 : "${HERALD:?HERALD must point at the herald binary}"
 : "${HERALD_SOURCE_DIR:?}"
 SRC=$HERALD_SOURCE_DIR
+# The tests' Python modules (aiosmtpd, cryptography, yaml, nacl) come from
+# Debian's packages (scripts/install-deps.sh): use Debian's interpreter even
+# where another python3 comes first on PATH.
+[ -x /usr/bin/python3 ] && export PATH="/usr/bin:$PATH"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/herald-e2e-XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 export HERALD_LINK_SECRET=e2e-secret-0123456789abcdef
