@@ -1,5 +1,6 @@
 /* proof.c - delivery proofs: records, recording, signed bundles (see
  * herald/proof.h; docs/proofs.md is the reference for every format here). */
+#define _GNU_SOURCE /* sync_file_range */
 #include "herald/proof.h"
 
 #include <errno.h>
@@ -220,18 +221,27 @@ fail:
 }
 
 /* HMAC over label (with its NUL) || a || [0 || b]. */
-static int hmac_hex(struct hmac *h, const char *label, const char *a, size_t na, const char *b,
-                    size_t nb, char out[65])
+static int hmac_raw(struct hmac *h, const char *label, const char *a, size_t na, const char *b,
+                    size_t nb, uint8_t mac[32])
 {
     static const uint8_t zero = 0;
-    uint8_t ih[32], mac[32];
+    uint8_t ih[32];
     if (!EVP_MD_CTX_copy_ex(h->work, h->inner) ||
         !EVP_DigestUpdate(h->work, label, strlen(label) + 1) ||
         (na && !EVP_DigestUpdate(h->work, a, na)) ||
         (b &&
          (!EVP_DigestUpdate(h->work, &zero, 1) || (nb && !EVP_DigestUpdate(h->work, b, nb)))) ||
         !EVP_DigestFinal_ex(h->work, ih, NULL) || !EVP_MD_CTX_copy_ex(h->work, h->outer) ||
-        !EVP_DigestUpdate(h->work, ih, 32) || !EVP_DigestFinal_ex(h->work, mac, NULL)) {
+        !EVP_DigestUpdate(h->work, ih, 32) || !EVP_DigestFinal_ex(h->work, mac, NULL))
+        return -1;
+    return 0;
+}
+
+static int hmac_hex(struct hmac *h, const char *label, const char *a, size_t na, const char *b,
+                    size_t nb, char out[65])
+{
+    uint8_t mac[32];
+    if (hmac_raw(h, label, a, na, b, nb, mac) != 0) {
         out[0] = '\0';
         return -1;
     }
@@ -429,6 +439,19 @@ static size_t utf8_decode(const uint8_t *s, size_t n, uint32_t *cp)
     return len;
 }
 
+/* True when s[0..n) is all printable ASCII without '\\' (no early exit,
+ * so the compiler can do it many bytes at a time). */
+static bool plain_run(const char *s, size_t n)
+{
+    unsigned bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        bad |= (unsigned char)(c - 0x20) >= 0x5F;
+        bad |= c == '\\';
+    }
+    return bad == 0;
+}
+
 /* Escapes s[0..n) into p (room for 6 bytes per input byte plus quotes);
  * returns the end. */
 static char *json_str(char *p, const char *str, size_t n)
@@ -437,6 +460,11 @@ static char *json_str(char *p, const char *str, size_t n)
     const uint8_t *s = (const uint8_t *)str;
     size_t i = 0;
     *p++ = '"';
+    if (plain_run(str, n) && memchr(str, '"', n) == NULL) { /* nearly always */
+        memcpy(p, str, n);
+        p[n] = '"';
+        return p + n + 1;
+    }
     while (i < n) {
         size_t run = i;
         while (run < n && s[run] >= 0x20 && s[run] < 0x7F && s[run] != '"' && s[run] != '\\')
@@ -785,19 +813,6 @@ static int bad(struct parser *ps, const char *fmt, const char *arg)
 }
 
 /* A string after its opening quote; only the canonical escapes pass. */
-/* True when s[0..n) is all printable ASCII without '\\' (no early exit,
- * so the compiler can do it many bytes at a time). */
-static bool plain_run(const char *s, size_t n)
-{
-    unsigned bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        bad |= (unsigned char)(c - 0x20) >= 0x5F;
-        bad |= c == '\\';
-    }
-    return bad == 0;
-}
-
 static int parse_str(struct parser *ps, struct hd_proof_slice *out)
 {
     const char *start = ps->p;
@@ -1257,6 +1272,110 @@ int hd_proof_csv_line(const struct hd_proof_rec *r, struct hd_buf *out)
 
 /* ---- recording ------------------------------------------------------------------------------- */
 
+/* The objection URL of a person, as hd_link_build makes it (herald/link.h:
+ * the template with {{token}}, {{person}} and {{campaign}} filled in, the
+ * token base64url(HMAC-SHA256(secret, "herald-link-v1" 0 campaign 0
+ * person)[0..15])), but with the secret's HMAC pads absorbed once and the
+ * template split once. hd_proofs_open checks it against hd_link_build on a
+ * few awkward ids and falls back to hd_link_build when they differ. */
+enum { SEG_TEXT, SEG_TOKEN, SEG_PERSON, SEG_CAMPAIGN };
+#define LINK_SEGS 16
+struct link_seg {
+    int kind;
+    const char *text;
+    size_t n;
+};
+struct fast_link {
+    bool ok;
+    struct hmac h;
+    const char *campaign;
+    struct link_seg seg[LINK_SEGS];
+    size_t nseg;
+};
+
+static int percent_append(struct hd_buf *out, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '.' || c == '_' || c == '~';
+        char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+        if (keep ? hd_buf_putc(out, (char)c) : hd_buf_append(out, esc, 3))
+            return -1;
+    }
+    return 0;
+}
+
+static void fast_link_init(struct fast_link *l, const struct hd_link_secret *secret,
+                           const char *tmpl, const char *campaign)
+{
+    const char *p = tmpl;
+    memset(l, 0, sizeof *l);
+    l->ok = false;
+    l->nseg = 0;
+    l->campaign = campaign;
+    if (secret == NULL || tmpl == NULL || hmac_init(&l->h, secret->bytes, secret->len) != 0)
+        return;
+    for (;;) {
+        const char *open = strstr(p, "{{"), *close, *a, *b;
+        if (l->nseg + 2 > LINK_SEGS)
+            return;
+        if (open == NULL) {
+            l->seg[l->nseg++] = (struct link_seg){SEG_TEXT, p, strlen(p)};
+            break;
+        }
+        if ((close = strstr(open + 2, "}}")) == NULL)
+            return;
+        l->seg[l->nseg++] = (struct link_seg){SEG_TEXT, p, (size_t)(open - p)};
+        for (a = open + 2, b = close; a < b && (*a == ' ' || *a == '\t');)
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+            b--;
+        size_t n = (size_t)(b - a);
+        int kind = n == 5 && !memcmp(a, "token", 5)      ? SEG_TOKEN
+                   : n == 6 && !memcmp(a, "person", 6)   ? SEG_PERSON
+                   : n == 8 && !memcmp(a, "campaign", 8) ? SEG_CAMPAIGN
+                                                         : -1;
+        if (kind < 0)
+            return;
+        l->seg[l->nseg++] = (struct link_seg){kind, NULL, 0};
+        p = close + 2;
+    }
+    l->ok = true;
+}
+
+static int fast_link_build(struct fast_link *l, const char *person, size_t len, struct hd_buf *out)
+{
+    static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    uint8_t mac[32];
+    char token[23];
+    if (hmac_raw(&l->h, link_label, l->campaign, strlen(l->campaign), person, len, mac) != 0)
+        return -1;
+    for (int i = 0, o = 0; i < 16; i += 3) {
+        uint32_t v = (uint32_t)mac[i] << 16 | (i + 1 < 16 ? (uint32_t)mac[i + 1] << 8 : 0) |
+                     (i + 2 < 16 ? mac[i + 2] : 0);
+        token[o++] = b64url[v >> 18 & 63];
+        token[o++] = b64url[v >> 12 & 63];
+        if (i + 1 < 16)
+            token[o++] = b64url[v >> 6 & 63];
+        if (i + 2 < 16)
+            token[o++] = b64url[v & 63];
+    }
+    OPENSSL_cleanse(mac, sizeof mac);
+    for (size_t i = 0; i < l->nseg; i++) {
+        int rc = l->seg[i].kind == SEG_TEXT    ? hd_buf_append(out, l->seg[i].text, l->seg[i].n)
+                 : l->seg[i].kind == SEG_TOKEN ? hd_buf_append(out, token, 22)
+                 : l->seg[i].kind == SEG_PERSON
+                     ? percent_append(out, person, len)
+                     : percent_append(out, l->campaign, strlen(l->campaign));
+        if (rc != 0)
+            return -1;
+    }
+    OPENSSL_cleanse(token, sizeof token);
+    return 0;
+}
+
 /* A person's person_key and link_hmac (an HMAC of an HMAC-bearing URL:
  * the dearest part of a record) are the same on every channel; the last
  * ones of each slot are kept, by exact id. */
@@ -1278,6 +1397,7 @@ struct hd_proofs {
     char domain[HD_MAX_CHANNELS][256]; /* email channels: the From domain (ASCII) */
     struct hd_buf line, url, id;
     struct pcache *cache; /* a person's keys, for their next channel's record */
+    struct fast_link fl;
 };
 
 int hd_proofs_open(struct hd_proofs **out, const struct hd_campaign *c,
@@ -1308,6 +1428,16 @@ int hd_proofs_open(struct hd_proofs **out, const struct hd_campaign *c,
         return -1;
     }
     hd_proof_hex(c->snapshot_sha256, 32, p->snapshot);
+    fast_link_init(&p->fl, link, c->link_url, c->id);
+    static const char *const probes[] = {"p-000123", "\xc3\xbc/ 1&2", "a b+c%d~e.f_g-h=?#", "x"};
+    for (size_t i = 0; p->fl.ok && i < sizeof probes / sizeof probes[0]; i++) {
+        struct hd_buf a = HD_BUF_INIT, b = HD_BUF_INIT;
+        p->fl.ok = fast_link_build(&p->fl, probes[i], strlen(probes[i]), &a) == 0 &&
+                   hd_link_build(link, c->link_url, c->id, probes[i], &b) == 0 && a.len == b.len &&
+                   memcmp(a.data, b.data, a.len) == 0;
+        hd_buf_release(&a);
+        hd_buf_release(&b);
+    }
     for (size_t ch = 0; ch < c->nchannels; ch++) {
         char from[320];
         struct hd_err e = {0};
@@ -1326,6 +1456,7 @@ void hd_proofs_close(struct hd_proofs *p)
     if (p == NULL)
         return;
     hmac_free(&p->hm);
+    hmac_free(&p->fl.h);
     hd_merkle_hasher_free(&p->h);
     hd_buf_release(&p->line);
     hd_buf_release(&p->url);
@@ -1451,7 +1582,8 @@ int hd_proofs_delivery(struct hd_proofs *p, MDB_txn *txn, const struct hd_store 
         hd_buf_reset(&p->id);
         hd_buf_reset(&p->url);
         if (hd_buf_append(&p->id, person.id ? person.id : "", person.id_len) != 0 ||
-            hd_link_build(p->link, c->link_url, c->id, p->id.data, &p->url) != 0) {
+            (p->fl.ok ? fast_link_build(&p->fl, p->id.data, p->id.len, &p->url)
+                      : hd_link_build(p->link, c->link_url, c->id, p->id.data, &p->url)) != 0) {
             hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
             return -1;
         }
@@ -2482,6 +2614,27 @@ out:
     return text;
 }
 
+#define WRITEBACK_CHUNK (32u << 20)
+
+/* Gigabytes of records would fill the page cache with dirty pages and push
+ * out the store's pages that are still to be read: start the writeback of
+ * each 32 MiB written, wait for the chunk before, and drop that from the
+ * cache (a bundle is read again only to be verified, usually elsewhere). */
+static void writeback(int fd, uint64_t written, uint64_t *flushed)
+{
+    while (written - *flushed >= WRITEBACK_CHUNK) {
+        off_t at = (off_t)*flushed;
+        sync_file_range(fd, at, WRITEBACK_CHUNK, SYNC_FILE_RANGE_WRITE);
+        if (at >= (off_t)WRITEBACK_CHUNK) {
+            sync_file_range(fd, at - WRITEBACK_CHUNK, WRITEBACK_CHUNK,
+                            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                SYNC_FILE_RANGE_WAIT_AFTER);
+            posix_fadvise(fd, at - WRITEBACK_CHUNK, WRITEBACK_CHUNK, POSIX_FADV_DONTNEED);
+        }
+        *flushed += WRITEBACK_CHUNK;
+    }
+}
+
 /* ---- checking records one by one (export and verify share it) -------------------------------- */
 
 struct rcheck {
@@ -2493,6 +2646,7 @@ struct rcheck {
     struct hd_buf csv_line;
     /* verify: the records.csv being compared; export: where it goes */
     FILE *csv_in, *csv_out;
+    uint64_t csv_written, csv_flushed;
     EVP_MD_CTX *csv_md;
     bool broken;          /* the last line's prev did not link to the line before */
     uint64_t broken_line; /* that line (1-based) */
@@ -2579,6 +2733,9 @@ static int rcheck_line(void *ctx, uint64_t index, const char *line, size_t len,
             hd_err_set(c->err, HD_EX_IOERR, "cannot write records.csv: %s", strerror(errno));
             return -1;
         }
+        if (c->csv_out && (c->csv_written += c->csv_line.len) - c->csv_flushed >= WRITEBACK_CHUNK &&
+            fflush(c->csv_out) == 0)
+            writeback(fileno(c->csv_out), c->csv_written, &c->csv_flushed);
         if (c->csv_in) {
             char buf[8192];
             bool same = true;
@@ -2778,17 +2935,26 @@ static uint64_t not_final(MDB_txn *txn, const struct hd_store *s)
 struct lmdb_src {
     MDB_cursor *cur;
     bool started;
-    FILE *out; /* records.jsonl: written on the producer's thread */
+    int fd; /* records.jsonl: written on the producer's thread */
     const char *path;
+    uint64_t written, flushed; /* bytes written; bytes handed to writeback */
 };
 
 static int lmdb_write(struct pipeline *p, struct lbatch *b)
 {
     struct lmdb_src *l = p->src;
-    if (fwrite(b->buf, 1, b->len, l->out) != b->len) {
-        hd_err_set(&p->err, HD_EX_IOERR, "cannot write %s: %s", l->path, strerror(errno));
-        return -1;
+    for (size_t off = 0; off < b->len;) {
+        ssize_t n = write(l->fd, b->buf + off, b->len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            hd_err_set(&p->err, HD_EX_IOERR, "cannot write %s: %s", l->path, strerror(errno));
+            return -1;
+        }
+        off += (size_t)n;
     }
+    l->written += b->len;
+    writeback(l->fd, l->written, &l->flushed);
     return 0;
 }
 
@@ -2946,7 +3112,7 @@ int hd_proofs_export(struct hd_store *s, const struct hd_proof_export_opts *o,
         hd_store_fail(err, mrc, "reading the proofs");
         goto out;
     }
-    struct lmdb_src ls = {cur, false, out, tmp_records};
+    struct lmdb_src ls = {cur, false, fileno(out), tmp_records, 0, 0};
     struct pipeline pl;
     memset(&pl, 0, sizeof pl);
     pl.fill = lmdb_fill;

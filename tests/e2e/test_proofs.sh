@@ -30,6 +30,7 @@ rows += [
     "de-0,dup@example.org,tok-dup,DE,de,1970-01-01,Europe/Berlin,Duplicate",
     "broken,broken@example.org,tok-b,DE,de,not-a-date,Europe/Berlin,Broken",
     "mailonly,mailonly@example.org,,FR,fr,1970-01-01,Europe/Paris,Mail Only",
+    "\u00fc/ 1&2=?,special@example.org,tok-special,DE,de,1970-01-01,Europe/Berlin,Special Id",
 ]
 with open(f"{work}/audience.csv", "w") as f:
     f.write("id,email,push_token,country,language,birth_date,time_zone,name\n")
@@ -101,9 +102,10 @@ for f in records.jsonl records.csv summary.json manifest.json checkpoint VERIFY.
   [ -s "$bundle/$f" ] || fail "bundle lacks $f"
 done
 n=$(wc -l <"$bundle/records.jsonl")
-# 52 + 2 (fallback, objector) + mailonly = 55 people; 54 with a push token:
-# 109 deliveries; exclusions: minor, out_of_region, duplicate_id, invalid_row.
-[ "$n" -eq 113 ] || fail "expected 113 records, got $n"
+# 52 + fallback, objector, mailonly, special = 56 people; 55 with a push
+# token: 111 deliveries; exclusions: minor, out_of_region, duplicate_id,
+# invalid_row.
+[ "$n" -eq 115 ] || fail "expected 115 records, got $n"
 python3 - "$bundle" <<'PY' || fail "records do not say what was done"
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1] + "/records.jsonl")]
@@ -129,11 +131,40 @@ text = open(sys.argv[1] + "/records.jsonl").read()
 for raw in ("de-0", "example.org", "tok-", "privacy.example", "Müller", "Name "):
     assert raw not in text, raw
 PY
-pass "export: 113 canonical records (4 exclusions first), no identities, links or addresses in clear"
+# The pseudonyms, recomputed from the definitions in docs/proofs.md: person
+# key, address keys, the HMAC of the URL `herald link make` gives, and the
+# Message-ID of the delivered email with the recorded SHA-256.
+for person in fr-1 'ü/ 1&2=?'; do
+  url=$("$HERALD" link make --campaign "$camp" --person "$person") || fail "link make $person"
+  python3 - "$bundle" "$person" "$url" "$WORK/delivered/maildir/new" <<'PY' || fail "pseudonyms of $person"
+import hashlib, hmac, json, os, sys
+bundle, person, url, maildir = sys.argv[1:]
+key = os.environ["HERALD_PSEUDONYM_KEY"].encode()
+h = lambda data: hmac.new(key, data, hashlib.sha256).hexdigest()
+pk = h(b"herald-person-v1\0" + person.encode())
+recs = [r for r in map(json.loads, open(bundle + "/records.jsonl")) if r.get("person_key") == pk]
+assert sorted(r["channel"] for r in recs) == ["email", "inapp"], recs
+mails = {}
+for f in os.listdir(maildir):
+    b = open(os.path.join(maildir, f), "rb").read()
+    mails[hashlib.sha256(b).hexdigest()] = b
+for r in recs:
+    assert r["link_hmac"] == h(b"herald-link-v1\0" + url.encode()), "link_hmac"
+    if r["channel"] == "email":
+        addr = "special@example.org" if person != "fr-1" else "fr-1@example.org"
+        assert r["address_key"] == h(b"herald-address-v1\0email\0" + addr.encode()), "address_key"
+        mail = mails[r["sha256"]]
+        assert ("\r\nMessage-ID: <%s>\r\n" % r["message_id"]).encode() in mail, "Message-ID"
+    else:
+        tok = "tok-special" if person != "fr-1" else "tok-fr-1"
+        assert r["address_key"] == h(b"herald-address-v1\0push\0" + tok.encode()), "push key"
+PY
+done
+pass "export: 115 canonical records (4 exclusions first), no identities, links or addresses in clear; pseudonyms, link HMAC and Message-ID match their definitions"
 
 # ---- verify ----
 expect_exit 0 "$HERALD" proofs verify "$bundle" --pubkey "$WORK/signing.pub"
-grep -q "^valid: 113 records" "$WORK/out" || fail "verify output: $(cat "$WORK/out")"
+grep -q "^valid: 115 records" "$WORK/out" || fail "verify output: $(cat "$WORK/out")"
 expect_exit 0 "$HERALD" proofs verify "$bundle" --pubkey "$WORK/signing.vkey"
 expect_exit 0 "$HERALD" proofs verify "$bundle"
 grep -q "bundle's own signer.vkey" "$WORK/err" || fail "no warning without --pubkey"
@@ -230,7 +261,8 @@ unset from
 # faulty exporter): the summary is recounted from the records
 python3 - "$WORK/bundle2" "$WORK/t-resigned" "$WORK/signing.key" <<'PY'
 import base64, hashlib, json, shutil, sys
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from cryptography.hazmat.primitives.serialization import (Encoding, PublicFormat,
+                                                          load_pem_private_key)
 src, dst, keyfile = sys.argv[1:]
 shutil.copytree(src, dst)
 s = open(dst + "/summary.json").read().replace('"records": 1,', '"records": 2,', 1)
@@ -244,7 +276,7 @@ body[3] = "herald-manifest sha256:" + hashlib.sha256(mb).hexdigest()
 text = ("\n".join(body) + "\n").encode()
 key = load_pem_private_key(open(keyfile, "rb").read(), None)
 name = "herald-proofs"
-raw = key.public_key().public_bytes_raw()
+raw = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)  # Debian 12's cryptography 38
 kh = hashlib.sha256(name.encode() + b"\n\x01" + raw).digest()[:4]
 sig = base64.b64encode(kh + key.sign(text)).decode()
 open(dst + "/checkpoint", "w").write(text.decode() + "\n\u2014 " + name + " " + sig + "\n")
