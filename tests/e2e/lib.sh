@@ -9,7 +9,19 @@ SRC=$HERALD_SOURCE_DIR
 # where another python3 comes first on PATH.
 [ -x /usr/bin/python3 ] && export PATH="/usr/bin:$PATH"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/herald-e2e-XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+# Background processes a test starts (servers, runs) are registered with
+# bg_track and killed when the test exits, whatever way it exits.
+BG_PIDS=()
+BG_KILL9_PIDS=()
+bg_cleanup() {
+  local p
+  for p in "${BG_KILL9_PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done
+  for p in "${BG_PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap bg_cleanup EXIT
+bg_track() { BG_PIDS+=("$@"); }
 export HERALD_LINK_SECRET=e2e-secret-0123456789abcdef
 export HERALD_PSEUDONYM_KEY=e2e-pseudonym-key-0123456789abcdef
 
@@ -88,8 +100,7 @@ ops_wait() {
 ops_bg() {
   local log=$1; shift
   "$@" >"$log" 2>&1 &
-  OPS_PIDS+=("$!")
-  trap 'for p in ${OPS_PIDS[@]:-}; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
+  BG_KILL9_PIDS+=("$!")
 }
 
 # ---- dispatch_*: helpers of the dispatch tests (test_dispatch_*.sh) ----
@@ -180,4 +191,37 @@ dispatch_verify() {
   python3 "$SRC/tests/e2e/verify_outputs.py" --state-dir "$st" \
     --channel "email:email:$out/maildir" --channel "inapp:push:$out/inapp.jsonl" \
     --link-template "$url" "$@"
+}
+
+# push_server_start DIR ARGS... : tests/e2e/push_server.py on a free port,
+# recording into DIR; sets PORT. Killed when the test exits.
+push_server_start() {
+  local dir=$1; shift
+  mkdir -p "$dir"
+  python3 "$SRC/tests/e2e/push_server.py" --port-file "$dir/port" --log "$dir/requests.jsonl" \
+    --accepted "$dir/accepted.jsonl" "$@" >"$dir/server.log" 2>&1 &
+  bg_track "$!"
+  for _ in $(seq 200); do [ -s "$dir/port" ] && break; sleep 0.05; done
+  [ -s "$dir/port" ] || fail "push_server did not start: $(cat "$dir/server.log")"
+  PORT=$(cat "$dir/port")
+}
+
+# smtp_start NAME [smtp_server.py options] : a capturing SMTP server (aiosmtpd)
+# in $WORK/NAME on a free port; sets PORT. Killed when the test exits.
+smtp_start() {
+  local name=$1; shift
+  mkdir -p "$WORK/$name"
+  "${PY:-python3}" "$SRC/tests/e2e/smtp_server.py" --maildir "$WORK/$name/maildir" \
+    --log "$WORK/$name/log.jsonl" --port-file "$WORK/$name/port" "$@" >"$WORK/$name/server.out" 2>&1 &
+  bg_track "$!"
+  for _ in $(seq 100); do [ -s "$WORK/$name/port" ] && break; sleep 0.1; done
+  [ -s "$WORK/$name/port" ] || { cat "$WORK/$name/server.out" >&2; fail "smtp_server.py did not start"; }
+  PORT=$(cat "$WORK/$name/port")
+}
+# email_counts CAMPAIGN STATE : "sent failed left" of the email channel.
+email_counts() {
+  "$HERALD" status "$1" --state-dir "$2" --json | "${PY:-python3}" -c '
+import json, sys
+c = json.load(sys.stdin)["channels"]["email"]
+print(c["sent"], c["failed"], c["pending"] + c["inflight"] + c["retry"] + c["held"])'
 }

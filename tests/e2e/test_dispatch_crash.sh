@@ -20,15 +20,6 @@ DELAY_MS=40
 RANDOM=4242 # reproducible kill delays
 t0=$SECONDS
 
-pid=
-cleanup() {
-  if [ -n "$pid" ]; then
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
 
 "$HERALD" generate --rows "$ROWS" --seed 7 --out "$WORK/audience.csv" \
   --objections "$WORK/objections.txt" 2>"$WORK/gen.err" || fail "generate: $(cat "$WORK/gen.err")"
@@ -52,11 +43,12 @@ while [ "$kills" -lt "$KILLS" ]; do
   echo "=== run $runs, SIGKILL after $delay ms" >>"$WORK/runs.log"
   "${run[@]}" >>"$WORK/runs.log" 2>&1 & # $! is herald itself, not a subshell
   pid=$!
+  BG_KILL9_PIDS=("$pid") # killed by lib.sh if the test stops here
   sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
   kill -KILL "$pid" 2>/dev/null || true
   rc=0
   { wait "$pid"; } 2>/dev/null || rc=$? # (no "Killed" notice from bash)
-  pid=
+  BG_KILL9_PIDS=()
   case $rc in
     137) kills=$((kills + 1)) ;;
     0) fail "run $runs finished before its kill: only $kills of $KILLS kills landed" ;;

@@ -5,33 +5,11 @@
 # idempotency key; then all-or-nothing batches (no results_field).
 source "$(dirname "$0")/lib.sh"
 
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-start_server() {
-  local dir=$1; shift
-  mkdir -p "$dir"
-  python3 "$SRC/tests/e2e/push_server.py" --port-file "$dir/port" --log "$dir/requests.jsonl" \
-    --accepted "$dir/accepted.jsonl" "$@" >"$dir/server.log" 2>&1 &
-  PIDS+=("$!")
-  for _ in $(seq 200); do [ -s "$dir/port" ] && break; sleep 0.05; done
-  [ -s "$dir/port" ] || fail "push_server did not start: $(cat "$dir/server.log")"
-  PORT=$(cat "$dir/port")
-}
-q() {
-  "$HERALD" status "$1" --state-dir "$2" --json |
-    python3 -c 'import json, sys; s = json.load(sys.stdin); print(eval(sys.argv[1]))' "$3"
-}
 link_url=$(sed -n 's/^  url: "\(.*\)"$/\1/p' "$SRC/campaigns/ai-training-notice.yaml")
 gone=Qz
 
 # ---- 1. per-item results ------------------------------------------------------------------
-start_server "$WORK/s1" --batch-path /v1/batch --gone "$gone"
+push_server_start "$WORK/s1" --batch-path /v1/batch --gone "$gone"
 camp=$WORK/campaign.yaml
 python3 "$SRC/tests/e2e/push_campaign.py" "$SRC" "$camp" --maildir "$WORK/maildir" \
   --concurrency 256 --settings "url: http://127.0.0.1:$PORT/v1/notices
@@ -47,7 +25,7 @@ grep -q "batch mode: up to 50 notices per request, results per item" "$WORK/err"
   fail "no batch line: $(grep inapp "$WORK/err")"
 python3 "$SRC/tests/e2e/push_check.py" run --state-dir "$WORK/st1" --log "$WORK/s1/requests.jsonl" \
   --batch --gone "$gone" || fail "push_check (batch)"
-total=$(q "$camp" "$WORK/st1" 's["channels"]["inapp"]["total"]')
+total=$(ops_q "$camp" "$WORK/st1" 's["channels"]["inapp"]["total"]')
 python3 - "$WORK/s1/requests.jsonl" "$total" <<'PY' || fail "batches"
 import json, sys
 reqs = [json.loads(l) for l in open(sys.argv[1])]
@@ -65,7 +43,7 @@ pass "batch mode: $total notices, per-item results (reverse order) mapped back b
 
 # ---- 2. all or nothing ----------------------------------------------------------------------
 head -n 301 "$SRC/campaigns/ai-training-notice/audience.csv" >"$WORK/small.csv"
-start_server "$WORK/s2" --batch-path /v1/batch
+push_server_start "$WORK/s2" --batch-path /v1/batch
 python3 "$SRC/tests/e2e/push_campaign.py" "$SRC" "$WORK/all.yaml" --maildir "$WORK/maildir2" \
   --audience "$WORK/small.csv" --concurrency 64 --settings "url: http://127.0.0.1:$PORT/v1/batch
 max_in_flight: 2

@@ -8,30 +8,6 @@
 # what was in flight with the same key and the same bytes.
 source "$(dirname "$0")/lib.sh"
 
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# start_server DIR ARGS... : push_server.py on a free port; sets PORT.
-start_server() {
-  local dir=$1; shift
-  mkdir -p "$dir"
-  python3 "$SRC/tests/e2e/push_server.py" --port-file "$dir/port" --log "$dir/requests.jsonl" \
-    --accepted "$dir/accepted.jsonl" "$@" >"$dir/server.log" 2>&1 &
-  PIDS+=("$!")
-  for _ in $(seq 200); do [ -s "$dir/port" ] && break; sleep 0.05; done
-  [ -s "$dir/port" ] || fail "push_server did not start: $(cat "$dir/server.log")"
-  PORT=$(cat "$dir/port")
-}
-# q CAMPAIGN STATE EXPR: a Python expression over `herald status --json` (s).
-q() {
-  "$HERALD" status "$1" --state-dir "$2" --json |
-    python3 -c 'import json, sys; s = json.load(sys.stdin); print(eval(sys.argv[1]))' "$3"
-}
 link_url=$(sed -n 's/^  url: "\(.*\)"$/\1/p' "$SRC/campaigns/ai-training-notice.yaml")
 [ -n "$link_url" ] || fail "no objection_link url in the sample campaign"
 
@@ -39,7 +15,7 @@ export PUSH_TOKEN=e2e-bearer-token-not-a-real-one
 export PUSH_WEBHOOK_SECRET="whsec_$(printf 'e2e-webhook-secret-0123456789abcdef' | base64 -w0)"
 
 # ---- 1. the sample campaign, every notice once ---------------------------------------
-start_server "$WORK/s1" --bearer-env PUSH_TOKEN --webhook-secret-env PUSH_WEBHOOK_SECRET
+push_server_start "$WORK/s1" --bearer-env PUSH_TOKEN --webhook-secret-env PUSH_WEBHOOK_SECRET
 camp=$WORK/campaign.yaml
 python3 "$SRC/tests/e2e/push_campaign.py" "$SRC" "$camp" --maildir "$WORK/maildir" \
   --concurrency 64 --settings "url: http://127.0.0.1:$PORT/v1/notices
@@ -55,9 +31,9 @@ grep -q "run complete: .* 0 failed" "$WORK/err" || fail "run: $(tail -3 "$WORK/e
 grep -q 'http-push POST http://127.0.0.1:[0-9]*/v1/notices over HTTP/1.1, up to 16 in flight' \
   "$WORK/err" || fail "no start-up line: $(cat "$WORK/err")"
 if grep -q "$PUSH_TOKEN\|e2e-webhook-secret" "$WORK/err" "$WORK/out"; then fail "a secret was logged"; fi
-total=$(q "$camp" "$WORK/st1" 's["channels"]["inapp"]["total"]')
-[ "$(q "$camp" "$WORK/st1" 's["channels"]["inapp"]["sent"]')" = "$total" ] && [ "$total" -gt 1000 ] ||
-  fail "status: $(q "$camp" "$WORK/st1" 's["channels"]["inapp"]')"
+total=$(ops_q "$camp" "$WORK/st1" 's["channels"]["inapp"]["total"]')
+[ "$(ops_q "$camp" "$WORK/st1" 's["channels"]["inapp"]["sent"]')" = "$total" ] && [ "$total" -gt 1000 ] ||
+  fail "status: $(ops_q "$camp" "$WORK/st1" 's["channels"]["inapp"]')"
 [ "$(wc -l <"$WORK/s1/requests.jsonl")" -eq "$total" ] ||
   fail "$(wc -l <"$WORK/s1/requests.jsonl") requests for $total notices"
 pass "sample campaign: $total push notices sent, one request each"
@@ -86,21 +62,21 @@ pass "bodies in each person's language with valid objection links; keys unique; 
 # The first 200 answers take 300 ms each, so the run is slow at first and a
 # kill finds requests in flight; the server still answers those (accepted),
 # and the next run re-sends them: replays with the same key and body.
-start_server "$WORK/s2" --slow 1-200:300
+push_server_start "$WORK/s2" --slow 1-200:300
 python3 "$SRC/tests/e2e/push_campaign.py" "$SRC" "$camp" --maildir "$WORK/maildir2" \
   --concurrency 16 --settings "url: http://127.0.0.1:$PORT/v1/notices
 max_in_flight: 8"
 expect_exit 0 "$HERALD" plan "$camp" --state-dir "$WORK/st2"
 "$HERALD" run "$camp" --state-dir "$WORK/st2" --ignore-send-window >"$WORK/run2a.log" 2>&1 &
 run=$!
-PIDS+=("$run")
+bg_track "$run"
 for _ in $(seq 300); do
   [ "$(wc -l <"$WORK/s2/requests.jsonl" 2>/dev/null || echo 0)" -ge 40 ] && break
   sleep 0.05
 done
 kill -9 "$run"
 { wait "$run"; } 2>/dev/null || true
-inflight=$(q "$camp" "$WORK/st2" 's["channels"]["inapp"]["inflight"]')
+inflight=$(ops_q "$camp" "$WORK/st2" 's["channels"]["inapp"]["inflight"]')
 [ "$inflight" -gt 0 ] || fail "the kill found nothing in flight"
 sleep 0.5 # the server answers what the dead run had in flight
 expect_exit 0 timeout 120 "$HERALD" run "$camp" --state-dir "$WORK/st2" --ignore-send-window

@@ -8,35 +8,12 @@
 # Retry-After given as an HTTP date.
 source "$(dirname "$0")/lib.sh"
 
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# start_server DIR ARGS... : push_server.py on a free port; sets PORT.
-start_server() {
-  local dir=$1; shift
-  mkdir -p "$dir"
-  python3 "$SRC/tests/e2e/push_server.py" --port-file "$dir/port" --log "$dir/requests.jsonl" \
-    --accepted "$dir/accepted.jsonl" "$@" >"$dir/server.log" 2>&1 &
-  PIDS+=("$!")
-  for _ in $(seq 200); do [ -s "$dir/port" ] && break; sleep 0.05; done
-  [ -s "$dir/port" ] || fail "push_server did not start: $(cat "$dir/server.log")"
-  PORT=$(cat "$dir/port")
-}
-q() {
-  "$HERALD" status "$1" --state-dir "$2" --json |
-    python3 -c 'import json, sys; s = json.load(sys.stdin); print(eval(sys.argv[1]))' "$3"
-}
 # tokens of the sample audience that the server refuses
 audience=$SRC/campaigns/ai-training-notice/audience.csv
 gone=Qz mismatch=Zq
 
 # ---- 1. every fault at once ---------------------------------------------------------------
-start_server "$WORK/s1" --throttle 12:1 --unavailable 200-215:1 --error-every 23 \
+push_server_start "$WORK/s1" --throttle 12:1 --unavailable 200-215:1 --error-every 23 \
   --conflict-every 41 --stall 400-402:15 --drop 500-503 --gone "$gone" --mismatch "$mismatch"
 camp=$WORK/campaign.yaml
 python3 "$SRC/tests/e2e/push_campaign.py" "$SRC" "$camp" --maildir "$WORK/maildir" \
@@ -55,8 +32,8 @@ python3 "$SRC/tests/e2e/push_check.py" run --state-dir "$WORK/st1" --log "$WORK/
   --expect-status error=10 --expect-status conflict=10 --expect-status stall=3 \
   --expect-status drop=4 --expect-status gone=1 --expect-status mismatch=1 ||
   fail "push_check"
-total=$(q "$camp" "$WORK/st1" 's["channels"]["inapp"]["total"]')
-read -r sent failed left < <(q "$camp" "$WORK/st1" \
+total=$(ops_q "$camp" "$WORK/st1" 's["channels"]["inapp"]["total"]')
+read -r sent failed left < <(ops_q "$camp" "$WORK/st1" \
   '" ".join(str(x) for x in (s["channels"]["inapp"]["sent"], s["channels"]["inapp"]["failed"], sum(s["channels"]["inapp"][k] for k in ("pending", "inflight", "retry", "held"))))')
 [ "$left" -eq 0 ] && [ $((sent + failed)) -eq "$total" ] ||
   fail "counters: sent $sent + failed $failed != total $total, $left left"
@@ -88,7 +65,7 @@ pass "timeouts, dropped connections, 500, 409, 429, 503: retried with the same k
 
 # ---- 2. Retry-After as an HTTP date ---------------------------------------------------------
 head -n 101 "$audience" >"$WORK/small.csv"
-start_server "$WORK/s2" --throttle 4:2 --throttle-date
+push_server_start "$WORK/s2" --throttle 4:2 --throttle-date
 python3 "$SRC/tests/e2e/push_campaign.py" "$SRC" "$WORK/small.yaml" --maildir "$WORK/maildir2" \
   --audience "$WORK/small.csv" --retry "max_attempts: 4, initial_backoff: 1s, max_backoff: 2s" \
   --settings "url: http://127.0.0.1:$PORT/v1/notices

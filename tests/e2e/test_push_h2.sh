@@ -11,28 +11,6 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$NGINX" ] || fail "nginx is not installed (scripts/install-deps.sh installs nginx-light)"
 command -v openssl >/dev/null || fail "openssl is not installed"
 
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-start_server() {
-  local dir=$1; shift
-  mkdir -p "$dir"
-  python3 "$SRC/tests/e2e/push_server.py" --port-file "$dir/port" --log "$dir/requests.jsonl" \
-    --accepted "$dir/accepted.jsonl" "$@" >"$dir/server.log" 2>&1 &
-  PIDS+=("$!")
-  for _ in $(seq 200); do [ -s "$dir/port" ] && break; sleep 0.05; done
-  [ -s "$dir/port" ] || fail "push_server did not start: $(cat "$dir/server.log")"
-  PORT=$(cat "$dir/port")
-}
-q() {
-  "$HERALD" status "$1" --state-dir "$2" --json |
-    python3 -c 'import json, sys; s = json.load(sys.stdin); print(eval(sys.argv[1]))' "$3"
-}
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -51,7 +29,7 @@ openssl x509 -req -in "$pki/server.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" -
 [ -s "$pki/server.pem" ] || fail "openssl could not make the certificates"
 
 # ---- nginx: TLS with ALPN h2 and http/1.1, proxying to the recording server --------------------
-start_server "$WORK/s1"
+push_server_start "$WORK/s1"
 backend=$PORT
 ng=$WORK/nginx
 mkdir -p "$ng"
@@ -91,7 +69,7 @@ http {
 }
 EOF
   "$NGINX" -c "$ng/nginx.conf" -p "$ng" >"$ng/stdout" 2>&1 &
-  PIDS+=("$!")
+  bg_track "$!"
   ok=0
   for _ in $(seq 100); do
     if curl -s --cacert "$pki/ca.pem" -o /dev/null "https://127.0.0.1:$TLS_PORT/"; then ok=1; break; fi
@@ -114,7 +92,7 @@ expect_exit 0 "$HERALD" plan "$camp" --state-dir "$WORK/st1"
 expect_exit 0 timeout 120 "$HERALD" run "$camp" --state-dir "$WORK/st1" --ignore-send-window
 grep -q "run complete: .* 0 failed" "$WORK/err" || fail "run: $(tail -3 "$WORK/err")"
 grep -q "over HTTP/2, up to 64 in flight on 1 connection" "$WORK/err" || fail "start-up line"
-total=$(q "$camp" "$WORK/st1" 's["channels"]["inapp"]["total"]')
+total=$(ops_q "$camp" "$WORK/st1" 's["channels"]["inapp"]["total"]')
 python3 "$SRC/tests/e2e/verify_outputs.py" --state-dir "$WORK/st1" \
   --channel "email:email:$WORK/maildir" --channel "inapp:push:$WORK/s1/accepted.jsonl" \
   --link-template "$link_url" --exact || fail "verify_outputs (h2)"
@@ -145,7 +123,7 @@ max_in_flight: 8"
 expect_exit 0 "$HERALD" plan "$WORK/h1.yaml" --state-dir "$WORK/st2"
 expect_exit 0 timeout 60 "$HERALD" run "$WORK/h1.yaml" --state-dir "$WORK/st2" --ignore-send-window
 grep -q "run complete: .* 0 failed" "$WORK/err" || fail "run: $(tail -3 "$WORK/err")"
-n=$(q "$WORK/h1.yaml" "$WORK/st2" 's["channels"]["inapp"]["sent"]')
+n=$(ops_q "$WORK/h1.yaml" "$WORK/st2" 's["channels"]["inapp"]["sent"]')
 python3 - "$ng/access.log" "$n" <<'PY' || fail "not HTTP/1.1 keep-alive"
 import sys
 lines = [l.split() for l in open(sys.argv[1]) if l.strip()]
@@ -166,9 +144,9 @@ http_version: 2
 max_in_flight: 8"
 expect_exit 0 "$HERALD" plan "$WORK/bad.yaml" --state-dir "$WORK/st3"
 expect_exit 0 timeout 60 "$HERALD" run "$WORK/bad.yaml" --state-dir "$WORK/st3" --ignore-send-window
-n=$(q "$WORK/bad.yaml" "$WORK/st3" 's["channels"]["inapp"]["total"]')
-[ "$(q "$WORK/bad.yaml" "$WORK/st3" 's["channels"]["inapp"]["failed"]')" = "$n" ] ||
-  fail "unverified certificate: $(q "$WORK/bad.yaml" "$WORK/st3" 's["channels"]["inapp"]')"
+n=$(ops_q "$WORK/bad.yaml" "$WORK/st3" 's["channels"]["inapp"]["total"]')
+[ "$(ops_q "$WORK/bad.yaml" "$WORK/st3" 's["channels"]["inapp"]["failed"]')" = "$n" ] ||
+  fail "unverified certificate: $(ops_q "$WORK/bad.yaml" "$WORK/st3" 's["channels"]["inapp"]')"
 [ ! -s "$ng/access.log" ] || fail "a request went through without a verified certificate"
 python3 - "$WORK/st3" <<PY || fail "failures are not push.tls_failed"
 import sys

@@ -5,29 +5,11 @@
 # at `herald run` with file:line:col and the right exit code.
 source "$(dirname "$0")/lib.sh"
 
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-start_server() {
-  local dir=$1; shift
-  mkdir -p "$dir"
-  python3 "$SRC/tests/e2e/push_server.py" --port-file "$dir/port" --log "$dir/requests.jsonl" \
-    --accepted "$dir/accepted.jsonl" "$@" >"$dir/server.log" 2>&1 &
-  PIDS+=("$!")
-  for _ in $(seq 200); do [ -s "$dir/port" ] && break; sleep 0.05; done
-  [ -s "$dir/port" ] || fail "push_server did not start: $(cat "$dir/server.log")"
-  PORT=$(cat "$dir/port")
-}
 link_url=$(sed -n 's/^  url: "\(.*\)"$/\1/p' "$SRC/campaigns/ai-training-notice.yaml")
 head -n 401 "$SRC/campaigns/ai-training-notice/audience.csv" >"$WORK/small.csv"
 
 # ---- 1. body_template, method, headers --------------------------------------------------------
-start_server "$WORK/s1"
+push_server_start "$WORK/s1"
 camp=$WORK/campaign.yaml
 python3 "$SRC/tests/e2e/push_campaign.py" "$SRC" "$camp" --maildir "$WORK/maildir" \
   --audience "$WORK/small.csv" --settings "url: http://127.0.0.1:$PORT/v1/notices

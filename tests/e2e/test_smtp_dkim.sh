@@ -11,8 +11,6 @@ PY=${HERALD_PYTHON:-/usr/bin/python3}
 "$PY" -c 'import aiosmtpd, yaml, dkim, nacl' 2>/dev/null ||
   fail "$PY lacks aiosmtpd, yaml, dkim or nacl (python3-aiosmtpd, python3-yaml, python3-dkim, python3-nacl)"
 command -v openssl >/dev/null || fail "openssl is missing"
-SERVER_PIDS=()
-trap 'for p in "${SERVER_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
 
 # ---- RFC 8463 Appendix A -------------------------------------------------------------
 ${CC:-cc} -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror \
@@ -39,7 +37,7 @@ EOF
 mkdir -p "$WORK/srv"
 "$PY" "$SRC/tests/e2e/smtp_server.py" --maildir "$WORK/srv/maildir" --log "$WORK/srv/log.jsonl" \
   --port-file "$WORK/srv/port" >"$WORK/srv/server.out" 2>&1 &
-SERVER_PIDS+=("$!")
+bg_track "$!"
 for _ in $(seq 100); do [ -s "$WORK/srv/port" ] && break; sleep 0.1; done
 PORT=$(cat "$WORK/srv/port")
 head -n 201 "$SRC/campaigns/ai-training-notice/audience.csv" >"$WORK/audience.csv"

@@ -8,27 +8,6 @@
 source "$(dirname "$0")/lib.sh"
 PY=${HERALD_PYTHON:-/usr/bin/python3}
 "$PY" -c 'import aiosmtpd, yaml' 2>/dev/null || fail "$PY lacks aiosmtpd or yaml (python3-aiosmtpd, python3-yaml)"
-SERVER_PIDS=()
-trap 'for p in "${SERVER_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
-
-# smtp_start NAME [smtp_server.py options]: a capturing server in $WORK/NAME; sets PORT.
-smtp_start() {
-  local name=$1; shift
-  mkdir -p "$WORK/$name"
-  "$PY" "$SRC/tests/e2e/smtp_server.py" --maildir "$WORK/$name/maildir" \
-    --log "$WORK/$name/log.jsonl" --port-file "$WORK/$name/port" "$@" >"$WORK/$name/server.out" 2>&1 &
-  SERVER_PIDS+=("$!")
-  for _ in $(seq 100); do [ -s "$WORK/$name/port" ] && break; sleep 0.1; done
-  [ -s "$WORK/$name/port" ] || { cat "$WORK/$name/server.out" >&2; fail "smtp_server.py did not start"; }
-  PORT=$(cat "$WORK/$name/port")
-}
-# email_counts CAMPAIGN STATE: "sent failed left" of the email channel from herald status --json.
-email_counts() {
-  "$HERALD" status "$1" --state-dir "$2" --json | "$PY" -c '
-import json, sys
-c = json.load(sys.stdin)["channels"]["email"]
-print(c["sent"], c["failed"], c["pending"] + c["inflight"] + c["retry"] + c["held"])'
-}
 
 smtp_start plain
 camp=$WORK/campaign.yaml

@@ -10,25 +10,6 @@ source "$(dirname "$0")/lib.sh"
 PY=${HERALD_PYTHON:-/usr/bin/python3}
 "$PY" -c 'import aiosmtpd, yaml' 2>/dev/null || fail "$PY lacks aiosmtpd or yaml (python3-aiosmtpd, python3-yaml)"
 command -v openssl >/dev/null || fail "openssl is missing"
-SERVER_PIDS=()
-trap 'for p in "${SERVER_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
-
-smtp_start() { # smtp_start NAME [smtp_server.py options]: sets PORT
-  local name=$1; shift
-  mkdir -p "$WORK/$name"
-  "$PY" "$SRC/tests/e2e/smtp_server.py" --maildir "$WORK/$name/maildir" \
-    --log "$WORK/$name/log.jsonl" --port-file "$WORK/$name/port" "$@" >"$WORK/$name/server.out" 2>&1 &
-  SERVER_PIDS+=("$!")
-  for _ in $(seq 100); do [ -s "$WORK/$name/port" ] && break; sleep 0.1; done
-  [ -s "$WORK/$name/port" ] || { cat "$WORK/$name/server.out" >&2; fail "smtp_server.py did not start"; }
-  PORT=$(cat "$WORK/$name/port")
-}
-email_counts() { # "sent failed left" of the email channel
-  "$HERALD" status "$1" --state-dir "$2" --json | "$PY" -c '
-import json, sys
-c = json.load(sys.stdin)["channels"]["email"]
-print(c["sent"], c["failed"], c["pending"] + c["inflight"] + c["retry"] + c["held"])'
-}
 head -n 201 "$SRC/campaigns/ai-training-notice/audience.csv" >"$WORK/audience.csv"
 # run_case NAME SETTINGS [EXIT]: plan and run a campaign with those smtp settings
 # against the server last started; sets SENT FAILED LEFT, CAMP, ST. One attempt
