@@ -13,16 +13,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
+
+#include "herald/hash.h"
 
 /* Domain separation: the MAC input starts with this label and a NUL. */
 static const char link_label[] = "herald-link-v1";
@@ -71,25 +69,37 @@ static bool is_unreserved(unsigned char c)
 
 static const char hex_upper[] = "0123456789ABCDEF";
 
-/* Appends s percent-encoded, keeping only RFC 3986 unreserved characters. */
+/* Writes s[0, n) percent-encoded to dst (room for 3 * n bytes), keeping
+ * only RFC 3986 unreserved characters; returns the bytes written. */
+static size_t percent_encode_to(char *dst, const char *s, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (is_unreserved(c)) {
+            dst[o++] = (char)c;
+        } else {
+            dst[o++] = '%';
+            dst[o++] = hex_upper[c >> 4];
+            dst[o++] = hex_upper[c & 15];
+        }
+    }
+    return o;
+}
+
+/* Appends s[0, n) percent-encoded. Returns 0 or -1 (out unchanged). */
+static int percent_encode_n(struct hd_buf *out, const char *s, size_t n)
+{
+    if (n > HD_BUF_MAX / 3 || hd_buf_reserve(out, 3 * n) != 0)
+        return -1;
+    out->len += percent_encode_to(out->data + out->len, s, n);
+    out->data[out->len] = '\0';
+    return 0;
+}
+
 static int percent_encode(struct hd_buf *out, const char *s)
 {
-    size_t len = strlen(s), run = 0;
-    if (hd_buf_reserve(out, len) != 0)
-        return -1;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char esc[3];
-        if (is_unreserved(c))
-            continue;
-        esc[0] = '%';
-        esc[1] = hex_upper[c >> 4];
-        esc[2] = hex_upper[c & 15];
-        if (hd_buf_append(out, s + run, i - run) != 0 || hd_buf_append(out, esc, 3) != 0)
-            return -1;
-        run = i + 1;
-    }
-    return hd_buf_append(out, s + run, len - run);
+    return percent_encode_n(out, s, strlen(s));
 }
 
 static int hex_value(unsigned char c)
@@ -153,55 +163,38 @@ static void encode_token(const unsigned char mac[16], char out[HD_LINK_TOKEN_LEN
     out[o] = '\0';
 }
 
-/* Fetching the algorithm is a locked lookup in OpenSSL's provider store;
- * a link is made per message, so it is fetched once for the process. */
-static EVP_MAC *hmac_alg;
-static void fetch_hmac(void)
+/* The MAC input up to the person id: the label with its NUL, the campaign id
+ * and a NUL. The NULs are part of the MAC input: ids cannot contain NUL, so
+ * ("a", "bc") and ("ab", "c") never collide. */
+static void absorb_prefix(struct hd_sha256 *work, const char *campaign_id, size_t campaign_len)
 {
-    hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    static const char zero = 0;
+    hd_sha256_update(work, link_label, sizeof link_label);
+    hd_sha256_update(work, campaign_id, campaign_len);
+    hd_sha256_update(work, &zero, 1);
 }
 
-static EVP_MAC *hmac_algorithm(void)
+/* Finishes the MAC begun by work (prefix and person absorbed) into a token. */
+static void finish_token(const struct hd_hmac *k, struct hd_sha256 *work,
+                         char out[HD_LINK_TOKEN_LEN + 1])
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, fetch_hmac);
-    return hmac_alg;
+    uint8_t md[HD_SHA256_LEN];
+    hd_hmac_end(k, work, md);
+    encode_token(md, out);
+    OPENSSL_cleanse(md, sizeof md);
 }
 
 void hd_link_token(const struct hd_link_secret *secret, const char *campaign_id,
                    const char *person_id, char out[HD_LINK_TOKEN_LEN + 1])
 {
-    static const unsigned char zero = 0;
-    char digest_name[] = "SHA256";
-    OSSL_PARAM params[2];
-    EVP_MAC *mac = NULL;
-    EVP_MAC_CTX *ctx = NULL;
-    unsigned char md[EVP_MAX_MD_SIZE];
-    size_t mdlen = 0;
-
-    /* The function cannot report failure, so an empty string stands for it:
-     * hd_link_build refuses to use it and hd_link_verify never matches it.
-     * OpenSSL only fails here when out of memory or badly configured. */
-    out[0] = '\0';
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0);
-    params[1] = OSSL_PARAM_construct_end();
-    mac = hmac_algorithm();
-    if (mac == NULL)
-        goto done;
-    ctx = EVP_MAC_CTX_new(mac);
-    /* The label's NUL and the separator NUL are part of the MAC input: ids
-     * cannot contain NUL, so ("a", "bc") and ("ab", "c") never collide. */
-    if (ctx == NULL || !EVP_MAC_init(ctx, secret->bytes, secret->len, params) ||
-        !EVP_MAC_update(ctx, (const unsigned char *)link_label, sizeof link_label) ||
-        !EVP_MAC_update(ctx, (const unsigned char *)campaign_id, strlen(campaign_id)) ||
-        !EVP_MAC_update(ctx, &zero, 1) ||
-        !EVP_MAC_update(ctx, (const unsigned char *)person_id, strlen(person_id)) ||
-        !EVP_MAC_final(ctx, md, &mdlen, sizeof md) || mdlen < 16)
-        goto done;
-    encode_token(md, out);
-done:
-    OPENSSL_cleanse(md, sizeof md);
-    EVP_MAC_CTX_free(ctx);
+    struct hd_hmac k;
+    struct hd_sha256 work;
+    hd_hmac_init(&k, secret->bytes, secret->len);
+    hd_hmac_begin(&k, &work);
+    absorb_prefix(&work, campaign_id, strlen(campaign_id));
+    hd_sha256_update(&work, person_id, strlen(person_id));
+    finish_token(&k, &work, out);
+    hd_hmac_wipe(&k);
 }
 
 int hd_link_template_check(const char *tmpl, struct hd_err *err)
@@ -295,8 +288,6 @@ int hd_link_build(const struct hd_link_secret *secret, const char *tmpl, const c
     if (hd_link_template_check(tmpl, NULL) != 0)
         goto done;
     hd_link_token(secret, campaign_id, person_id, token);
-    if (strlen(token) != HD_LINK_TOKEN_LEN)
-        goto done;
     while ((ph = next_placeholder(tmpl, pos, &start, &end)) != PH_NONE) {
         int r;
         if (hd_buf_append(out, tmpl + pos, start - pos) != 0)
@@ -322,6 +313,112 @@ done:
     }
     OPENSSL_cleanse(token, sizeof token);
     return rc;
+}
+
+/* A prepared hd_link_build. The template check guarantees exactly one
+ * {{token}} and one {{person}} and at most one {{campaign}}; the campaign id
+ * is fixed per linker, so it is substituted into the literal text once. What
+ * remains is text[0] ph[0] text[1] ph[1] text[2], with ph[] the token and the
+ * person in template order and the texts possibly empty. The HMAC's inner
+ * state has absorbed the key pad and the MAC input up to the person id, so a
+ * token costs one SHA-256 of the person id plus the outer hash. */
+struct hd_linker {
+    struct hd_hmac mac;
+    enum placeholder ph[2];
+    size_t cut[3];    /* text[i] ends at text + cut[i]; text[i + 1] starts there */
+    size_t fixed_len; /* literal bytes plus the token */
+    char *text;
+};
+
+struct hd_linker *hd_linker_new(const struct hd_link_secret *secret, const char *tmpl,
+                                const char *campaign_id, struct hd_err *err)
+{
+    struct hd_linker *l = NULL;
+    struct hd_buf text = HD_BUF_INIT;
+    struct hd_sha256 work;
+    size_t pos = 0, start, end, nph = 0;
+    enum placeholder ph;
+
+    if (secret == NULL || campaign_id == NULL) {
+        hd_err_set(err, HD_EX_SOFTWARE, "internal error: objection link without %s",
+                   secret == NULL ? "a secret" : "a campaign id");
+        return NULL;
+    }
+    if (hd_link_template_check(tmpl, err) != 0)
+        return NULL;
+    l = calloc(1, sizeof *l);
+    if (l == NULL)
+        goto oom;
+    /* Same walk as hd_link_build, so the same bytes come out. */
+    while ((ph = next_placeholder(tmpl, pos, &start, &end)) != PH_NONE) {
+        if (hd_buf_append(&text, tmpl + pos, start - pos) != 0)
+            goto oom;
+        if (ph == PH_CAMPAIGN) {
+            if (percent_encode(&text, campaign_id) != 0)
+                goto oom;
+        } else {
+            l->ph[nph] = ph;
+            l->cut[nph++] = text.len;
+        }
+        pos = end;
+    }
+    if (hd_buf_puts(&text, tmpl + pos) != 0)
+        goto oom;
+    l->cut[2] = text.len;
+    l->fixed_len = text.len + HD_LINK_TOKEN_LEN;
+    l->text = text.data;
+    hd_hmac_init(&l->mac, secret->bytes, secret->len);
+    hd_hmac_begin(&l->mac, &work);
+    absorb_prefix(&work, campaign_id, strlen(campaign_id));
+    l->mac.inner = work;
+    OPENSSL_cleanse(&work, sizeof work);
+    return l;
+oom:
+    hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
+    hd_buf_release(&text);
+    free(l);
+    return NULL;
+}
+
+int hd_linker_build(struct hd_linker *l, const char *person_id, size_t len, struct hd_buf *out)
+{
+    char token[HD_LINK_TOKEN_LEN + 1];
+    struct hd_sha256 work;
+    size_t from = 0;
+    char *p;
+
+    if (len > (HD_BUF_MAX - l->fixed_len) / 3 || hd_buf_reserve(out, l->fixed_len + 3 * len) != 0)
+        return -1;
+    hd_hmac_begin(&l->mac, &work);
+    hd_sha256_update(&work, person_id, len);
+    finish_token(&l->mac, &work, token);
+    p = out->data + out->len;
+    for (size_t i = 0; i < 2; i++) {
+        memcpy(p, l->text + from, l->cut[i] - from);
+        p += l->cut[i] - from;
+        from = l->cut[i];
+        if (l->ph[i] == PH_TOKEN) {
+            memcpy(p, token, HD_LINK_TOKEN_LEN);
+            p += HD_LINK_TOKEN_LEN;
+        } else {
+            p += percent_encode_to(p, person_id, len);
+        }
+    }
+    memcpy(p, l->text + from, l->cut[2] - from);
+    p += l->cut[2] - from;
+    *p = '\0';
+    out->len = (size_t)(p - out->data);
+    OPENSSL_cleanse(token, sizeof token);
+    return 0;
+}
+
+void hd_linker_free(struct hd_linker *l)
+{
+    if (l == NULL)
+        return;
+    hd_hmac_wipe(&l->mac);
+    free(l->text);
+    free(l);
 }
 
 /* Matches the template part tmpl[from, to) - literals, {{campaign}} and
@@ -412,7 +509,7 @@ bool hd_link_verify(const struct hd_link_secret *secret, const char *tmpl, const
     if (person == NULL || percent_decode(url + head_len, mid, person) <= 0)
         goto done;
     hd_link_token(secret, campaign_id, person, want);
-    if (strlen(want) != HD_LINK_TOKEN_LEN || strlen(got) != HD_LINK_TOKEN_LEN)
+    if (strlen(got) != HD_LINK_TOKEN_LEN)
         goto done;
     if (CRYPTO_memcmp(got, want, HD_LINK_TOKEN_LEN) != 0)
         goto done;

@@ -20,6 +20,7 @@
 #include <openssl/pem.h>
 
 #include "herald/audience.h"
+#include "herald/hash.h"
 #include "herald/mime.h"
 #include "herald/render.h"
 
@@ -166,87 +167,31 @@ int hd_proof_read_file(const char *path, struct hd_buf *out, struct hd_err *err)
     return 0;
 }
 
-/* ---- HMAC-SHA256 with the key's pads absorbed once ------------------------------------------- */
-
-/* HMAC (RFC 2104) by hand over two SHA-256 contexts that already absorbed
- * key XOR ipad / opad: each MAC is then two context copies and two short
- * hashes, with no key schedule and no allocation. */
-struct hmac {
-    EVP_MD *md;
-    EVP_MD_CTX *inner, *outer, *work;
-};
-
-static void hmac_free(struct hmac *h)
-{
-    EVP_MD_CTX_free(h->inner);
-    EVP_MD_CTX_free(h->outer);
-    EVP_MD_CTX_free(h->work);
-    EVP_MD_free(h->md);
-    memset(h, 0, sizeof *h);
-}
-
-static int hmac_init(struct hmac *h, const uint8_t *key, size_t len)
-{
-    uint8_t k[64], pad[64];
-    memset(h, 0, sizeof *h);
-    memset(k, 0, sizeof k);
-    h->md = EVP_MD_fetch(NULL, "SHA256", NULL);
-    h->inner = EVP_MD_CTX_new();
-    h->outer = EVP_MD_CTX_new();
-    h->work = EVP_MD_CTX_new();
-    if (h->md == NULL || h->inner == NULL || h->outer == NULL || h->work == NULL)
-        goto fail;
-    if (len > 64) {
-        if (!EVP_Digest(key, len, k, NULL, h->md, NULL))
-            goto fail;
-    } else {
-        memcpy(k, key, len);
-    }
-    for (int i = 0; i < 64; i++)
-        pad[i] = k[i] ^ 0x36;
-    if (!EVP_DigestInit_ex(h->inner, h->md, NULL) || !EVP_DigestUpdate(h->inner, pad, 64))
-        goto fail;
-    for (int i = 0; i < 64; i++)
-        pad[i] = k[i] ^ 0x5c;
-    if (!EVP_DigestInit_ex(h->outer, h->md, NULL) || !EVP_DigestUpdate(h->outer, pad, 64))
-        goto fail;
-    OPENSSL_cleanse(k, sizeof k);
-    OPENSSL_cleanse(pad, sizeof pad);
-    return 0;
-fail:
-    OPENSSL_cleanse(k, sizeof k);
-    OPENSSL_cleanse(pad, sizeof pad);
-    hmac_free(h);
-    return -1;
-}
+/* ---- pseudonyms: HMAC-SHA256 (herald/hash.h) --------------------------------------------------
+ */
 
 /* HMAC over label (with its NUL) || a || [0 || b]. */
-static int hmac_raw(struct hmac *h, const char *label, const char *a, size_t na, const char *b,
-                    size_t nb, uint8_t mac[32])
+static void hmac_raw(const struct hd_hmac *k, const char *label, const char *a, size_t na,
+                     const char *b, size_t nb, uint8_t mac[HD_SHA256_LEN])
 {
     static const uint8_t zero = 0;
-    uint8_t ih[32];
-    if (!EVP_MD_CTX_copy_ex(h->work, h->inner) ||
-        !EVP_DigestUpdate(h->work, label, strlen(label) + 1) ||
-        (na && !EVP_DigestUpdate(h->work, a, na)) ||
-        (b &&
-         (!EVP_DigestUpdate(h->work, &zero, 1) || (nb && !EVP_DigestUpdate(h->work, b, nb)))) ||
-        !EVP_DigestFinal_ex(h->work, ih, NULL) || !EVP_MD_CTX_copy_ex(h->work, h->outer) ||
-        !EVP_DigestUpdate(h->work, ih, 32) || !EVP_DigestFinal_ex(h->work, mac, NULL))
-        return -1;
-    return 0;
+    struct hd_sha256 w;
+    hd_hmac_begin(k, &w);
+    hd_sha256_update(&w, label, strlen(label) + 1);
+    hd_sha256_update(&w, a, na);
+    if (b != NULL) {
+        hd_sha256_update(&w, &zero, 1);
+        hd_sha256_update(&w, b, nb);
+    }
+    hd_hmac_end(k, &w, mac);
 }
 
-static int hmac_hex(struct hmac *h, const char *label, const char *a, size_t na, const char *b,
-                    size_t nb, char out[65])
+static void hmac_hex(const struct hd_hmac *k, const char *label, const char *a, size_t na,
+                     const char *b, size_t nb, char out[65])
 {
-    uint8_t mac[32];
-    if (hmac_raw(h, label, a, na, b, nb, mac) != 0) {
-        out[0] = '\0';
-        return -1;
-    }
-    hd_proof_hex(mac, 32, out);
-    return 0;
+    uint8_t mac[HD_SHA256_LEN];
+    hmac_raw(k, label, a, na, b, nb, mac);
+    hd_proof_hex(mac, HD_SHA256_LEN, out);
 }
 
 static const char person_label[] = "herald-person-v1";
@@ -256,12 +201,10 @@ static const char link_label[] = "herald-link-v1";
 static void pseudonym(const struct hd_pseudonym_key *k, const char *label, const char *a, size_t na,
                       const char *b, size_t nb, char out[65])
 {
-    struct hmac h;
-    out[0] = '\0';
-    if (hmac_init(&h, k->bytes, k->len) != 0)
-        return;
+    struct hd_hmac h;
+    hd_hmac_init(&h, k->bytes, k->len);
     hmac_hex(&h, label, a, na, b, nb, out);
-    hmac_free(&h);
+    hd_hmac_wipe(&h);
 }
 
 void hd_proof_person_key(const struct hd_pseudonym_key *k, const char *id, size_t len, char out[65])
@@ -374,17 +317,13 @@ int hd_pseudonym_key_load(struct hd_pseudonym_key *k, const char *env, const cha
         snprintf(k->id, sizeof k->id, "%.32s", key_id);
     } else {
         static const char label[] = "herald-key-id-v1";
-        uint8_t h[32];
+        uint8_t h[HD_SHA256_LEN];
         char hex[65];
-        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-        if (ctx == NULL || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ||
-            !EVP_DigestUpdate(ctx, label, sizeof label) ||
-            !EVP_DigestUpdate(ctx, k->bytes, k->len) || !EVP_DigestFinal_ex(ctx, h, NULL)) {
-            EVP_MD_CTX_free(ctx);
-            hd_err_set(err, HD_EX_SOFTWARE, "SHA-256 failed");
-            return -1;
-        }
-        EVP_MD_CTX_free(ctx);
+        struct hd_sha256 ctx;
+        hd_sha256_init(&ctx);
+        hd_sha256_update(&ctx, label, sizeof label);
+        hd_sha256_update(&ctx, k->bytes, k->len);
+        hd_sha256_final(&ctx, h);
         hd_proof_hex(h, 6, hex);
         snprintf(k->id, sizeof k->id, "k-%.12s", hex);
     }
@@ -452,6 +391,34 @@ static bool plain_run(const char *s, size_t n)
     return bad == 0;
 }
 
+/* True when s[0..n) is all printable ASCII without '"' and '\\' (nothing to
+ * escape), 8 bytes at a time: any byte below 0x20, from 0x7F up, '"' or '\\'
+ * sets a high bit of bad (the exact "has a byte less than" / "has a zero
+ * byte" tests of Bit Twiddling Hacks). */
+static bool json_plain(const char *s, size_t n)
+{
+    static const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t bad = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, q, b, d;
+        memcpy(&x, s + i, 8);
+        q = x ^ (ones * '"');
+        b = x ^ (ones * '\\');
+        d = x ^ (ones * 0x7F);
+        bad |= ((x - ones * 0x20) & ~x) | x | ((q - ones) & ~q) | ((b - ones) & ~b) |
+               ((d - ones) & ~d);
+        if (bad & highs)
+            return false;
+    }
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c >= 0x7F || c == '"' || c == '\\')
+            return false;
+    }
+    return true;
+}
+
 /* Escapes s[0..n) into p (room for 6 bytes per input byte plus quotes);
  * returns the end. */
 static char *json_str(char *p, const char *str, size_t n)
@@ -460,7 +427,7 @@ static char *json_str(char *p, const char *str, size_t n)
     const uint8_t *s = (const uint8_t *)str;
     size_t i = 0;
     *p++ = '"';
-    if (plain_run(str, n) && memchr(str, '"', n) == NULL) { /* nearly always */
+    if (json_plain(str, n)) { /* nearly always */
         memcpy(p, str, n);
         p[n] = '"';
         return p + n + 1;
@@ -1272,133 +1239,113 @@ int hd_proof_csv_line(const struct hd_proof_rec *r, struct hd_buf *out)
 
 /* ---- recording ------------------------------------------------------------------------------- */
 
-/* The objection URL of a person, as hd_link_build makes it (herald/link.h:
- * the template with {{token}}, {{person}} and {{campaign}} filled in, the
- * token base64url(HMAC-SHA256(secret, "herald-link-v1" 0 campaign 0
- * person)[0..15])), but with the secret's HMAC pads absorbed once and the
- * template split once. hd_proofs_open checks it against hd_link_build on a
- * few awkward ids and falls back to hd_link_build when they differ. */
-enum { SEG_TEXT, SEG_TOKEN, SEG_PERSON, SEG_CAMPAIGN };
-#define LINK_SEGS 16
-struct link_seg {
-    int kind;
-    const char *text;
-    size_t n;
-};
-struct fast_link {
-    bool ok;
-    struct hmac h;
-    const char *campaign;
-    struct link_seg seg[LINK_SEGS];
-    size_t nseg;
-};
-
-static int percent_append(struct hd_buf *out, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '.' || c == '_' || c == '~';
-        char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
-        if (keep ? hd_buf_putc(out, (char)c) : hd_buf_append(out, esc, 3))
-            return -1;
-    }
-    return 0;
-}
-
-static void fast_link_init(struct fast_link *l, const struct hd_link_secret *secret,
-                           const char *tmpl, const char *campaign)
-{
-    const char *p = tmpl;
-    memset(l, 0, sizeof *l);
-    l->ok = false;
-    l->nseg = 0;
-    l->campaign = campaign;
-    if (secret == NULL || tmpl == NULL || hmac_init(&l->h, secret->bytes, secret->len) != 0)
-        return;
-    for (;;) {
-        const char *open = strstr(p, "{{"), *close, *a, *b;
-        if (l->nseg + 2 > LINK_SEGS)
-            return;
-        if (open == NULL) {
-            l->seg[l->nseg++] = (struct link_seg){SEG_TEXT, p, strlen(p)};
-            break;
-        }
-        if ((close = strstr(open + 2, "}}")) == NULL)
-            return;
-        l->seg[l->nseg++] = (struct link_seg){SEG_TEXT, p, (size_t)(open - p)};
-        for (a = open + 2, b = close; a < b && (*a == ' ' || *a == '\t');)
-            a++;
-        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-            b--;
-        size_t n = (size_t)(b - a);
-        int kind = n == 5 && !memcmp(a, "token", 5)      ? SEG_TOKEN
-                   : n == 6 && !memcmp(a, "person", 6)   ? SEG_PERSON
-                   : n == 8 && !memcmp(a, "campaign", 8) ? SEG_CAMPAIGN
-                                                         : -1;
-        if (kind < 0)
-            return;
-        l->seg[l->nseg++] = (struct link_seg){kind, NULL, 0};
-        p = close + 2;
-    }
-    l->ok = true;
-}
-
-static int fast_link_build(struct fast_link *l, const char *person, size_t len, struct hd_buf *out)
-{
-    static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    uint8_t mac[32];
-    char token[23];
-    if (hmac_raw(&l->h, link_label, l->campaign, strlen(l->campaign), person, len, mac) != 0)
-        return -1;
-    for (int i = 0, o = 0; i < 16; i += 3) {
-        uint32_t v = (uint32_t)mac[i] << 16 | (i + 1 < 16 ? (uint32_t)mac[i + 1] << 8 : 0) |
-                     (i + 2 < 16 ? mac[i + 2] : 0);
-        token[o++] = b64url[v >> 18 & 63];
-        token[o++] = b64url[v >> 12 & 63];
-        if (i + 1 < 16)
-            token[o++] = b64url[v >> 6 & 63];
-        if (i + 2 < 16)
-            token[o++] = b64url[v & 63];
-    }
-    OPENSSL_cleanse(mac, sizeof mac);
-    for (size_t i = 0; i < l->nseg; i++) {
-        int rc = l->seg[i].kind == SEG_TEXT    ? hd_buf_append(out, l->seg[i].text, l->seg[i].n)
-                 : l->seg[i].kind == SEG_TOKEN ? hd_buf_append(out, token, 22)
-                 : l->seg[i].kind == SEG_PERSON
-                     ? percent_append(out, person, len)
-                     : percent_append(out, l->campaign, strlen(l->campaign));
-        if (rc != 0)
-            return -1;
-    }
-    OPENSSL_cleanse(token, sizeof token);
-    return 0;
-}
-
-/* A person's person_key and link_hmac (an HMAC of an HMAC-bearing URL:
- * the dearest part of a record) are the same on every channel; the last
- * ones of each slot are kept, by exact id. */
-#define PCACHE_SLOTS 16384
-#define PCACHE_ID 48
-struct pcache {
-    uint16_t len; /* 0: empty */
-    char id[PCACHE_ID];
-    char person_key[65], link_hmac[65];
-};
-
 struct hd_proofs {
     const struct hd_campaign *c;
     const struct hd_link_secret *link;
     struct hd_pseudonym_key key;
-    struct hmac hm;
-    struct hd_merkle_hasher h;
+    struct hd_hmac hm; /* the pseudonym key; only read after open (hd_proofs_prepare) */
+    uint32_t tag;      /* in every struct hd_proof_pre this recorder makes */
     char snapshot[65];
     char domain[HD_MAX_CHANNELS][256]; /* email channels: the From domain (ASCII) */
+    /* The recorder's own parts of a delivery record in canonical JSON,
+     * ",\"key\":value" runs ending at frag_end: campaign; key_id and kind;
+     * snapshot (hd_proofs_delivery_pre puts them in place). */
+    struct hd_buf frag;
+    size_t frag_end[3];
+    /* The last record appended (its bytes stay in line): when it is still
+     * the last one in the store, its leaf hash is the next record's prev. */
+    bool tip_ok;
+    uint64_t tip_seq;
+    uint8_t tip_leaf[HD_SHA256_LEN];
     struct hd_buf line, url, id;
-    struct pcache *cache; /* a person's keys, for their next channel's record */
-    struct fast_link fl;
+    struct hd_linker *linker; /* the objection URL, as hd_link_build makes it */
 };
+
+_Static_assert(sizeof(struct hd_proof_pre) == 1024, "struct hd_proof_pre is 1024 bytes");
+
+/* ---- fragments: record fields in canonical JSON, each ",\"key\":value" ---------------------- */
+
+/* A bounded writer into a fixed buffer; ok turns false when something does
+ * not fit (and nothing more is written). */
+struct fw {
+    char *p, *end;
+    bool ok;
+};
+
+static void fw_raw(struct fw *w, const char *s, size_t n)
+{
+    if (!w->ok || (size_t)(w->end - w->p) < n) {
+        w->ok = false;
+        return;
+    }
+    memcpy(w->p, s, n);
+    w->p += n;
+}
+
+#define FW_LIT(w, lit) fw_raw(w, lit, sizeof lit - 1)
+
+/* A string with escapes (rare): escaped aside, then copied if it fits. */
+static void fw_escaped(struct fw *w, const char *s, size_t n)
+{
+    char tmp[6 * HD_PROOF_PRE_TEXT + 2];
+    if (n > HD_PROOF_PRE_TEXT) {
+        w->ok = false;
+        return;
+    }
+    char *e = json_str(tmp, s, n);
+    fw_raw(w, tmp, (size_t)(e - tmp));
+}
+
+/* key: ",\"name\":" */
+static void fw_str(struct fw *w, const char *key, const char *s, size_t n)
+{
+    fw_raw(w, key, strlen(key));
+    if (!w->ok)
+        return;
+    if (!json_plain(s, n)) {
+        fw_escaped(w, s, n);
+    } else if ((size_t)(w->end - w->p) >= n + 2) {
+        *w->p++ = '"';
+        memcpy(w->p, s, n);
+        w->p += n;
+        *w->p++ = '"';
+    } else {
+        w->ok = false;
+    }
+}
+
+/* key: ",\"name\":\"" */
+static void fw_hex(struct fw *w, const char *key, const char hex[65])
+{
+    fw_raw(w, key, strlen(key));
+    fw_raw(w, hex, 64);
+    FW_LIT(w, "\"");
+}
+
+/* The fragments of a delivery record that come from the recorder alone. */
+static int proofs_frags(struct hd_proofs *p)
+{
+    const char *key_id = p->key.id;
+    size_t n = strlen(p->c->id) + strlen(key_id) + 64;
+    char *o;
+    if (hd_buf_reserve(&p->frag, 6 * n + 128) != 0)
+        return -1;
+    o = p->frag.data;
+    memcpy(o, ",\"campaign\":", 12);
+    o = json_str(o + 12, p->c->id, strlen(p->c->id));
+    p->frag_end[0] = (size_t)(o - p->frag.data);
+    memcpy(o, ",\"key_id\":", 10);
+    o = json_str(o + 10, key_id, strlen(key_id));
+    memcpy(o, ",\"kind\":\"delivery\"", 18);
+    o += 18;
+    p->frag_end[1] = (size_t)(o - p->frag.data);
+    memcpy(o, ",\"snapshot\":", 12);
+    o = json_str(o + 12, p->snapshot, 64);
+    p->frag_end[2] = (size_t)(o - p->frag.data);
+    p->frag.len = p->frag_end[2];
+    p->frag.data[p->frag.len] = '\0';
+    return 0;
+}
 
 int hd_proofs_open(struct hd_proofs **out, const struct hd_campaign *c,
                    const struct hd_link_secret *link, struct hd_err *err)
@@ -1420,24 +1367,23 @@ int hd_proofs_open(struct hd_proofs **out, const struct hd_campaign *c,
         free(p);
         return -1;
     }
-    p->cache = calloc(PCACHE_SLOTS, sizeof *p->cache);
-    if (p->cache == NULL || hmac_init(&p->hm, p->key.bytes, p->key.len) != 0 ||
-        hd_merkle_hasher_init(&p->h) != 0) {
+    hd_hmac_init(&p->hm, p->key.bytes, p->key.len);
+    hd_proof_hex(c->snapshot_sha256, 32, p->snapshot);
+    if (proofs_frags(p) != 0) {
         hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
         hd_proofs_close(p);
         return -1;
     }
-    hd_proof_hex(c->snapshot_sha256, 32, p->snapshot);
-    fast_link_init(&p->fl, link, c->link_url, c->id);
-    static const char *const probes[] = {"p-000123", "\xc3\xbc/ 1&2", "a b+c%d~e.f_g-h=?#", "x"};
-    for (size_t i = 0; p->fl.ok && i < sizeof probes / sizeof probes[0]; i++) {
-        struct hd_buf a = HD_BUF_INIT, b = HD_BUF_INIT;
-        p->fl.ok = fast_link_build(&p->fl, probes[i], strlen(probes[i]), &a) == 0 &&
-                   hd_link_build(link, c->link_url, c->id, probes[i], &b) == 0 && a.len == b.len &&
-                   memcmp(a.data, b.data, a.len) == 0;
-        hd_buf_release(&a);
-        hd_buf_release(&b);
-    }
+    /* A struct hd_proof_pre is bound to the key and the campaign. */
+    uint8_t mac[HD_SHA256_LEN];
+    hmac_raw(&p->hm, "herald-proof-pre-v1", c->id, strlen(c->id), NULL, 0, mac);
+    p->tag = (uint32_t)mac[0] << 24 | (uint32_t)mac[1] << 16 | (uint32_t)mac[2] << 8 | mac[3];
+    if (p->tag == 0)
+        p->tag = 1;
+    /* Without a secret or with a template the linker refuses, every
+     * delivery record fails (hd_link_build refuses it too), as before. */
+    if (link != NULL)
+        p->linker = hd_linker_new(link, c->link_url, c->id, NULL);
     for (size_t ch = 0; ch < c->nchannels; ch++) {
         char from[320];
         struct hd_err e = {0};
@@ -1455,15 +1401,79 @@ void hd_proofs_close(struct hd_proofs *p)
 {
     if (p == NULL)
         return;
-    hmac_free(&p->hm);
-    hmac_free(&p->fl.h);
-    hd_merkle_hasher_free(&p->h);
+    hd_hmac_wipe(&p->hm);
+    hd_linker_free(p->linker);
+    hd_buf_release(&p->frag);
     hd_buf_release(&p->line);
     hd_buf_release(&p->url);
     hd_buf_release(&p->id);
     OPENSSL_cleanse(&p->key, sizeof p->key);
-    free(p->cache);
     free(p);
+}
+
+/* RFC 9162 leaf hash: SHA-256(0x00 || line). */
+static void leaf_hash(const void *line, size_t len, uint8_t out[HD_SHA256_LEN])
+{
+    static const uint8_t zero = 0;
+    struct hd_sha256 h;
+    hd_sha256_init(&h);
+    hd_sha256_update(&h, &zero, 1);
+    hd_sha256_update(&h, line, len);
+    hd_sha256_final(&h, out);
+}
+
+/* The next record's seq and prev (*has_prev false for seq 0), from the last
+ * record of the proofs, on an open cursor *cur. Its leaf hash is the one
+ * kept from the last append when the record is byte for byte that one (any
+ * abort, or another writer, shows as different bytes or another seq). */
+static int chain_next(struct hd_proofs *p, MDB_txn *txn, const struct hd_store *s, MDB_cursor **cur,
+                      uint64_t *seq, uint8_t prev[HD_SHA256_LEN], bool *has_prev,
+                      struct hd_err *err)
+{
+    MDB_val k, v;
+    bool tip = p->tip_ok;
+    int rc = mdb_cursor_open(txn, s->proofs, cur);
+    p->tip_ok = false; /* line is about to change */
+    if (rc != 0)
+        return hd_store_fail(err, rc, "opening the proofs");
+    rc = mdb_cursor_get(*cur, &k, &v, MDB_LAST);
+    if (rc == 0 && k.mv_size == 8) {
+        *seq = hd_get_u64(k.mv_data) + 1;
+        if (tip && p->tip_seq + 1 == *seq && v.mv_size == p->line.len &&
+            memcmp(v.mv_data, p->line.data, v.mv_size) == 0)
+            memcpy(prev, p->tip_leaf, HD_SHA256_LEN);
+        else
+            leaf_hash(v.mv_data, v.mv_size, prev);
+        *has_prev = true;
+        return 0;
+    }
+    if (rc == MDB_NOTFOUND) {
+        *seq = 0;
+        *has_prev = false;
+        return 0;
+    }
+    mdb_cursor_close(*cur);
+    *cur = NULL;
+    if (rc == 0)
+        hd_err_set(err, HD_EX_SOFTWARE, "damaged proofs database (a key of %zu bytes)", k.mv_size);
+    return rc ? hd_store_fail(err, rc, "reading the proofs") : -1;
+}
+
+/* Appends line as record seq on cur (from chain_next), closes cur, and keeps
+ * the record's leaf hash for the next one. */
+static int chain_put(struct hd_proofs *p, MDB_cursor *cur, uint64_t seq, struct hd_err *err)
+{
+    uint8_t key[8];
+    MDB_val k = {8, key}, v = {p->line.len, p->line.data};
+    hd_key_u64(key, seq);
+    int rc = mdb_cursor_put(cur, &k, &v, MDB_APPEND);
+    mdb_cursor_close(cur);
+    if (rc != 0)
+        return hd_store_fail(err, rc, "writing a proof record");
+    leaf_hash(p->line.data, p->line.len, p->tip_leaf);
+    p->tip_seq = seq;
+    p->tip_ok = true;
+    return 0;
 }
 
 /* Appends f as the next record: seq and prev come from the last record. */
@@ -1471,65 +1481,45 @@ static int append(struct hd_proofs *p, MDB_txn *txn, const struct hd_store *s,
                   struct hd_proof_fields *f, struct hd_err *err)
 {
     MDB_cursor *cur;
-    MDB_val k, v;
-    uint8_t prev[32], key[8];
-    int rc = mdb_cursor_open(txn, s->proofs, &cur);
-    if (rc != 0)
-        return hd_store_fail(err, rc, "opening the proofs");
-    rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-    if (rc == 0 && k.mv_size == 8) {
-        f->seq = hd_get_u64(k.mv_data) + 1;
-        hd_merkle_leaf_hash(&p->h, v.mv_data, v.mv_size, prev);
-        f->prev = prev;
-    } else if (rc == MDB_NOTFOUND) {
-        f->seq = 0;
-        f->prev = NULL;
-    } else {
-        mdb_cursor_close(cur);
-        if (rc == 0)
-            hd_err_set(err, HD_EX_SOFTWARE, "damaged proofs database (a key of %zu bytes)",
-                       k.mv_size);
-        return rc ? hd_store_fail(err, rc, "reading the proofs") : -1;
-    }
+    uint8_t prev[HD_SHA256_LEN];
+    bool has_prev;
+    if (chain_next(p, txn, s, &cur, &f->seq, prev, &has_prev, err) != 0)
+        return -1;
+    f->prev = has_prev ? prev : NULL;
     hd_buf_reset(&p->line);
     if (hd_proof_format(f, &p->line) != 0) {
         mdb_cursor_close(cur);
         hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
         return -1;
     }
-    hd_key_u64(key, f->seq);
-    k.mv_size = 8;
-    k.mv_data = key;
-    v.mv_size = p->line.len;
-    v.mv_data = p->line.data;
-    rc = mdb_cursor_put(cur, &k, &v, MDB_APPEND);
-    mdb_cursor_close(cur);
-    return rc ? hd_store_fail(err, rc, "writing a proof record") : 0;
+    return chain_put(p, cur, f->seq, err);
 }
 
 /* The renderer's deterministic message key (herald/render.h):
  * hex(SHA-256("herald-msgid-v1" 0 campaign 0 person 0 channel))[0..32],
- * with the recorder's own SHA-256 context (hd_render_message_key makes a
- * new one per call). The e2e tests compare it with the delivered emails. */
-static void message_key(struct hd_proofs *p, const char *campaign, const char *person,
-                        size_t person_len, const char *channel, char out[33])
+ * the same bytes hd_render_message_key makes, on a stack SHA-256 state. The
+ * e2e tests compare it with the delivered emails. */
+static void message_key(const char *campaign, const char *person, size_t person_len,
+                        const char *channel, char out[33])
 {
     static const char label[] = "herald-msgid-v1";
     static const uint8_t zero = 0;
-    EVP_MD_CTX *ctx = p->h.ctx;
-    uint8_t h[32];
-    if (!EVP_DigestInit_ex(ctx, p->h.md, NULL) || !EVP_DigestUpdate(ctx, label, sizeof label) ||
-        !EVP_DigestUpdate(ctx, campaign, strlen(campaign)) || !EVP_DigestUpdate(ctx, &zero, 1) ||
-        !EVP_DigestUpdate(ctx, person, person_len) || !EVP_DigestUpdate(ctx, &zero, 1) ||
-        !EVP_DigestUpdate(ctx, channel, strlen(channel)) || !EVP_DigestFinal_ex(ctx, h, NULL)) {
-        hd_render_message_key(campaign, person, person_len, channel, out);
-        return;
-    }
+    struct hd_sha256 ctx;
+    uint8_t h[HD_SHA256_LEN];
+    hd_sha256_init(&ctx);
+    hd_sha256_update(&ctx, label, sizeof label);
+    hd_sha256_update(&ctx, campaign, strlen(campaign));
+    hd_sha256_update(&ctx, &zero, 1);
+    hd_sha256_update(&ctx, person, person_len);
+    hd_sha256_update(&ctx, &zero, 1);
+    hd_sha256_update(&ctx, channel, strlen(channel));
+    hd_sha256_final(&ctx, h);
     hd_proof_hex(h, 16, out);
 }
 
-/* Events come from modules: keep them to the record's name alphabet. */
-static void clean_event(const char *ev, size_t n, char out[65])
+/* Events come from modules: keep them to the record's name alphabet.
+ * Returns the length (1 to 64). */
+static size_t clean_event(const char *ev, size_t n, char out[65])
 {
     size_t o = 0;
     for (size_t i = 0; i < n && o < 64; i++) {
@@ -1541,6 +1531,220 @@ static void clean_event(const char *ev, size_t n, char out[65])
     if (o == 0)
         memcpy(out, "unknown", (o = 7));
     out[o] = '\0';
+    return o;
+}
+
+/* The fragments of struct hd_proof_pre, in record (key) order; the writer
+ * puts the outcome's fields, seq and prev, and the recorder's fragments
+ * between them (hd_proofs_delivery_pre):
+ *   0 address_key      (absent without an address)
+ *   1 channel, country (country absent when unknown)
+ *   2 fallback
+ *   3 idempotency_key  (push only)
+ *   4 language
+ *   5 link_hmac, message_id (email only), person_key
+ *   6 template
+ * Every fragment is a run of ",\"key\":value" (or empty). */
+enum {
+    PRE_ADDRESS,
+    PRE_CHANNEL,
+    PRE_FALLBACK,
+    PRE_IDEMPOTENCY,
+    PRE_LANGUAGE,
+    PRE_LINK,
+    PRE_TEMPLATE
+};
+
+int hd_proofs_prepare(const struct hd_proofs *p, const struct hd_person_rec *person, uint8_t ch,
+                      const char *url, size_t url_len, const char *message_id,
+                      struct hd_proof_pre *out, struct hd_err *err)
+{
+    const struct hd_campaign *c = p->c;
+    struct fw w = {out->text, out->text + HD_PROOF_PRE_TEXT, true};
+    char hex[65], country[3], tmpl[32];
+
+    out->tag = 0;
+    if (ch >= c->nchannels) {
+        hd_err_set(err, HD_EX_SOFTWARE, "internal error: proof of an unknown channel %u", ch);
+        return -1;
+    }
+    if (message_id == NULL || (url == NULL && url_len > 0)) {
+        hd_err_set(err, HD_EX_SOFTWARE, "internal error: a proof without a %s",
+                   message_id == NULL ? "message id" : "link");
+        return -1;
+    }
+    const struct hd_channel_conf *cc = &c->channels[ch];
+    bool push = cc->type == HD_CHANNEL_PUSH;
+    const char *addr = push ? person->push_token : person->email;
+    size_t addr_len = push ? person->push_token_len : person->email_len;
+    size_t lang_len = strnlen(person->language, sizeof person->language);
+
+    if (addr_len) {
+        hmac_hex(&p->hm, address_label, push ? "push" : "email", push ? 4 : 5, addr, addr_len, hex);
+        fw_hex(&w, ",\"address_key\":\"", hex);
+    }
+    out->end[PRE_ADDRESS] = (uint16_t)(w.p - out->text);
+    fw_str(&w, ",\"channel\":", cc->name, strlen(cc->name));
+    memcpy(country, person->country, 2);
+    country[2] = '\0';
+    if (country[0])
+        fw_str(&w, ",\"country\":", country, strlen(country));
+    out->end[PRE_CHANNEL] = (uint16_t)(w.p - out->text);
+    if (person->lang_source != HD_LANG_EXACT)
+        FW_LIT(&w, ",\"fallback\":true");
+    else
+        FW_LIT(&w, ",\"fallback\":false");
+    out->end[PRE_FALLBACK] = (uint16_t)(w.p - out->text);
+    if (push)
+        fw_str(&w, ",\"idempotency_key\":", message_id, strlen(message_id));
+    out->end[PRE_IDEMPOTENCY] = (uint16_t)(w.p - out->text);
+    fw_str(&w, ",\"language\":", person->language, lang_len);
+    out->end[PRE_LANGUAGE] = (uint16_t)(w.p - out->text);
+    hmac_hex(&p->hm, link_label, url, url_len, NULL, 0, hex);
+    fw_hex(&w, ",\"link_hmac\":\"", hex);
+    if (!push)
+        fw_str(&w, ",\"message_id\":", message_id, strlen(message_id));
+    hmac_hex(&p->hm, person_label, person->id, person->id_len, NULL, 0, hex);
+    fw_hex(&w, ",\"person_key\":\"", hex);
+    out->end[PRE_LINK] = (uint16_t)(w.p - out->text);
+    snprintf(tmpl, sizeof tmpl, "%.*s%s", (int)lang_len, person->language,
+             person->variant ? "/variant" : "");
+    fw_str(&w, ",\"template\":", tmpl, strlen(tmpl));
+    out->end[PRE_TEMPLATE] = (uint16_t)(w.p - out->text);
+    if (!w.ok) {
+        hd_err_set(err, HD_EX_SOFTWARE,
+                   "internal error: the message id of a proof record is too long (%zu bytes)",
+                   strlen(message_id));
+        return -1;
+    }
+    out->ch = ch;
+    out->reserved = 0;
+    out->tag = p->tag;
+    return 0;
+}
+
+static char *put_mem(char *o, const void *s, size_t n)
+{
+    memcpy(o, s, n);
+    return o + n;
+}
+
+#define PUT_LIT(o, lit) put_mem(o, lit, sizeof lit - 1)
+
+static char *put_hex32(char *o, const uint8_t b[32])
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < 32; i++) {
+        o[2 * i] = hex[b[i] >> 4];
+        o[2 * i + 1] = hex[b[i] & 15];
+    }
+    return o + 64;
+}
+
+int hd_proofs_delivery_pre(struct hd_proofs *p, MDB_txn *txn, const struct hd_store *s,
+                           const uint8_t key[11], const struct hd_delivery_rec *r,
+                           const struct hd_proof_pre *pre, struct hd_err *err)
+{
+    MDB_cursor *cur;
+    uint64_t seq;
+    uint8_t prev[HD_SHA256_LEN];
+    bool has_prev, sent = r->state == HD_DS_SENT;
+    char event[65], ts[24];
+    size_t pid_len = r->provider_id ? r->provider_id_len : 0;
+    size_t resp_len = r->response ? r->response_len : 0;
+    size_t pre_len = pre->end[PRE_TEMPLATE], at = 0;
+
+    if (pre->tag != p->tag || pre->ch != key[10] || key[10] >= p->c->nchannels) {
+        hd_err_set(err, HD_EX_SOFTWARE,
+                   "internal error: the proof data of channel %u is not of this recorder and "
+                   "channel %u",
+                   pre->ch, key[10]);
+        return -1;
+    }
+    for (size_t i = 0; i <= PRE_TEMPLATE; i++) {
+        if (pre->end[i] < at || pre->end[i] > HD_PROOF_PRE_TEXT) {
+            hd_err_set(err, HD_EX_SOFTWARE, "internal error: damaged proof data");
+            return -1;
+        }
+        at = pre->end[i];
+    }
+    size_t event_len = clean_event(r->event ? r->event : "", r->event ? r->event_len : 0, event);
+    if (chain_next(p, txn, s, &cur, &seq, prev, &has_prev, err) != 0)
+        return -1;
+    /* the fixed keys and values take far less than 1 KiB; strings grow up to
+     * 6 times when escaped */
+    hd_buf_reset(&p->line);
+    if (hd_buf_reserve(&p->line, 1024 + pre_len + p->frag.len + 6 * (pid_len + resp_len)) != 0) {
+        mdb_cursor_close(cur);
+        hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
+        return -1;
+    }
+
+    /* Keys in sorted order, as hd_proof_format writes a delivery; each part
+     * starts with its comma, the first one becomes the '{'. */
+    const char *pt = pre->text, *ft = p->frag.data;
+    const uint16_t *pe = pre->end;
+    char *o = p->line.data;
+    put_ts(ts, r->last_change_ms);
+    if (sent) {
+        o = PUT_LIT(o, ",\"accepted\":\"");
+        o = put_mem(o, ts, 24);
+        *o++ = '"';
+    }
+    o = put_mem(o, pt, pe[PRE_ADDRESS]);
+    o = PUT_LIT(o, ",\"attempts\":");
+    o = put_uint(o, r->attempts);
+    o = put_mem(o, ft, p->frag_end[0]);
+    o = put_mem(o, pt + pe[PRE_ADDRESS], pe[PRE_CHANNEL] - pe[PRE_ADDRESS]);
+    o = PUT_LIT(o, ",\"event\":\"");
+    o = put_mem(o, event, event_len);
+    *o++ = '"';
+    o = put_mem(o, pt + pe[PRE_CHANNEL], pe[PRE_FALLBACK] - pe[PRE_CHANNEL]);
+    if (r->first_attempt_ms > 0) {
+        o = PUT_LIT(o, ",\"first_attempt\":\"");
+        o = put_ts(o, r->first_attempt_ms);
+        *o++ = '"';
+    }
+    o = put_mem(o, pt + pe[PRE_FALLBACK], pe[PRE_IDEMPOTENCY] - pe[PRE_FALLBACK]);
+    o = put_mem(o, ft + p->frag_end[0], p->frag_end[1] - p->frag_end[0]);
+    o = put_mem(o, pt + pe[PRE_IDEMPOTENCY], pe[PRE_LANGUAGE] - pe[PRE_IDEMPOTENCY]);
+    o = PUT_LIT(o, ",\"last_change\":\"");
+    o = put_mem(o, ts, 24);
+    *o++ = '"';
+    o = put_mem(o, pt + pe[PRE_LANGUAGE], pe[PRE_LINK] - pe[PRE_LANGUAGE]);
+    if (has_prev) {
+        o = PUT_LIT(o, ",\"prev\":\"");
+        o = put_hex32(o, prev);
+        *o++ = '"';
+    }
+    o = PUT_LIT(o, ",\"response\":{\"code\":");
+    o = put_uint(o, r->code);
+    if (pid_len) {
+        o = PUT_LIT(o, ",\"provider_id\":");
+        o = json_str(o, r->provider_id, pid_len);
+    }
+    if (resp_len) {
+        o = PUT_LIT(o, ",\"text\":");
+        o = json_str(o, r->response, resp_len);
+    }
+    *o++ = '}';
+    o = PUT_LIT(o, ",\"seq\":");
+    o = put_uint(o, seq);
+    if (!all_zero(r->sha256, 32)) {
+        o = PUT_LIT(o, ",\"sha256\":\"");
+        o = put_hex32(o, r->sha256);
+        *o++ = '"';
+    }
+    o = put_mem(o, ft + p->frag_end[1], p->frag_end[2] - p->frag_end[1]);
+    o = sent ? PUT_LIT(o, ",\"state\":\"sent\"") : PUT_LIT(o, ",\"state\":\"failed\"");
+    o = put_mem(o, pt + pe[PRE_LINK], pe[PRE_TEMPLATE] - pe[PRE_LINK]);
+    o = (r->flags & HD_DF_UNCERTAIN) ? PUT_LIT(o, ",\"uncertain\":true")
+                                     : PUT_LIT(o, ",\"uncertain\":false");
+    *o++ = '}';
+    p->line.data[0] = '{';
+    p->line.len = (size_t)(o - p->line.data);
+    p->line.data[p->line.len] = '\0';
+    return chain_put(p, cur, seq, err);
 }
 
 int hd_proofs_delivery(struct hd_proofs *p, MDB_txn *txn, const struct hd_store *s,
@@ -1550,9 +1754,8 @@ int hd_proofs_delivery(struct hd_proofs *p, MDB_txn *txn, const struct hd_store 
     uint8_t ch = key[10];
     MDB_val k = {10, (void *)key}, v;
     struct hd_person_rec person;
-    struct hd_proof_fields f;
-    char person_key[65], address_key[65], link_hmac[65], event[65], msgkey[33];
-    char country[3], tmpl[32], msgid[HD_MSGID_MAX];
+    struct hd_proof_pre pre;
+    char msgkey[33], msgid[HD_MSGID_MAX];
     int rc;
 
     if (ch >= c->nchannels || p->link == NULL) {
@@ -1566,83 +1769,31 @@ int hd_proofs_delivery(struct hd_proofs *p, MDB_txn *txn, const struct hd_store 
         return -1;
     }
     const struct hd_channel_conf *cc = &c->channels[ch];
-    bool push = cc->type == HD_CHANNEL_PUSH;
-    struct pcache *pc = NULL;
-    if (person.id_len > 0 && person.id_len <= PCACHE_ID) {
-        pc = &p->cache[hd_person_hash(person.id, person.id_len) & (PCACHE_SLOTS - 1)];
-        if (pc->len == person.id_len && memcmp(pc->id, person.id, person.id_len) == 0) {
-            memcpy(person_key, pc->person_key, 65);
-            memcpy(link_hmac, pc->link_hmac, 65);
-        } else {
-            pc->len = 0;
-            person_key[0] = '\0';
-        }
-    }
-    if (pc == NULL || pc->len == 0) {
+    const char *id = person.id ? person.id : "";
+    hd_buf_reset(&p->url);
+    if (p->linker != NULL) {
+        rc = hd_linker_build(p->linker, id, person.id_len, &p->url);
+    } else {
+        /* hd_link_build takes a C string */
         hd_buf_reset(&p->id);
-        hd_buf_reset(&p->url);
-        if (hd_buf_append(&p->id, person.id ? person.id : "", person.id_len) != 0 ||
-            (p->fl.ok ? fast_link_build(&p->fl, p->id.data, p->id.len, &p->url)
-                      : hd_link_build(p->link, c->link_url, c->id, p->id.data, &p->url)) != 0) {
-            hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
-            return -1;
-        }
-        if (hmac_hex(&p->hm, person_label, person.id, person.id_len, NULL, 0, person_key) != 0 ||
-            hmac_hex(&p->hm, link_label, p->url.data, p->url.len, NULL, 0, link_hmac) != 0) {
-            hd_err_set(err, HD_EX_SOFTWARE, "HMAC-SHA256 failed");
-            return -1;
-        }
-        if (pc) {
-            memcpy(pc->id, person.id, person.id_len);
-            memcpy(pc->person_key, person_key, 65);
-            memcpy(pc->link_hmac, link_hmac, 65);
-            pc->len = person.id_len;
-        }
+        rc = hd_buf_append(&p->id, id, person.id_len) != 0
+                 ? -1
+                 : hd_link_build(p->link, c->link_url, c->id, p->id.data, &p->url);
     }
-    const char *addr = push ? person.push_token : person.email;
-    size_t addr_len = push ? person.push_token_len : person.email_len;
-    if (addr_len && hmac_hex(&p->hm, address_label, push ? "push" : "email", push ? 4 : 5, addr,
-                             addr_len, address_key) != 0) {
-        hd_err_set(err, HD_EX_SOFTWARE, "HMAC-SHA256 failed");
+    if (rc != 0) {
+        hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
         return -1;
     }
-    message_key(p, c->id, person.id, person.id_len, cc->name, msgkey);
-    if (push)
+    message_key(c->id, person.id, person.id_len, cc->name, msgkey);
+    if (cc->type == HD_CHANNEL_PUSH)
         snprintf(msgid, sizeof msgid, "%s", msgkey);
     else
         snprintf(msgid, sizeof msgid, "%s@%s", msgkey, p->domain[ch]);
-    clean_event(r->event ? r->event : "", r->event ? r->event_len : 0, event);
-    memcpy(country, person.country, 2);
-    country[2] = '\0';
-    snprintf(tmpl, sizeof tmpl, "%s%s", person.language, person.variant ? "/variant" : "");
-
-    memset(&f, 0, sizeof f);
-    f.campaign = c->id;
-    f.snapshot = p->snapshot;
-    f.key_id = p->key.id;
-    f.person_key = person_key;
-    f.country = country;
-    f.event = event;
-    f.last_change_ms = r->last_change_ms;
-    f.address_key = addr_len ? address_key : NULL;
-    f.channel = cc->name;
-    f.language = person.language;
-    f.template_ = tmpl;
-    f.link_hmac = link_hmac;
-    f.fallback = person.lang_source != HD_LANG_EXACT;
-    f.uncertain = (r->flags & HD_DF_UNCERTAIN) != 0;
-    f.sent = r->state == HD_DS_SENT;
-    f.first_attempt_ms = r->first_attempt_ms;
-    f.attempts = r->attempts;
-    f.sha256 = r->sha256;
-    f.push = push;
-    f.message_id = msgid;
-    f.code = r->code;
-    f.provider_id = r->provider_id;
-    f.provider_id_len = r->provider_id ? r->provider_id_len : 0;
-    f.response = r->response;
-    f.response_len = r->response ? r->response_len : 0;
-    return append(p, txn, s, &f, err);
+    /* person points into the store: everything is copied out of it before
+     * the record is written */
+    if (hd_proofs_prepare(p, &person, ch, p->url.data, p->url.len, msgid, &pre, err) != 0)
+        return -1;
+    return hd_proofs_delivery_pre(p, txn, s, key, r, &pre, err);
 }
 
 int hd_proofs_exclusions(struct hd_proofs *p, const struct hd_store *s, MDB_txn **txn,
@@ -1683,11 +1834,7 @@ int hd_proofs_exclusions(struct hd_proofs *p, const struct hd_store *s, MDB_txn 
             f.snapshot = p->snapshot;
             f.key_id = p->key.id;
             if (x.id_len) {
-                if (hmac_hex(&p->hm, person_label, x.id, x.id_len, NULL, 0, person_key) != 0) {
-                    mdb_cursor_close(cur);
-                    hd_err_set(err, HD_EX_SOFTWARE, "HMAC-SHA256 failed");
-                    goto out;
-                }
+                hmac_hex(&p->hm, person_label, x.id, x.id_len, NULL, 0, person_key);
                 f.person_key = person_key;
             }
             if (x.country[0] >= 'A' && x.country[0] <= 'Z' && x.country[1] >= 'A' &&
@@ -1743,14 +1890,14 @@ static bool key_name_ok(const char *n)
 
 void hd_proof_key_hash(const char *name, const uint8_t raw[32], uint8_t out[4])
 {
-    uint8_t h[32];
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    memset(out, 0, 4);
-    if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
-        EVP_DigestUpdate(ctx, name, strlen(name)) && EVP_DigestUpdate(ctx, "\n\x01", 2) &&
-        EVP_DigestUpdate(ctx, raw, 32) && EVP_DigestFinal_ex(ctx, h, NULL))
-        memcpy(out, h, 4);
-    EVP_MD_CTX_free(ctx);
+    uint8_t h[HD_SHA256_LEN];
+    struct hd_sha256 ctx;
+    hd_sha256_init(&ctx);
+    hd_sha256_update(&ctx, name, strlen(name));
+    hd_sha256_update(&ctx, "\n\x01", 2);
+    hd_sha256_update(&ctx, raw, 32);
+    hd_sha256_final(&ctx, h);
+    memcpy(out, h, 4);
 }
 
 static int write_new(const char *path, const void *data, size_t len, mode_t mode, bool force,
@@ -2876,11 +3023,9 @@ static int write_atomic(const char *dir, const char *name, const void *data, siz
 
 static void sha256_hex(const void *data, size_t len, char out[65])
 {
-    uint8_t h[32];
-    unsigned n = 0;
-    if (!EVP_Digest(data, len, h, &n, EVP_sha256(), NULL))
-        memset(h, 0, sizeof h);
-    hd_proof_hex(h, 32, out);
+    uint8_t h[HD_SHA256_LEN];
+    hd_sha256(data, len, h);
+    hd_proof_hex(h, HD_SHA256_LEN, out);
 }
 
 static int mkdirs(const char *dir, struct hd_err *err)
@@ -3353,7 +3498,7 @@ int hd_proofs_verify(const char *bundle, const char *pubkey, struct hd_proof_ver
         err->code = HD_EX_FAIL;
         goto out;
     }
-    EVP_Digest(man.data, man.len, h, NULL, EVP_sha256(), NULL);
+    hd_sha256(man.data, man.len, h);
     if (memcmp(h, cp.manifest_sha256, 32) != 0) {
         fail(err,
              "manifest.json: changed after signing (its SHA-256 is not the one the "

@@ -298,6 +298,149 @@ static void test_link_template_check_errors(void **state)
     assert_template_error("", "objection link template is empty");
 }
 
+/* ---- the prepared builder (hd_linker) ------------------------------------------------------- */
+
+/* hd_linker_build must make exactly what hd_link_build makes, appended after
+ * whatever out already holds. */
+static void assert_linker_matches(struct hd_linker *l, const struct hd_link_secret *s,
+                                  const char *tmpl, const char *campaign, const char *person)
+{
+    struct hd_buf want = HD_BUF_INIT, got = HD_BUF_INIT;
+    assert_int_equal(hd_buf_puts(&want, "prefix:"), 0);
+    assert_int_equal(hd_buf_puts(&got, "prefix:"), 0);
+    assert_int_equal(hd_link_build(s, tmpl, campaign, person, &want), 0);
+    assert_int_equal(hd_linker_build(l, person, strlen(person), &got), 0);
+    assert_int_equal(got.len, want.len);
+    assert_string_equal(got.data, want.data);
+    assert_true(hd_link_verify(s, tmpl, campaign, got.data + 7, NULL, 0));
+    hd_buf_release(&want);
+    hd_buf_release(&got);
+}
+
+static void test_linker_matches_link_build(void **state)
+{
+    static const char *const tmpls[] = {
+        TMPL,
+        "https://x.example/o/{{person}}/{{token}}",
+        "http://x.example/{{token}}?who={{person}}",
+        "https://x.example/{{ token }}/{{campaign}}/{{ person }}#frag",
+        "https://x.example/{{campaign}}-{{person}}-{{token}}",
+        "https://x.example/{{person}}{{token}}{{campaign}}",
+        "https://x.example/{{token}}{{person}}",
+        "https://x.example/?t={{token}}&c={{campaign}}&p={{person}}&end=1",
+        "https://{{campaign}}.x.example/{{person}}?{{token}}",
+    };
+    static const char *const campaigns[] = {CAMPAIGN, "a", "Camp_1.x-y", "c a/mp%"};
+    char long_id[1400], utf8_id[1400];
+    const char *persons[] = {
+        "p-000123", PERSON_UMLAUT, "a b+c%d~e.f_g-h=?#&/",
+        "x",        "Az09-._~",    "\xf0\x9f\x98\x80 \xe6\x97\xa5\xe6\x9c\xac",
+        "%41%",     "{{token}}",   long_id,
+        utf8_id,
+    };
+    struct hd_link_secret s = example_secret();
+    (void)state;
+    memset(long_id, 'q', sizeof long_id - 1);
+    long_id[sizeof long_id - 1] = '\0';
+    utf8_id[0] = '\0';
+    while (strlen(utf8_id) + 5 < sizeof utf8_id)
+        strcat(utf8_id, "\xc3\xa9/");
+    for (size_t t = 0; t < sizeof tmpls / sizeof *tmpls; t++) {
+        for (size_t c = 0; c < sizeof campaigns / sizeof *campaigns; c++) {
+            struct hd_err err = {0};
+            struct hd_linker *l = hd_linker_new(&s, tmpls[t], campaigns[c], &err);
+            assert_non_null(l);
+            assert_int_equal(err.code, 0);
+            for (size_t p = 0; p < sizeof persons / sizeof *persons; p++)
+                assert_linker_matches(l, &s, tmpls[t], campaigns[c], persons[p]);
+            hd_linker_free(l);
+        }
+    }
+}
+
+/* The id is len bytes: not read past len, no NUL needed. */
+static void test_linker_uses_len(void **state)
+{
+    struct hd_link_secret s = example_secret();
+    struct hd_linker *l = hd_linker_new(&s, TMPL, CAMPAIGN, NULL);
+    struct hd_buf url = HD_BUF_INIT;
+    char *id = malloc(8);
+    (void)state;
+    assert_non_null(l);
+    assert_non_null(id);
+    memcpy(id, "p-000123", 8); /* no NUL */
+    assert_int_equal(hd_linker_build(l, id, 8, &url), 0);
+    assert_string_equal(
+        url.data, "https://privacy.example.com/object?c=privacy-2025&p=p-000123&t=" TOKEN_P000123);
+    hd_buf_reset(&url);
+    assert_int_equal(hd_linker_build(l, "p-000123-and-more", 8, &url), 0);
+    assert_string_equal(
+        url.data, "https://privacy.example.com/object?c=privacy-2025&p=p-000123&t=" TOKEN_P000123);
+    free(id);
+    hd_buf_release(&url);
+    hd_linker_free(l);
+}
+
+/* The linker keeps what it needs: secret, template and campaign id can go. */
+static void test_linker_borrows_nothing(void **state)
+{
+    struct hd_link_secret *s = malloc(sizeof *s);
+    char *tmpl = strdup(TMPL), *campaign = strdup(CAMPAIGN);
+    struct hd_linker *l;
+    struct hd_buf url = HD_BUF_INIT;
+    (void)state;
+    assert_non_null(s);
+    *s = example_secret();
+    l = hd_linker_new(s, tmpl, campaign, NULL);
+    assert_non_null(l);
+    memset(s, 0, sizeof *s);
+    memset(tmpl, 'x', strlen(tmpl));
+    memset(campaign, 'y', strlen(campaign));
+    free(s);
+    free(tmpl);
+    free(campaign);
+    for (int i = 0; i < 3; i++) {
+        hd_buf_reset(&url);
+        assert_int_equal(hd_linker_build(l, PERSON_UMLAUT, strlen(PERSON_UMLAUT), &url), 0);
+        assert_string_equal(url.data, "https://privacy.example.com/object?c=privacy-2025"
+                                      "&p=%C3%BC%2F%201%262&t=" TOKEN_UMLAUT);
+    }
+    hd_buf_release(&url);
+    hd_linker_free(l);
+    hd_linker_free(NULL);
+}
+
+static void test_linker_refuses_bad_template(void **state)
+{
+    static const char *const bad[] = {
+        "https://x.example/{{person}}",
+        "https://x.example/{{token}}",
+        "ftp://x.example/{{person}}/{{token}}",
+        "https://x/{{person}}/{{token}}/{{token}}",
+        "https://x/{{person}}/{{token}}?n={{name}}",
+        "https://x/{{person}}/{{token",
+        "https://x/{{person}} {{token}}",
+        "",
+    };
+    struct hd_link_secret s = example_secret();
+    (void)state;
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        struct hd_err err = {0}, want = {0};
+        assert_null(hd_linker_new(&s, bad[i], CAMPAIGN, &err));
+        assert_int_equal(hd_link_template_check(bad[i], &want), -1);
+        assert_int_equal(err.code, HD_EX_DATAERR);
+        assert_string_equal(err.msg, want.msg);
+    }
+    {
+        struct hd_err err = {0};
+        assert_null(hd_linker_new(&s, NULL, CAMPAIGN, &err));
+        assert_int_equal(err.code, HD_EX_DATAERR);
+        assert_null(hd_linker_new(NULL, TMPL, CAMPAIGN, &err));
+        assert_int_equal(err.code, HD_EX_SOFTWARE);
+        assert_null(hd_linker_new(&s, TMPL, NULL, NULL)); /* err may be NULL */
+    }
+}
+
 /* Environment variable names unique to this test program. */
 #define ENV_NAME "HERALD_TEST_LINK_SECRET"
 
@@ -483,6 +626,10 @@ int main(void)
         cmocka_unit_test(test_link_verify_rejects_bad_template),
         cmocka_unit_test(test_link_template_check_accepts),
         cmocka_unit_test(test_link_template_check_errors),
+        cmocka_unit_test(test_linker_matches_link_build),
+        cmocka_unit_test(test_linker_uses_len),
+        cmocka_unit_test(test_linker_borrows_nothing),
+        cmocka_unit_test(test_linker_refuses_bad_template),
         cmocka_unit_test(test_link_secret_from_env),
         cmocka_unit_test(test_link_secret_env_wins_over_file),
         cmocka_unit_test(test_link_secret_from_0600_file),

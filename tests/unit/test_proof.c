@@ -1,11 +1,13 @@
 /* Unit tests for delivery proofs (core/proof.c): pseudonyms, the canonical
- * record form and its parser, CSV, base64, keys and signed notes. */
+ * record form and its parser, CSV, base64, keys and signed notes, and
+ * recording (hd_proofs_delivery, hd_proofs_prepare + hd_proofs_delivery_pre). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +15,9 @@
 #include <time.h>
 
 #include "hd_test.h"
+#include "herald/mime.h"
 #include "herald/proof.h"
+#include "herald/render.h"
 
 #define KEY "test-pseudonym-key-0123456789"
 
@@ -534,6 +538,622 @@ static void test_proof_each_record_batches(void **state)
     hd_test_rmtree(dir);
 }
 
+/* ---- JSON escapes around the 8-byte steps of the plain-string check -------------------------- */
+
+/* Python's json.dumps escape of one byte string that is ASCII, or has lone
+ * bytes >= 0x80 (each not UTF-8: U+FFFD). */
+static void ref_escape(const char *s, size_t n, struct hd_buf *out)
+{
+    hd_buf_putc(out, '"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            hd_buf_printf(out, "\\%c", c);
+        else if (c == '\b')
+            hd_buf_puts(out, "\\b");
+        else if (c == '\f')
+            hd_buf_puts(out, "\\f");
+        else if (c == '\n')
+            hd_buf_puts(out, "\\n");
+        else if (c == '\r')
+            hd_buf_puts(out, "\\r");
+        else if (c == '\t')
+            hd_buf_puts(out, "\\t");
+        else if (c < 0x20 || c == 0x7f)
+            hd_buf_printf(out, "\\u%04x", c);
+        else if (c >= 0x80)
+            hd_buf_puts(out, "\\ufffd");
+        else
+            hd_buf_putc(out, (char)c);
+    }
+    hd_buf_putc(out, '"');
+}
+
+static void test_proof_escape_every_position(void **state)
+{
+    static const unsigned char odd[] = {0x00, 0x01, '\n', 0x1f, '"',  '\\', 0x7f,
+                                        0x80, 0xff, ' ',  '!',  '#',  '[',  ']',
+                                        '~',  '/',  0x1e, 0x21, 0x5b, 0x5d, 0xc3};
+    struct hd_proof_fields f = delivery();
+    struct hd_buf b = HD_BUF_INIT, want = HD_BUF_INIT;
+    char s[40];
+    (void)state;
+    for (size_t len = 1; len <= 33; len++)
+        for (size_t at = 0; at < len; at++)
+            for (size_t k = 0; k < sizeof odd; k++) {
+                for (size_t i = 0; i < len; i++)
+                    s[i] = (char)('a' + (i * 7 + len) % 26);
+                s[at] = (char)odd[k];
+                f.response = s;
+                f.response_len = len;
+                hd_buf_reset(&b);
+                hd_buf_reset(&want);
+                assert_int_equal(hd_proof_format(&f, &b), 0);
+                hd_buf_puts(&want, "\"text\":");
+                ref_escape(s, len, &want);
+                hd_buf_puts(&want, "},\"seq\"");
+                if (strstr(b.data, want.data) == NULL) {
+                    print_error("len %zu, byte 0x%02x at %zu: %s\\nwant %s\\n", len, odd[k], at,
+                                b.data, want.data);
+                    fail();
+                }
+            }
+    hd_buf_release(&b);
+    hd_buf_release(&want);
+}
+
+/* ---- recording: hd_proofs_delivery and hd_proofs_prepare + hd_proofs_delivery_pre --------- */
+
+#define REC_PERSONS 96
+#define REC_ROUNDS 3
+
+struct rec_fixture {
+    struct hd_campaign *c;
+    struct hd_link_secret secret;
+    struct hd_pseudonym_key key;
+    uint8_t ch_email, ch_push;
+    char domain[256];
+    struct hd_person_rec persons[REC_PERSONS];
+    char ids[REC_PERSONS][260], emails[REC_PERSONS][64], tokens[REC_PERSONS][128];
+    char *urls[REC_PERSONS];
+};
+
+static const char *const langs[] = {"de", "fr", "en", "pt-BR", "nb", "sr-Latn", "zh-Hant-TW"};
+
+static void rec_fixture_init(struct rec_fixture *fx)
+{
+    struct hd_campaign_opts opts = {NULL, NULL, NULL};
+    struct hd_diags d;
+    struct hd_err err = {0};
+    char from[320];
+    memset(fx, 0, sizeof *fx);
+    setenv("HERALD_PSEUDONYM_KEY", KEY, 1);
+    hd_diags_init(&d);
+    fx->c = hd_campaign_load(hd_test_source_path("campaigns/ai-training-notice.yaml"), &opts, &d);
+    for (size_t i = 0; i < d.count; i++)
+        print_error("%s\n", d.items[i]);
+    hd_diags_release(&d);
+    assert_non_null(fx->c);
+    assert_true(fx->c->proofs);
+    assert_int_equal(hd_pseudonym_key_load(&fx->key, "HERALD_PSEUDONYM_KEY", NULL, NULL, &err), 0);
+    fx->secret.len = 32;
+    for (size_t i = 0; i < fx->secret.len; i++)
+        fx->secret.bytes[i] = (uint8_t)(i * 7 + 3);
+    fx->ch_email = (uint8_t)(hd_campaign_channel(fx->c, "email") - fx->c->channels);
+    fx->ch_push = (uint8_t)(hd_campaign_channel(fx->c, "inapp") - fx->c->channels);
+    assert_int_equal(fx->c->channels[fx->ch_push].type, HD_CHANNEL_PUSH);
+    assert_int_equal(
+        hd_mime_ascii_address(fx->c->channels[fx->ch_email].from_addr, from, sizeof from, &err), 0);
+    snprintf(fx->domain, sizeof fx->domain, "%s", strrchr(from, '@') + 1);
+
+    /* people of every shape: odd ids, no email, no push token, fallback
+     * languages, the variant text */
+    static const char *const odd_ids[] = {"m\xc3\xbcller \"q\" \\ x", "a b+c%d~e.f_g-h=?#", "",
+                                          "\xf0\x9f\x98\x80/\x01\x7f", "x"};
+    for (size_t i = 0; i < REC_PERSONS; i++) {
+        struct hd_person_rec *p = &fx->persons[i];
+        char *id = fx->ids[i];
+        if (i < sizeof odd_ids / sizeof odd_ids[0])
+            snprintf(id, sizeof fx->ids[i], "%s", odd_ids[i]);
+        else if (i == 6)
+            memset(id, 'L', 250); /* long: a URL of several SHA-256 blocks */
+        else
+            snprintf(id, sizeof fx->ids[i], "p-%06zu", i * 7919);
+        snprintf(fx->emails[i], sizeof fx->emails[i], "%s%zu@%s", i % 9 == 4 ? "J\xc3\xb6rg" : "a",
+                 i, i % 4 == 0 ? "example.org" : "m\xc3\xbcller.example");
+        snprintf(fx->tokens[i], sizeof fx->tokens[i], "tok-%zu-%.*s", i, (int)(i % 90),
+                 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
+                 "abcdef0123456789");
+        memset(p, 0, sizeof *p);
+        p->row = i;
+        p->id = id;
+        p->id_len = (uint16_t)strlen(id);
+        if (i % 5 != 1) {
+            p->email = fx->emails[i];
+            p->email_len = (uint16_t)strlen(p->email);
+        }
+        if (i % 3 != 2) {
+            p->push_token = fx->tokens[i];
+            p->push_token_len = (uint16_t)strlen(p->push_token);
+        }
+        memcpy(p->country, i % 7 == 0 ? "PT" : i % 2 ? "DE" : "FR", 3);
+        snprintf(p->language, sizeof p->language, "%s", langs[i % 7]);
+        p->lang_source = (uint8_t)(i % 4); /* HD_LANG_EXACT and the fallbacks */
+        p->variant = (uint8_t)(i % 3 == 0);
+        p->nchannels = (uint8_t)fx->c->nchannels;
+        struct hd_buf url = HD_BUF_INIT;
+        assert_int_equal(hd_link_build(&fx->secret, fx->c->link_url, fx->c->id, id, &url), 0);
+        fx->urls[i] = url.data;
+    }
+}
+
+static void rec_fixture_free(struct rec_fixture *fx)
+{
+    for (size_t i = 0; i < REC_PERSONS; i++)
+        free(fx->urls[i]);
+    hd_campaign_free(fx->c);
+}
+
+/* The message id of person i on channel ch, exactly as the renderer makes it. */
+static void rec_msgid(const struct rec_fixture *fx, size_t i, uint8_t ch, char out[HD_MSGID_MAX])
+{
+    char key[33];
+    const struct hd_person_rec *p = &fx->persons[i];
+    hd_render_message_key(fx->c->id, p->id, p->id_len, fx->c->channels[ch].name, key);
+    if (ch == fx->ch_push)
+        snprintf(out, HD_MSGID_MAX, "%s", key);
+    else
+        snprintf(out, HD_MSGID_MAX, "%s@%s", key, fx->domain);
+}
+
+/* The final state of delivery number j: sent or failed, uncertain or not,
+ * with or without bytes, first attempt, provider id, reply, event. */
+static struct hd_delivery_rec rec_outcome(size_t j, uint8_t dig[32])
+{
+    static const char *const events[] = {"smtp.accepted", "push.rejected", "bad event!\n\xc3\xa9",
+                                         NULL, "render.failed"};
+    static const char *const replies[] = {"250 2.0.0 Ok: queued as 4Xyz7Qk9Lm",
+                                          "550 5.1.1 <a@b>: \"unknown\"\r\n\\ \xc3\xa9 \x01",
+                                          "{\"error\":\"Unregistered\"}", NULL};
+    struct hd_delivery_rec r;
+    memset(&r, 0, sizeof r);
+    r.state = j % 3 == 1 ? HD_DS_FAILED : HD_DS_SENT;
+    r.attempts = (uint8_t)(1 + j % 5);
+    r.flags = j % 4 == 3 ? HD_DF_UNCERTAIN : 0;
+    r.code = (uint16_t)(j % 6 == 5 ? 0 : r.state == HD_DS_SENT ? 250 : 550);
+    r.first_attempt_ms = j % 6 == 0 ? 0 : 1750924800000 + (int64_t)j * 997;
+    r.last_change_ms = j == 1 ? 0 : 1750924800123 + (int64_t)j * 1009;
+    for (int k = 0; k < 32; k++)
+        dig[k] = j % 5 == 0 ? 0 : (uint8_t)(j * 31 + (size_t)k);
+    memcpy(r.sha256, dig, 32);
+    r.event = events[j % 5];
+    r.event_len = (uint16_t)(r.event ? strlen(r.event) : 0);
+    if (j % 7 != 3) {
+        r.provider_id = j % 2 ? "Q1" : "id with \"quotes\"";
+        r.provider_id_len = (uint16_t)strlen(r.provider_id);
+    }
+    r.response = replies[j % 4];
+    r.response_len = (uint16_t)(r.response ? strlen(r.response) : 0);
+    return r;
+}
+
+static struct hd_store *rec_store(const char *dir, const char *name, const struct rec_fixture *fx)
+{
+    char path[600];
+    struct hd_store *s;
+    struct hd_err err = {0};
+    MDB_txn *txn;
+    struct hd_buf b = HD_BUF_INIT;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    assert_int_equal(mkdir(path, 0700), 0);
+    /* the two databases recording uses, in a small map (valgrind cannot
+     * reserve hd_store_open's 1 TiB of address space); hd_store_close
+     * closes it */
+    s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    assert_int_equal(mdb_env_create(&s->env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(s->env, 4), 0);
+    assert_int_equal(mdb_env_set_mapsize(s->env, (size_t)64 << 20), 0);
+    assert_int_equal(mdb_env_open(s->env, path, MDB_NOSYNC, 0600), 0);
+    assert_int_equal(hd_store_begin(s, true, &txn, &err), 0);
+    assert_int_equal(mdb_dbi_open(txn, "persons", MDB_CREATE, &s->persons), 0);
+    assert_int_equal(mdb_dbi_open(txn, "proofs", MDB_CREATE, &s->proofs), 0);
+    for (size_t i = 0; i < REC_PERSONS; i++) {
+        uint8_t k[10];
+        hd_buf_reset(&b);
+        assert_int_equal(hd_person_rec_encode(&fx->persons[i], &b), 0);
+        hd_key_person(k, (uint16_t)(i % 3), i);
+        MDB_val kv = {10, k}, vv = {b.len, b.data};
+        assert_int_equal(mdb_put(txn, s->persons, &kv, &vv, 0), 0);
+    }
+    assert_int_equal(hd_store_commit(txn, &err), 0);
+    hd_buf_release(&b);
+    return s;
+}
+
+/* Every record of s, in seq order, as one NUL-separated text; checks the
+ * chain on the way (keys 0..n-1, prev = the leaf hash of the record before,
+ * each record passes the strict parser). */
+static size_t rec_all(struct hd_store *s, struct hd_buf *out)
+{
+    struct hd_err err = {0};
+    struct hd_merkle_hasher h;
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint8_t leaf[32] = {0}, prev[32];
+    size_t n = 0;
+    hd_buf_reset(out);
+    assert_int_equal(hd_merkle_hasher_init(&h), 0);
+    assert_int_equal(hd_store_begin(s, false, &txn, &err), 0);
+    assert_int_equal(mdb_cursor_open(txn, s->proofs, &cur), 0);
+    while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
+        struct hd_proof_rec r;
+        char why[256];
+        assert_int_equal(k.mv_size, 8);
+        assert_int_equal(hd_get_u64(k.mv_data), n);
+        if (hd_proof_parse(v.mv_data, v.mv_size, &r, why, sizeof why) != 0) {
+            print_error("record %zu: %s: %.*s\n", n, why, (int)v.mv_size, (char *)v.mv_data);
+            fail();
+        }
+        assert_int_equal(r.seq, n);
+        if (n == 0) {
+            assert_null(r.f[HD_PF_PREV].p);
+        } else {
+            assert_int_equal(r.f[HD_PF_PREV].n, 64);
+            assert_int_equal(hd_proof_unhex(r.f[HD_PF_PREV].p, 64, prev), 0);
+            assert_memory_equal(prev, leaf, 32);
+        }
+        hd_merkle_leaf_hash(&h, v.mv_data, v.mv_size, leaf);
+        hd_buf_append(out, v.mv_data, v.mv_size);
+        hd_buf_putc(out, '\0');
+        n++;
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    hd_merkle_hasher_free(&h);
+    return n;
+}
+
+/* The record hd_proof_format makes of the same inputs, from the public
+ * pseudonym functions: what both recording paths must write. */
+static void rec_expected(const struct rec_fixture *fx, size_t i, uint8_t ch,
+                         const struct hd_delivery_rec *r, uint64_t seq, const uint8_t *prev,
+                         struct hd_buf *out)
+{
+    const struct hd_person_rec *p = &fx->persons[i];
+    bool push = ch == fx->ch_push;
+    char person_key[65], address_key[65], link_hmac[65], msgid[HD_MSGID_MAX], snapshot[65];
+    char event[65], country[3], tmpl[32];
+    struct hd_proof_fields f;
+    size_t n = 0;
+    hd_proof_person_key(&fx->key, p->id, p->id_len, person_key);
+    if (push ? p->push_token_len : p->email_len)
+        hd_proof_address_key(&fx->key, push ? "push" : "email", push ? p->push_token : p->email,
+                             push ? p->push_token_len : p->email_len, address_key);
+    hd_proof_link_hmac(&fx->key, fx->urls[i], strlen(fx->urls[i]), link_hmac);
+    rec_msgid(fx, i, ch, msgid);
+    hd_proof_hex(fx->c->snapshot_sha256, 32, snapshot);
+    for (size_t k = 0; r->event && k < r->event_len && n < 64; k++) {
+        char c = r->event[k];
+        event[n++] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                             strchr("._-/", c) != NULL
+                         ? c
+                         : '_';
+    }
+    if (n == 0)
+        n = (size_t)snprintf(event, sizeof event, "unknown");
+    event[n] = '\0';
+    memcpy(country, p->country, 2);
+    country[2] = '\0';
+    snprintf(tmpl, sizeof tmpl, "%s%s", p->language, p->variant ? "/variant" : "");
+    memset(&f, 0, sizeof f);
+    f.seq = seq;
+    f.prev = prev;
+    f.campaign = fx->c->id;
+    f.snapshot = snapshot;
+    f.key_id = fx->c->proof_key_id;
+    f.person_key = person_key;
+    f.country = country;
+    f.event = event;
+    f.last_change_ms = r->last_change_ms;
+    f.address_key = (push ? p->push_token_len : p->email_len) ? address_key : NULL;
+    f.channel = fx->c->channels[ch].name;
+    f.language = p->language;
+    f.template_ = tmpl;
+    f.link_hmac = link_hmac;
+    f.fallback = p->lang_source != HD_LANG_EXACT;
+    f.uncertain = (r->flags & HD_DF_UNCERTAIN) != 0;
+    f.sent = r->state == HD_DS_SENT;
+    f.first_attempt_ms = r->first_attempt_ms;
+    f.attempts = r->attempts;
+    f.sha256 = r->sha256;
+    f.push = push;
+    f.message_id = msgid;
+    f.code = r->code;
+    f.provider_id = r->provider_id;
+    f.provider_id_len = r->provider_id_len;
+    f.response = r->response;
+    f.response_len = r->response_len;
+    hd_buf_reset(out);
+    assert_int_equal(hd_proof_format(&f, out), 0);
+}
+
+static void rec_key(const struct rec_fixture *fx, size_t i, uint8_t ch, uint8_t key[11])
+{
+    (void)fx;
+    hd_key_delivery(key, (uint16_t)(i % 3), i, ch);
+}
+
+/* For every shape of person and outcome, on both channels: the record
+ * hd_proofs_prepare + hd_proofs_delivery_pre writes is byte for byte the
+ * one hd_proofs_delivery writes, and the one hd_proof_format makes of the
+ * same inputs; the chains agree. */
+static void test_proof_prepare_same_records(void **state)
+{
+    struct rec_fixture *fx = malloc(sizeof *fx);
+    const char *dir = hd_test_tmpdir();
+    struct hd_err err = {0};
+    struct hd_proofs *pa, *pb;
+    struct hd_buf all_a = HD_BUF_INIT, all_b = HD_BUF_INIT, want = HD_BUF_INIT;
+    struct hd_merkle_hasher h;
+    uint8_t prev[32];
+    size_t j = 0;
+    (void)state;
+    rec_fixture_init(fx);
+    struct hd_store *sa = rec_store(dir, "a", fx), *sb = rec_store(dir, "b", fx);
+    assert_int_equal(hd_proofs_open(&pa, fx->c, &fx->secret, &err), 0);
+    assert_int_equal(hd_proofs_open(&pb, fx->c, &fx->secret, &err), 0);
+    assert_int_equal(hd_merkle_hasher_init(&h), 0);
+    for (int round = 0; round < REC_ROUNDS; round++) {
+        MDB_txn *ta, *tb;
+        /* a few transactions per round: the chain goes on across commits */
+        for (size_t i0 = 0; i0 < REC_PERSONS; i0 += 32) {
+            assert_int_equal(hd_store_begin(sa, true, &ta, &err), 0);
+            assert_int_equal(hd_store_begin(sb, true, &tb, &err), 0);
+            for (size_t i = i0; i < i0 + 32 && i < REC_PERSONS; i++)
+                for (int e = 0; e < 2; e++, j++) {
+                    uint8_t ch = e ? fx->ch_push : fx->ch_email, key[11], dig[32];
+                    char msgid[HD_MSGID_MAX];
+                    struct hd_proof_pre pre, copy;
+                    struct hd_delivery_rec r = rec_outcome(j, dig);
+                    rec_key(fx, i, ch, key);
+                    rec_msgid(fx, i, ch, msgid);
+                    assert_int_equal(hd_proofs_delivery(pa, ta, sa, key, &r, &err), 0);
+                    assert_int_equal(hd_proofs_prepare(pb, &fx->persons[i], ch, fx->urls[i],
+                                                       strlen(fx->urls[i]), msgid, &pre, &err),
+                                     0);
+                    /* only the used head of a pre is read: a copy of it will do */
+                    size_t used = offsetof(struct hd_proof_pre, text) + pre.end[6];
+                    assert_true(used <= sizeof pre);
+                    memset(&copy, 0xA5, sizeof copy);
+                    memcpy(&copy, &pre, used);
+                    assert_int_equal(hd_proofs_delivery_pre(pb, tb, sb, key, &r, &copy, &err), 0);
+                }
+            assert_int_equal(hd_store_commit(ta, &err), 0);
+            assert_int_equal(hd_store_commit(tb, &err), 0);
+        }
+    }
+    size_t n = rec_all(sa, &all_a);
+    assert_int_equal(n, (size_t)REC_ROUNDS * REC_PERSONS * 2);
+    assert_int_equal(rec_all(sb, &all_b), n);
+    assert_int_equal(all_a.len, all_b.len);
+    assert_memory_equal(all_a.data, all_b.data, all_a.len);
+
+    /* and each is what hd_proof_format makes of the same inputs */
+    const char *line = all_b.data;
+    j = 0;
+    for (int round = 0; round < REC_ROUNDS; round++)
+        for (size_t i = 0; i < REC_PERSONS; i++)
+            for (int e = 0; e < 2; e++, j++) {
+                uint8_t ch = e ? fx->ch_push : fx->ch_email, dig[32];
+                struct hd_delivery_rec r = rec_outcome(j, dig);
+                rec_expected(fx, i, ch, &r, j, j ? prev : NULL, &want);
+                if (strcmp(line, want.data) != 0) {
+                    print_error("record %zu (person %zu, channel %u):\n got %s\nwant %s\n", j, i,
+                                ch, line, want.data);
+                    fail();
+                }
+                hd_merkle_leaf_hash(&h, line, strlen(line), prev);
+                line += strlen(line) + 1;
+            }
+    hd_merkle_hasher_free(&h);
+    hd_buf_release(&all_a);
+    hd_buf_release(&all_b);
+    hd_buf_release(&want);
+    hd_proofs_close(pa);
+    hd_proofs_close(pb);
+    hd_store_close(sa);
+    hd_store_close(sb);
+    rec_fixture_free(fx);
+    free(fx);
+    hd_test_rmtree(dir);
+}
+
+/* The writer keeps the last record's leaf hash for the next prev: an
+ * aborted transaction, or another recorder writing in between, must not
+ * break the chain. A pre of another recorder, another channel, or none is
+ * refused. */
+static void test_proof_delivery_pre_chain_and_refusals(void **state)
+{
+    struct rec_fixture *fx = malloc(sizeof *fx);
+    const char *dir = hd_test_tmpdir();
+    struct hd_err err = {0};
+    struct hd_proofs *pa, *pb, *other;
+    struct hd_buf all = HD_BUF_INIT;
+    struct hd_proof_pre pre, zero;
+    uint8_t key[11], dig[32];
+    char msgid[HD_MSGID_MAX];
+    MDB_txn *txn;
+    (void)state;
+    rec_fixture_init(fx);
+    struct hd_store *s = rec_store(dir, "s", fx);
+    assert_int_equal(hd_proofs_open(&pa, fx->c, &fx->secret, &err), 0);
+    assert_int_equal(hd_proofs_open(&pb, fx->c, &fx->secret, &err), 0);
+    setenv("HERALD_PSEUDONYM_KEY", "another-pseudonym-key-9876543210", 1);
+    assert_int_equal(hd_proofs_open(&other, fx->c, &fx->secret, &err), 0);
+    setenv("HERALD_PSEUDONYM_KEY", KEY, 1);
+
+    for (size_t j = 0; j < 40; j++) {
+        size_t i = j % REC_PERSONS;
+        uint8_t ch = j % 2 ? fx->ch_push : fx->ch_email;
+        struct hd_delivery_rec r = rec_outcome(j, dig);
+        rec_key(fx, i, ch, key);
+        rec_msgid(fx, i, ch, msgid);
+        assert_int_equal(hd_proofs_prepare(pa, &fx->persons[i], ch, fx->urls[i],
+                                           strlen(fx->urls[i]), msgid, &pre, &err),
+                         0);
+        assert_int_equal(hd_store_begin(s, true, &txn, &err), 0);
+        /* the two recorders take turns: each one's kept hash is stale */
+        struct hd_proofs *p = j % 3 == 0 ? pb : pa;
+        assert_int_equal(hd_proofs_delivery_pre(p, txn, s, key, &r, &pre, &err), 0);
+        if (j % 4 == 1) {
+            /* a record written and aborted, then another outcome in its place */
+            assert_int_equal(hd_proofs_delivery_pre(p, txn, s, key, &r, &pre, &err), 0);
+            mdb_txn_abort(txn);
+            assert_int_equal(hd_store_begin(s, true, &txn, &err), 0);
+            r.state = HD_DS_FAILED;
+            r.last_change_ms += 5;
+            assert_int_equal(hd_proofs_delivery_pre(p, txn, s, key, &r, &pre, &err), 0);
+        }
+        assert_int_equal(hd_store_commit(txn, &err), 0);
+    }
+    assert_int_equal(rec_all(s, &all), 40); /* one per turn: the aborted ones are gone */
+
+    /* refusals: nothing is written */
+    struct hd_delivery_rec r = rec_outcome(1, dig);
+    rec_key(fx, 8, fx->ch_email, key);
+    rec_msgid(fx, 8, fx->ch_email, msgid);
+    assert_int_equal(hd_store_begin(s, true, &txn, &err), 0);
+    memset(&zero, 0, sizeof zero);
+    zero.ch = fx->ch_email;
+    assert_int_equal(hd_proofs_delivery_pre(pa, txn, s, key, &r, &zero, &err), -1);
+    assert_int_equal(err.code, HD_EX_SOFTWARE);
+    assert_int_equal(hd_proofs_prepare(other, &fx->persons[8], fx->ch_email, fx->urls[8],
+                                       strlen(fx->urls[8]), msgid, &pre, &err),
+                     0);
+    assert_int_equal(hd_proofs_delivery_pre(pa, txn, s, key, &r, &pre, &err), -1);
+    assert_int_equal(err.code, HD_EX_SOFTWARE);
+    assert_int_equal(hd_proofs_prepare(pa, &fx->persons[8], fx->ch_push, fx->urls[8],
+                                       strlen(fx->urls[8]), msgid, &pre, &err),
+                     0);
+    assert_int_equal(hd_proofs_delivery_pre(pa, txn, s, key, &r, &pre, &err), -1); /* channel */
+    assert_int_equal(err.code, HD_EX_SOFTWARE);
+    pre.end[2] = 3000; /* damaged */
+    key[10] = fx->ch_push;
+    assert_int_equal(hd_proofs_delivery_pre(pa, txn, s, key, &r, &pre, &err), -1);
+    assert_int_equal(hd_proofs_prepare(pa, &fx->persons[8], 9, fx->urls[8], strlen(fx->urls[8]),
+                                       msgid, &pre, &err),
+                     -1);
+    assert_non_null(strstr(err.msg, "unknown channel"));
+    assert_int_equal(pre.tag, 0);
+    assert_int_equal(hd_proofs_prepare(pa, &fx->persons[8], fx->ch_email, fx->urls[8],
+                                       strlen(fx->urls[8]), NULL, &pre, &err),
+                     -1);
+    /* a message id too long for any record */
+    char *big = malloc(4000);
+    memset(big, 'm', 3999);
+    big[3999] = '\0';
+    assert_int_equal(hd_proofs_prepare(pa, &fx->persons[8], fx->ch_email, fx->urls[8],
+                                       strlen(fx->urls[8]), big, &pre, &err),
+                     -1);
+    assert_int_equal(err.code, HD_EX_SOFTWARE);
+    free(big);
+    assert_int_equal(hd_store_commit(txn, &err), 0);
+    assert_int_equal(rec_all(s, &all), 40);
+
+    hd_buf_release(&all);
+    hd_proofs_close(pa);
+    hd_proofs_close(pb);
+    hd_proofs_close(other);
+    hd_store_close(s);
+    rec_fixture_free(fx);
+    free(fx);
+    hd_test_rmtree(dir);
+}
+
+struct prep_thread {
+    const struct rec_fixture *fx;
+    const struct hd_proofs *p;
+    struct hd_proof_pre *out; /* REC_PERSONS * 2 */
+    int failures;
+};
+
+static void prep_all(const struct rec_fixture *fx, const struct hd_proofs *p,
+                     struct hd_proof_pre *out, int *failures)
+{
+    for (size_t i = 0; i < REC_PERSONS; i++)
+        for (int e = 0; e < 2; e++) {
+            uint8_t ch = e ? fx->ch_push : fx->ch_email;
+            char msgid[HD_MSGID_MAX];
+            struct hd_err err = {0};
+            rec_msgid(fx, i, ch, msgid);
+            *failures += hd_proofs_prepare(p, &fx->persons[i], ch, fx->urls[i], strlen(fx->urls[i]),
+                                           msgid, &out[2 * i + (size_t)e], &err) != 0;
+        }
+}
+
+static void *prep_thread_main(void *arg)
+{
+    struct prep_thread *t = arg;
+    for (int rep = 0; rep < 20; rep++)
+        prep_all(t->fx, t->p, t->out, &t->failures);
+    return NULL;
+}
+
+/* hd_proofs_prepare on one recorder from two threads at once, while the
+ * writer records with it: the same results as one thread alone. */
+static void test_proof_prepare_threads(void **state)
+{
+    struct rec_fixture *fx = malloc(sizeof *fx);
+    const char *dir = hd_test_tmpdir();
+    struct hd_err err = {0};
+    struct hd_proofs *p;
+    size_t n = REC_PERSONS * 2;
+    struct hd_proof_pre *ref = calloc(n, sizeof *ref);
+    struct prep_thread t[2];
+    pthread_t tid[2];
+    int failures = 0;
+    (void)state;
+    rec_fixture_init(fx);
+    struct hd_store *s = rec_store(dir, "s", fx);
+    assert_int_equal(hd_proofs_open(&p, fx->c, &fx->secret, &err), 0);
+    prep_all(fx, p, ref, &failures);
+    assert_int_equal(failures, 0);
+    for (int k = 0; k < 2; k++) {
+        t[k] = (struct prep_thread){fx, p, calloc(n, sizeof *ref), 0};
+        assert_int_equal(pthread_create(&tid[k], NULL, prep_thread_main, &t[k]), 0);
+    }
+    /* the writer, meanwhile */
+    for (size_t j = 0; j < 3 * n; j++) {
+        MDB_txn *txn;
+        uint8_t key[11], dig[32];
+        size_t i = (j / 2) % REC_PERSONS;
+        uint8_t ch = j % 2 ? fx->ch_push : fx->ch_email;
+        struct hd_delivery_rec r = rec_outcome(j, dig);
+        rec_key(fx, i, ch, key);
+        assert_int_equal(hd_store_begin(s, true, &txn, &err), 0);
+        assert_int_equal(hd_proofs_delivery_pre(p, txn, s, key, &r, &ref[j % n], &err), 0);
+        assert_int_equal(hd_store_commit(txn, &err), 0);
+    }
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(pthread_join(tid[k], NULL), 0);
+        assert_int_equal(t[k].failures, 0);
+        for (size_t i = 0; i < n; i++)
+            assert_memory_equal(&t[k].out[i], &ref[i], sizeof ref[i]);
+        free(t[k].out);
+    }
+    struct hd_buf all = HD_BUF_INIT;
+    assert_int_equal(rec_all(s, &all), 3 * n);
+    hd_buf_release(&all);
+    free(ref);
+    hd_proofs_close(p);
+    hd_store_close(s);
+    rec_fixture_free(fx);
+    free(fx);
+    hd_test_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -547,6 +1167,10 @@ int main(void)
         cmocka_unit_test(test_proof_keygen_and_checkpoint),
         cmocka_unit_test(test_proof_each_record_batches),
         cmocka_unit_test(test_proof_timestamps),
+        cmocka_unit_test(test_proof_escape_every_position),
+        cmocka_unit_test(test_proof_prepare_same_records),
+        cmocka_unit_test(test_proof_delivery_pre_chain_and_refusals),
+        cmocka_unit_test(test_proof_prepare_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,7 +10,9 @@
  *
  * The secret never comes from YAML: hd_link_secret_load reads it from an
  * environment variable or a key file named by the campaign.
- * All functions are thread-safe; nothing here keeps global state.
+ * All functions are thread-safe; nothing here keeps global state. A struct
+ * hd_linker (a prepared hd_link_build for one campaign, for making a link
+ * per message) is used by one thread at a time: make one per thread.
  */
 #ifndef HERALD_LINK_H
 #define HERALD_LINK_H
@@ -51,6 +53,31 @@ void hd_link_token(const struct hd_link_secret *secret, const char *campaign_id,
 /* Appends the personal URL to out. Returns 0 or -1 (out of memory). */
 int hd_link_build(const struct hd_link_secret *secret, const char *tmpl, const char *campaign_id,
                   const char *person_id, struct hd_buf *out);
+
+/* A prepared link builder: the template split once and the secret keyed
+ * once (its HMAC pads and the MAC input up to the person id absorbed).
+ * Ownership: the linker copies what it needs and borrows nothing, so secret,
+ * tmpl and campaign_id may be freed or wiped after hd_linker_new; it holds
+ * key-derived state that can make tokens, wiped by hd_linker_free.
+ * Thread-safety: one thread at a time per linker (make one per thread). */
+struct hd_linker;
+
+/* Splits tmpl once (refuses a template hd_link_template_check refuses, err
+ * set as it sets it) and keys the secret once. Returns NULL with err set:
+ * HD_EX_DATAERR for a bad template, HD_EX_SOFTWARE when out of memory or
+ * secret / campaign_id is NULL. */
+struct hd_linker *hd_linker_new(const struct hd_link_secret *secret, const char *tmpl,
+                                const char *campaign_id, struct hd_err *err);
+
+/* Appends the person's objection URL to out: byte for byte what
+ * hd_link_build makes for the same secret, template, campaign and person.
+ * person_id is len bytes, not necessarily NUL-terminated, and must not
+ * contain a NUL byte (ids never do: the audience refuses control
+ * characters). Returns 0, or -1 (out of memory, out unchanged). */
+int hd_linker_build(struct hd_linker *l, const char *person_id, size_t len, struct hd_buf *out);
+
+/* Wipes and frees l. NULL is a no-op. */
+void hd_linker_free(struct hd_linker *l);
 
 /* Verifies url against the template: extracts person (and campaign when the
  * template has it, which must then equal campaign_id), recomputes the token

@@ -18,7 +18,8 @@
  * all of it and names the first bad record or file.
  *
  * Thread-safety: a struct hd_proofs is used by one thread (the store's
- * writer). Other functions keep no global state.
+ * writer), except hd_proofs_prepare, which any number of threads may call at
+ * once, also while the writer records. Other functions keep no global state.
  */
 #ifndef HERALD_PROOF_H
 #define HERALD_PROOF_H
@@ -174,9 +175,60 @@ int hd_proofs_open(struct hd_proofs **out, const struct hd_campaign *c,
 void hd_proofs_close(struct hd_proofs *p);
 
 /* Records the final state r of the delivery at key (shard . row . channel)
- * in txn. Returns 0 or -1 with err set. */
+ * in txn: reads the person, builds the objection URL and the message id as
+ * the renderer does, then hd_proofs_prepare and hd_proofs_delivery_pre (the
+ * one code path of every delivery record). For deliveries without a
+ * prepared struct hd_proof_pre (render failures). Returns 0 or -1 with err
+ * set. */
 int hd_proofs_delivery(struct hd_proofs *p, MDB_txn *txn, const struct hd_store *s,
                        const uint8_t key[11], const struct hd_delivery_rec *r, struct hd_err *err);
+
+/* Recording in two steps, to take the hashing off the writer thread: a
+ * render thread, which has the person and the rendered message at hand,
+ * makes everything a delivery record takes from the person and the channel
+ * (person_key, address_key, link_hmac, the message id, country, language,
+ * template, fallback, already in their canonical JSON form) with
+ * hd_proofs_prepare; the writer adds the outcome, seq and prev with
+ * hd_proofs_delivery_pre. The record is byte for byte the one
+ * hd_proofs_delivery writes for the same person and outcome.
+ *
+ * A plain value: fixed size (1024 bytes), no pointers, copy it freely (a
+ * queue, a slot); only its first offsetof(struct hd_proof_pre, text) +
+ * end[6] bytes are ever read (about 400 for a typical person), so a copy of
+ * those is enough. It is tied to the recorder that made it (the same
+ * pseudonym key and campaign) and to its channel: hd_proofs_delivery_pre
+ * refuses any other, and a zeroed one. It holds pseudonyms, no addresses or
+ * ids. */
+#define HD_PROOF_PRE_TEXT 1004
+struct hd_proof_pre {
+    uint32_t tag; /* the recorder that made it; 0: not prepared */
+    uint8_t ch;   /* campaign channel index */
+    uint8_t reserved;
+    uint16_t end[7]; /* where each of the 7 record fragments ends in text */
+    char text[HD_PROOF_PRE_TEXT];
+};
+
+/* Fills *out for person on campaign channel ch. url is the person's
+ * objection URL exactly as rendered (url_len bytes; NULL when 0),
+ * message_id the rendered Message-ID (email: "key@domain") or idempotency
+ * key (push: "key"), NUL-terminated. Copies what it needs: nothing is kept
+ * of person, url or message_id.
+ * Thread-safe: p is only read (any number of threads, also while the writer
+ * uses p). Returns 0, or -1 with err (HD_EX_SOFTWARE: an unknown channel, no
+ * message id, or fields that do not fit, which no rendered message has). */
+int hd_proofs_prepare(const struct hd_proofs *p, const struct hd_person_rec *person, uint8_t ch,
+                      const char *url, size_t url_len, const char *message_id,
+                      struct hd_proof_pre *out, struct hd_err *err);
+
+/* Writer thread: records the final state r of the delivery at key in txn,
+ * as hd_proofs_delivery does, from pre (made by hd_proofs_prepare on this p
+ * for channel key[10]) and r: no person read, no HMAC, one SHA-256 (the
+ * record's leaf hash, kept for the next record's prev). pre and r are only
+ * read. Returns 0, or -1 with err (HD_EX_SOFTWARE for a pre of another
+ * recorder or channel; store errors as hd_store_fail maps them). */
+int hd_proofs_delivery_pre(struct hd_proofs *p, MDB_txn *txn, const struct hd_store *s,
+                           const uint8_t key[11], const struct hd_delivery_rec *r,
+                           const struct hd_proof_pre *pre, struct hd_err *err);
 
 /* Records every exclusion of the store, in row order, in *txn; calls
  * renew(ctx) (which commits and begins a new *txn) every 100,000 records. */
