@@ -16,9 +16,12 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include <openssl/sha.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "herald/audience.h"
+#include "herald/hash.h"
 
 /* RFC 5322 2.1.1: lines SHOULD stay within 78 characters (CRLF excluded). */
 #define LINE_SOFT 78
@@ -30,6 +33,8 @@
 #define QP_LINE 76
 #define B64_LINE 76
 #define B64_GROUPS (B64_LINE / 4) /* 19 groups of 3 input bytes per line */
+/* Room qp_encode needs past the end of what it writes. */
+#define QP_SLACK 16
 /* Longest plain word kept as is in a header; longer ones are encoded. */
 #define WORD_MAX 69
 /* Longest quoted display name kept as a quoted-string. */
@@ -65,38 +70,47 @@ static int check_text(const char *what, const char *s, struct hd_err *err)
 
 /* Characters of a token that goes into a header unencoded and unfolded:
  * Message-ID and X-Herald-Campaign take printable ASCII except the RFC 5322
- * specials that would end or restructure them; Content-Language takes a
- * BCP 47 tag's letters, digits and hyphens. */
-enum token_kind { TOKEN_ID, TOKEN_LANG };
+ * specials that would end or restructure them (TOKEN_ID: no space, no
+ * control, nothing non-ASCII, none of < > ( ) [ ] \\ , ; : "); Content-Language
+ * takes a BCP 47 tag's letters, digits and hyphens (TOKEN_LANG). The table
+ * holds one bit per kind. */
+enum token_kind { TOKEN_ID = 1, TOKEN_LANG = 2 };
+
+static const unsigned char token_chars[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 1, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 3, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 0, 1, 0, 1,
+    1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 0, 1, 1,
+    1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
 
 static bool token_char(unsigned char c, enum token_kind kind)
 {
-    if (kind == TOKEN_LANG)
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               c == '-';
-    if (c <= 0x20 || c >= 0x7F)
+    return (token_chars[c] & kind) != 0;
+}
+
+/* True when s is non-empty, at most max bytes and all token characters
+ * (so also clean text): the common case, checked in one pass. */
+static bool token_ok(const char *s, enum token_kind kind, size_t max)
+{
+    size_t i = 0;
+    if (s == NULL)
         return false;
-    switch (c) {
-    case '<':
-    case '>':
-    case '(':
-    case ')':
-    case '[':
-    case ']':
-    case '\\':
-    case ',':
-    case ';':
-    case ':':
-    case '"':
-        return false;
-    default:
-        return true;
-    }
+    for (; s[i] != '\0'; i++)
+        if (i >= max || !token_char((unsigned char)s[i], kind))
+            return false;
+    return i > 0;
 }
 
 static int check_token(const char *what, const char *s, enum token_kind kind, struct hd_err *err)
 {
     size_t n;
+    if (token_ok(s, kind, TOKEN_MAX))
+        return 0;
+    /* Refused: the full checks, in their order, for the right message. */
     if (s == NULL || *s == '\0') {
         hd_err_set(err, HD_EX_DATAERR, "missing %s for the mail header", what);
         return -1;
@@ -129,14 +143,16 @@ int hd_mime_ascii_address(const char *addr, char *out, size_t cap, struct hd_err
         return -1;
     }
     len = strlen(addr);
-    if (!hd_text_clean(addr, len)) {
+    /* hd_email_check converts a Unicode domain with idn2_to_ascii_8z
+     * (IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT) and checks the whole address,
+     * text that is not clean included (HD_EMAIL_INVALID); which is why clean
+     * text is only checked again, for the message, when it refuses. */
+    st = hd_email_check(addr, len, domain, sizeof domain, &why);
+    if (st == HD_EMAIL_INVALID && !hd_text_clean(addr, len)) {
         hd_err_set(err, HD_EX_DATAERR,
                    "email address has a line break, a control character or bad UTF-8");
         return -1;
     }
-    /* hd_email_check converts a Unicode domain with idn2_to_ascii_8z
-     * (IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT) and checks the whole address. */
-    st = hd_email_check(addr, len, domain, sizeof domain, &why);
     if (st == HD_EMAIL_NON_ASCII_LOCAL) {
         hd_err_set(err, HD_EX_DATAERR,
                    "email address \"%s\" has a non-ASCII local part (needs SMTPUTF8, not "
@@ -158,6 +174,22 @@ int hd_mime_ascii_address(const char *addr, char *out, size_t cap, struct hd_err
     out[local] = '@';
     memcpy(out + local + 1, domain, strlen(domain) + 1);
     return 0;
+}
+
+/* An address for the From or To header in ASCII form: addr itself when the
+ * caller says it already is one (ascii) and it is one header-safe token with
+ * an '@', else converted into buf (TOKEN_MAX bytes). NULL with err set when
+ * refused. */
+static const char *header_address(const char *what, const char *addr, bool ascii, char *buf,
+                                  struct hd_err *err)
+{
+    if (ascii && token_ok(addr, TOKEN_ID, TOKEN_MAX - 1) && strchr(addr, '@') != NULL)
+        return addr;
+    if (hd_mime_ascii_address(addr, buf, TOKEN_MAX, err) != 0) {
+        hd_err_prefix(err, "%s", what);
+        return NULL;
+    }
+    return buf;
 }
 
 /* ---- header writer ------------------------------------------------------- */
@@ -426,40 +458,52 @@ static int format_date(int64_t t, char out[32], struct hd_err *err)
 
 /* ---- bodies --------------------------------------------------------------- */
 
-/* Byte classes for quoted-printable: literal, must be escaped, or a space
- * or tab (literal unless it ends a line). CR and LF are line breaks. */
-enum { QP_LIT, QP_ESC, QP_WSP, QP_EOL };
-
-static unsigned qp_class(unsigned char c)
-{
-    if (c >= '!' && c <= '~' && c != '=')
-        return QP_LIT;
-    if (c == ' ' || c == '\t')
-        return QP_WSP;
-    if (c == '\r' || c == '\n')
-        return QP_EOL;
-    return QP_ESC;
-}
-
-/* Bytes quoted-printable keeps as they are anywhere but at the end of a
- * line: printable ASCII except '=', space and tab. */
-static const unsigned char qp_plain[256] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+/* Byte classes for quoted-printable: a line break (CR, LF), literal
+ * (printable ASCII but '='), a space or tab (literal unless it ends a line)
+ * or escaped. */
+enum { QP_EOL, QP_LIT, QP_WSP, QP_ESC };
+#define QE QP_EOL
+#define QL QP_LIT
+#define QW QP_WSP
+#define QX QP_ESC
+static const unsigned char qp_kind[256] = {
+    QX, QX, QX, QX, QX, QX, QX, QX, QX, QW, QE, QX, QX, QE, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX,
+    QX, QX, QX, QX, QX, QX, QX, QX, QW, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL,
+    QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QX, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL,
+    QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL,
+    QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL, QL,
+    QL, QL, QL, QL, QL, QL, QL, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX,
+    QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX,
+    QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX,
+    QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX,
+    QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX,
+    QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX, QX,
 };
+#undef QE
+#undef QL
+#undef QW
+#undef QX
 
 /* More than 30% non-ASCII bytes: base64 is shorter and no less readable.
- * Counts high bits eight bytes at a time. */
+ * Counts high bits 16 bytes at a time with SSE2 (a byte-wise counter per
+ * lane, summed before it can wrap), else 8 at a time in a word. */
 static bool wants_base64(const char *s, size_t n)
 {
     size_t high = 0, i = 0;
-    for (; i + 8 <= n; i += 8) {
+#if defined(__SSE2__)
+    const __m128i zero = _mm_setzero_si128();
+    while (n - i >= 16) {
+        __m128i acc = zero;
+        size_t end = i + 16 * 255 < n ? i + 16 * 255 : n;
+        for (; end - i >= 16; i += 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+            acc = _mm_sub_epi8(acc, _mm_cmplt_epi8(v, zero)); /* -1 per high byte */
+        }
+        acc = _mm_sad_epu8(acc, zero);
+        high += (size_t)_mm_cvtsi128_si32(acc) + (size_t)_mm_extract_epi16(acc, 4);
+    }
+#endif
+    for (; n - i >= 8; i += 8) {
         uint64_t v;
         memcpy(&v, s + i, 8);
         v = (v >> 7) & 0x0101010101010101ULL;
@@ -472,10 +516,10 @@ static bool wants_base64(const char *s, size_t n)
 
 /* Upper bounds of the encoded sizes, for the one reserve. Line breaks may
  * double (LF -> CRLF); every other byte at most triples, plus a soft break
- * ("=" CRLF) per 25 escapes. */
+ * ("=" CRLF) per 25 escapes, plus the room qp_encode's copies need. */
 static size_t qp_bound(size_t n)
 {
-    return 3 * n + 3 * (n / 25 + 1) + 8;
+    return 3 * n + 3 * (n / 25 + 1) + 8 + QP_SLACK;
 }
 
 static size_t b64_bound(size_t n)
@@ -513,45 +557,84 @@ static void eol_scan_init(struct eol_scan *e)
     e->lf = p ? (size_t)(p - e->s) : e->n;
 }
 
+/* A bit per byte of s[0..15] (bit k for s[k]) that is not printable ASCII
+ * or a space, or is '=': the bytes quoted-printable may not copy blindly.
+ * SSE2 where the compiler has it (every x86-64), else a table walk. */
+static unsigned qp_special16(const unsigned char *s)
+{
+#if defined(__SSE2__)
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+    /* Signed compares: bytes >= 0x80 are negative, so "> 0x1F" also
+     * rules them out. */
+    __m128i ok = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1F)),
+                               _mm_cmplt_epi8(v, _mm_set1_epi8(0x7F)));
+    ok = _mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('=')), ok);
+    return ~(unsigned)_mm_movemask_epi8(ok) & 0xFFFFu;
+#else
+    unsigned mask = 0;
+    for (unsigned k = 0; k < 16; k++)
+        if (qp_kind[s[k]] != QP_LIT && s[k] != ' ')
+            mask |= 1u << k;
+    return mask;
+#endif
+}
+
+/* Index of the lowest set bit of a non-zero mask. */
+static unsigned lowest_bit(unsigned mask)
+{
+#if defined(__GNUC__)
+    return (unsigned)__builtin_ctz(mask);
+#else
+    unsigned k = 0;
+    while (!(mask & 1u)) {
+        mask >>= 1;
+        k++;
+    }
+    return k;
+#endif
+}
+
 /* Quoted-printable (RFC 2045 6.7) of s with line breaks (CRLF, LF or a lone
  * CR) written as CRLF. Encoded lines are at most 76 characters: a soft
  * break "=" CRLF is inserted before a character that would pass 75, unless
  * it is the line's last one and fits in 76; escapes are never split. '=',
- * controls, non-ASCII bytes and a space or tab ending a line are escaped. */
+ * controls, non-ASCII bytes and a space or tab ending a line are escaped.
+ *
+ * Fast path: the run of printable ASCII and spaces ahead, up to 16 bytes
+ * and as far as the line has room without a soft break, is copied whole
+ * (its last space stays behind when a line break or the end follows it);
+ * then one byte goes by the full rules. o must have QP_SLACK bytes of room
+ * past the encoded end: the copy stores 16 bytes at a time. */
 static char *qp_encode(char *o, const unsigned char *s, size_t n)
 {
-    struct eol_scan scan = {s, n, 0, 0};
     size_t col = 0, i = 0;
-    eol_scan_init(&scan);
     while (i < n) {
-        /* Fast path: bytes kept as they are, up to the line's last byte
-         * (a space or tab there must be escaped) while the line has room
-         * without a soft break. */
-        size_t eol = next_eol(&scan, i);
-        size_t lim = eol > i + 1 ? eol - 1 - i : 0;
-        if (lim > QP_LINE - 1 - col)
-            lim = QP_LINE - 1 - col;
-        size_t k = 0;
-        while (k < lim && qp_plain[s[i + k]]) {
-            o[k] = (char)s[i + k];
-            k++;
+        if (n - i >= 16) {
+            unsigned mask = qp_special16(s + i);
+            size_t k = mask ? lowest_bit(mask) : 16;
+            size_t room = col < QP_LINE - 1 ? QP_LINE - 1 - col : 0;
+            if (k > room)
+                k = room;
+            if (k > 0 && s[i + k - 1] == ' ' && (i + k == n || qp_kind[s[i + k]] == QP_EOL))
+                k--;
+            memcpy(o, s + i, 16);
+            o += k;
+            col += k;
+            i += k;
+            if (i == n)
+                break;
         }
-        o += k;
-        col += k;
-        i += k;
-
-        /* One byte by the full rules. */
         unsigned char c = s[i];
-        unsigned cls = qp_class(c);
-        if (cls == QP_EOL) {
+        unsigned kind = qp_kind[c];
+        if (kind == QP_EOL) {
             *o++ = '\r';
             *o++ = '\n';
             col = 0;
             i += (c == '\r' && i + 1 < n && s[i + 1] == '\n') ? 2 : 1;
             continue;
         }
-        bool last = i + 1 == n || qp_class(s[i + 1]) == QP_EOL;
-        bool lit = cls == QP_LIT || (cls == QP_WSP && !last);
+        bool last = i + 1 == n || qp_kind[s[i + 1]] == QP_EOL;
+        bool lit = kind == QP_LIT || (kind == QP_WSP && !last);
         size_t t = lit ? 1 : 3;
         if (col + t > QP_LINE - 1 && !(last && col + t <= QP_LINE)) {
             *o++ = '=';
@@ -572,15 +655,41 @@ static char *qp_encode(char *o, const unsigned char *s, size_t n)
     return o;
 }
 
+/* Base64 characters by pairs: b64_pairs[v] encodes the 12 bits v, so a
+ * 3-byte group takes two lookups. Built by the preprocessor from the
+ * alphabet's ranges (A-Z, a-z, 0-9, '+', '/'). */
+#define B64_CHAR(x)                                                                                \
+    (char)((x) < 26    ? 'A' + (x)                                                                 \
+           : (x) < 52  ? 'a' + (x)-26                                                              \
+           : (x) < 62  ? '0' + (x)-52                                                              \
+           : (x) == 62 ? '+'                                                                       \
+                       : '/')
+#define B64_PAIR(v)                                                                                \
+    {                                                                                              \
+        B64_CHAR((v) >> 6), B64_CHAR((v)&63)                                                       \
+    }
+#define B64_P4(v) B64_PAIR(v), B64_PAIR((v) + 1), B64_PAIR((v) + 2), B64_PAIR((v) + 3)
+#define B64_P16(v) B64_P4(v), B64_P4((v) + 4), B64_P4((v) + 8), B64_P4((v) + 12)
+#define B64_P64(v) B64_P16(v), B64_P16((v) + 16), B64_P16((v) + 32), B64_P16((v) + 48)
+#define B64_P256(v) B64_P64(v), B64_P64((v) + 64), B64_P64((v) + 128), B64_P64((v) + 192)
+#define B64_P1024(v) B64_P256(v), B64_P256((v) + 256), B64_P256((v) + 512), B64_P256((v) + 768)
+static const char b64_pairs[4096][2] = {B64_P1024(0), B64_P1024(1024), B64_P1024(2048),
+                                        B64_P1024(3072)};
+#undef B64_P1024
+#undef B64_P256
+#undef B64_P64
+#undef B64_P16
+#undef B64_P4
+#undef B64_PAIR
+#undef B64_CHAR
+
 /* Base64 of whole 3-byte groups. */
 static char *b64_full(char *o, const unsigned char *s, size_t groups)
 {
     for (size_t g = 0; g < groups; g++, s += 3, o += 4) {
         unsigned v = (unsigned)s[0] << 16 | (unsigned)s[1] << 8 | s[2];
-        o[0] = b64_alphabet[v >> 18];
-        o[1] = b64_alphabet[(v >> 12) & 63];
-        o[2] = b64_alphabet[(v >> 6) & 63];
-        o[3] = b64_alphabet[v & 63];
+        memcpy(o, b64_pairs[v >> 12], 2);
+        memcpy(o + 2, b64_pairs[v & 0xFFF], 2);
     }
     return o;
 }
@@ -677,7 +786,8 @@ static void put_part(struct hw *w, const char *boundary, const char *type, const
 int hd_mime_build(const struct hd_mime_email *m, struct hd_buf *out, struct hd_err *err)
 {
     char from[TOKEN_MAX], to[TOKEN_MAX], date[32], boundary[9 + 24 + 1];
-    unsigned char md[SHA256_DIGEST_LENGTH];
+    const char *from_addr, *to_addr;
+    uint8_t md[HD_SHA256_LEN];
     const char *subject = m->subject ? m->subject : "";
     const char *text = m->text ? m->text : "", *html = m->html ? m->html : "";
     size_t text_len = m->text ? m->text_len : 0, html_len = m->html ? m->html_len : 0;
@@ -698,20 +808,15 @@ int hd_mime_build(const struct hd_mime_email *m, struct hd_buf *out, struct hd_e
         hd_err_set(err, HD_EX_DATAERR, "Message-ID \"%s\" has no @", m->message_id);
         return -1;
     }
-    if (hd_mime_ascii_address(m->from_addr, from, sizeof from, err) != 0) {
-        hd_err_prefix(err, "From");
+    if ((from_addr = header_address("From", m->from_addr, m->ascii_addrs, from, err)) == NULL ||
+        (to_addr = header_address("To", m->to_addr, m->ascii_addrs, to, err)) == NULL)
         return -1;
-    }
-    if (hd_mime_ascii_address(m->to_addr, to, sizeof to, err) != 0) {
-        hd_err_prefix(err, "To");
-        return -1;
-    }
     if (format_date(m->date, date, err) != 0)
         return -1;
 
     /* Boundary: "=_" cannot occur in quoted-printable ("=" is followed by
      * hex digits or CRLF) nor in base64 ("=" only pads the end). */
-    SHA256((const unsigned char *)m->message_id, strlen(m->message_id), md);
+    hd_sha256(m->message_id, strlen(m->message_id), md);
     memcpy(boundary, "=_herald_", 9);
     for (size_t i = 0; i < 12; i++) {
         boundary[9 + 2 * i] = hex_lower[md[i] >> 4];
@@ -724,7 +829,7 @@ int hd_mime_build(const struct hd_mime_email *m, struct hd_buf *out, struct hd_e
     est = 1024 +
           3 * (strlen(subject) + (m->from_name ? strlen(m->from_name) : 0) +
                (m->to_name ? strlen(m->to_name) : 0)) +
-          strlen(m->message_id) + strlen(from) + strlen(to) + strlen(m->language) +
+          strlen(m->message_id) + strlen(from_addr) + strlen(to_addr) + strlen(m->language) +
           strlen(m->campaign_id);
     text_b64 = wants_base64(text, text_len);
     html_b64 = wants_base64(html, html_len);
@@ -737,10 +842,10 @@ int hd_mime_build(const struct hd_mime_email *m, struct hd_buf *out, struct hd_e
     hw_token(&w, date, 31, true);
     hw_eol(&w);
     hw_begin(&w, "From");
-    hw_mailbox(&w, m->from_name, from);
+    hw_mailbox(&w, m->from_name, from_addr);
     hw_eol(&w);
     hw_begin(&w, "To");
-    hw_mailbox(&w, m->to_name, to);
+    hw_mailbox(&w, m->to_name, to_addr);
     hw_eol(&w);
     hw_begin(&w, "Subject");
     hw_unstructured(&w, subject);

@@ -929,6 +929,337 @@ static void test_mime_python_email_parses_it(void **state)
     hd_test_rmtree(dir);
 }
 
+/* The exact bytes of three sample messages, pinned: proofs record each
+ * message's SHA-256 and re-render it to compare, so the builder must never
+ * change a byte for the same inputs. (The hashes the builder made before
+ * its encoders and checks were reworked for speed.) */
+static void test_mime_bytes_unchanged(void **state)
+{
+    static const struct {
+        size_t len;
+        const char *sha256;
+    } pinned[] = {
+        {1534, "caad8a88cb5e98a5d3e4366e1b429b67dbf72c7e3a7b97f1c29f1a24203a4edf"},
+        {1420, "5097d8996d1d98a7f02e774519346e8dd4267f2049a8543e42cd5de605991cbb"},
+        {1014, "9208bb75669a5578cfc73032bbb0920f1911aa4a2d095c9228b4dcf9992821d6"},
+    };
+    (void)state;
+    for (size_t i = 0; i < 3; i++) {
+        struct hd_mime_email m = email_de();
+        unsigned char md[32];
+        unsigned mdlen = 0;
+        char hex[65];
+        if (i == 1) {
+            m.subject = el_subject;
+            m.text = el_text;
+            m.text_len = strlen(el_text);
+            m.html = el_html;
+            m.html_len = strlen(el_html);
+            m.to_name = "\xce\x95\xce\xbb\xce\xad\xce\xbd\xce\xb7";
+            m.language = "el";
+        } else if (i == 2) {
+            m.subject = "Plain ASCII: with \"quotes\" and a colon";
+            m.text = bg_text;
+            m.text_len = strlen(bg_text);
+            m.html = bg_html;
+            m.html_len = strlen(bg_html);
+            m.to_name = "Petrov, Ivan";
+            m.to_addr = "ivan@\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80.\xd0\xb1\xd0\xb3";
+            m.language = "bg";
+        }
+        struct hd_buf out = build_ok(&m);
+        assert_true(EVP_Digest(out.data, out.len, md, &mdlen, EVP_sha256(), NULL));
+        for (size_t k = 0; k < 32; k++)
+            snprintf(hex + 2 * k, 3, "%02x", md[k]);
+        assert_int_equal(out.len, pinned[i].len);
+        assert_string_equal(hex, pinned[i].sha256);
+        hd_buf_release(&out);
+    }
+}
+
+/* The boundary is "=_herald_" and the first 12 bytes of SHA-256 of the
+ * Message-ID in lower-case hex. */
+static void test_mime_boundary_from_message_id(void **state)
+{
+    static const char *const ids[] = {MSGID, "fedcba9876543210fedcba9876543210@lumen.example",
+                                      "x@y"};
+    (void)state;
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        struct hd_mime_email m = email_de();
+        unsigned char md[32];
+        unsigned mdlen = 0;
+        char want[96], v[256];
+        m.message_id = ids[i];
+        struct hd_buf out = build_ok(&m);
+        assert_true(EVP_Digest(ids[i], strlen(ids[i]), md, &mdlen, EVP_sha256(), NULL));
+        memcpy(want, "multipart/alternative; boundary=\"=_herald_", 42);
+        for (size_t k = 0; k < 12; k++)
+            snprintf(want + 42 + 2 * k, 3, "%02x", md[k]);
+        memcpy(want + 66, "\"", 2);
+        assert_true(header_get(out.data, "Content-Type", v, sizeof v));
+        assert_string_equal(v, want);
+        hd_buf_release(&out);
+    }
+}
+
+/* The encoded body of part i (0 text, 1 html) as it stands in message m. */
+static void raw_body(const char *m, int i, struct hd_buf *out)
+{
+    char ct[256], delim[128];
+    const char *b, *p = m + header_end(m), *body, *end;
+    assert_true(header_get(m, "Content-Type", ct, sizeof ct));
+    b = strstr(ct, "boundary=\"");
+    assert_non_null(b);
+    b += 10;
+    snprintf(delim, sizeof delim, "\r\n--%.*s", (int)strcspn(b, "\""), b);
+    for (int k = 0; k <= i; k++) {
+        body = strstr(p, "\r\n\r\n") + 4;
+        end = strstr(body - 2, delim);
+        assert_non_null(end);
+        if (end < body)
+            end = body; /* empty body */
+        p = end + 2;
+    }
+    hd_buf_reset(out);
+    assert_int_equal(hd_buf_append(out, body, (size_t)(end - body)), 0);
+}
+
+/* Quoted-printable as RFC 2045 6.7 and mime.c's comment describe it, one
+ * byte at a time: the reference the encoder must match byte for byte. */
+static void qp_reference(const unsigned char *s, size_t n, struct hd_buf *out)
+{
+    size_t col = 0;
+    hd_buf_reset(out);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c == '\r' || c == '\n') {
+            if (c == '\r' && i + 1 < n && s[i + 1] == '\n')
+                i++;
+            hd_buf_append(out, "\r\n", 2);
+            col = 0;
+            continue;
+        }
+        bool last = i + 1 == n || s[i + 1] == '\r' || s[i + 1] == '\n';
+        bool lit = (c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !last);
+        size_t t = lit ? 1 : 3;
+        if (col + t > 75 && !(last && col + t <= 76)) {
+            hd_buf_append(out, "=\r\n", 3);
+            col = 0;
+        }
+        if (lit)
+            hd_buf_putc(out, (char)c);
+        else
+            hd_buf_printf(out, "=%02X", c);
+        col += t;
+    }
+}
+
+static void expect_qp_reference(const char *text, size_t n)
+{
+    struct hd_mime_email m = email_de();
+    struct hd_buf got = HD_BUF_INIT, want = HD_BUF_INIT;
+    size_t high = 0;
+    for (size_t i = 0; i < n; i++)
+        high += (unsigned char)text[i] >> 7;
+    if (high * 10 > n * 3)
+        return; /* goes out in base64 */
+    m.text = text;
+    m.text_len = n;
+    struct hd_buf out = build_ok(&m);
+    raw_body(out.data, 0, &got);
+    qp_reference((const unsigned char *)text, n, &want);
+    assert_int_equal(got.len, want.len);
+    assert_memory_equal(got.data ? got.data : "", want.data ? want.data : "", want.len);
+    hd_buf_release(&out);
+    hd_buf_release(&got);
+    hd_buf_release(&want);
+}
+
+static uint64_t rng_state = 0x2545F4914F6CDD1DULL;
+
+static unsigned rnd(unsigned n)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (unsigned)(rng_state >> 33) % n;
+}
+
+static void test_mime_qp_matches_reference(void **state)
+{
+    static const char *const pieces[] = {
+        " ",
+        "  ",
+        "\t",
+        "=",
+        "\n",
+        "\r\n",
+        "\r",
+        "\n\r",
+        " \n",
+        "\t\r\n",
+        "= \n",
+        ".",
+        "~",
+        "!",
+        "\x01",
+        "\x7f",
+        "\x00",
+        "\xff",
+        "\xc3\xbc",
+        "\xe2\x80\x93",
+        "\xf0\x9f\x98\x80",
+        "https://privacy.lumen.example/ai/object?p=p-1&amp;t=abc",
+    };
+    char text[4096];
+    (void)state;
+    /* A space, tab, '=' or umlaut at every column around the soft break
+     * and before a line end or the end, after runs long enough for the
+     * 16-byte copy. */
+    static const char *const specials[] = {" ", "\t", "=", "\xc3\xbc", "x"};
+    for (size_t sp = 0; sp < sizeof specials / sizeof specials[0]; sp++) {
+        for (size_t len = 56; len <= 96; len++) {
+            for (size_t at = 40; at <= len; at += 3) {
+                size_t n = 0;
+                for (size_t k = 0; k < len; k++) {
+                    if (k == at) {
+                        memcpy(text + n, specials[sp], strlen(specials[sp]));
+                        n += strlen(specials[sp]);
+                    } else {
+                        text[n++] = (char)('a' + k % 26);
+                    }
+                }
+                expect_qp_reference(text, n);
+                memcpy(text + n, " \n", 2);
+                expect_qp_reference(text, n + 1); /* trailing space at the end */
+                expect_qp_reference(text, n + 2); /* and before a line break */
+            }
+        }
+    }
+    /* Random text: words, runs of every length, and every kind of byte. */
+    for (int it = 0; it < 3000; it++) {
+        size_t n = 0, want = rnd(it % 8 == 0 ? 4000 : 400);
+        while (n < want) {
+            if (rnd(2) == 0) {
+                size_t run = rnd(30);
+                for (size_t k = 0; k < run && n + 1 < sizeof text; k++)
+                    text[n++] = (char)(rnd(6) == 0 ? ' ' : 'a' + rnd(26));
+            } else {
+                const char *p = pieces[rnd(sizeof pieces / sizeof pieces[0])];
+                size_t len = p[0] == '\0' ? 1 : strlen(p);
+                if (n + len >= sizeof text)
+                    break;
+                memcpy(text + n, p, len);
+                n += len;
+            }
+        }
+        expect_qp_reference(text, n);
+    }
+}
+
+/* Base64 exactly when more than 30% of the bytes are non-ASCII, counted
+ * right for bodies of any length (long ones too). */
+static void test_mime_base64_threshold(void **state)
+{
+    static const size_t ks[] = {0, 1, 2, 3, 10, 33, 300, 3000};
+    struct hd_buf body = HD_BUF_INIT;
+    (void)state;
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+        size_t k = ks[i], edge = 14 * k / 3; /* 2k high of 2k + a: base64 iff 14k > 3a */
+        for (size_t a = edge > 2 ? edge - 2 : 0; a <= edge + 2; a++) {
+            struct hd_mime_email m = email_de();
+            struct part parts[2];
+            hd_buf_reset(&body);
+            /* Interleaved, so the counted bytes land in every lane. */
+            for (size_t j = 0, x = 0; j < k || x < a;) {
+                if (j < k && (x >= a || (j * a) <= (x * k))) {
+                    hd_buf_puts(&body, "\xc3\xa9");
+                    j++;
+                } else {
+                    hd_buf_putc(&body, (char)('a' + x % 26));
+                    x++;
+                }
+            }
+            m.text = body.data ? body.data : "";
+            m.text_len = body.len;
+            struct hd_buf out = build_ok(&m);
+            get_parts(out.data, parts);
+            assert_string_equal(parts[0].cte, 14 * k > 3 * a ? "base64" : "quoted-printable");
+            assert_int_equal(parts[0].body.len, body.len);
+            release_parts(parts);
+            hd_buf_release(&out);
+        }
+    }
+    hd_buf_release(&body);
+}
+
+/* With ascii_addrs the addresses are taken as they are (the caller
+ * converted them): the same bytes as converting them here; and anything
+ * that is not one header-safe token with an '@' is still checked in full
+ * and refused. */
+static void test_mime_ascii_addrs(void **state)
+{
+    struct hd_mime_email m = email_de();
+    struct hd_err err = {0, ""};
+    char from[320], to[320];
+    (void)state;
+    m.from_addr = "privacy@l\xc3\xbcmen.example";
+    m.to_addr = "anna@M\xc3\xbcnchen.de";
+    struct hd_buf a = build_ok(&m);
+    assert_int_equal(hd_mime_ascii_address(m.from_addr, from, sizeof from, &err), 0);
+    assert_int_equal(hd_mime_ascii_address(m.to_addr, to, sizeof to, &err), 0);
+    m.from_addr = from;
+    m.to_addr = to;
+    m.ascii_addrs = true;
+    struct hd_buf b = build_ok(&m);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.data, b.data, a.len);
+    hd_buf_release(&a);
+    hd_buf_release(&b);
+
+    static const char *const bad_addr[] = {
+        "anna@example.de\r\nBcc: x@example.com",
+        "anna@example.de\n",
+        "an\rna@example.de",
+        "anna@example.de>, <x@example.com",
+        "Anna <anna@example.de>",
+        "no-at-sign",
+        "anna@example.de bcc@example.com",
+        "",
+    };
+    for (size_t i = 0; i < sizeof bad_addr / sizeof bad_addr[0]; i++) {
+        m = email_de();
+        m.ascii_addrs = true;
+        m.to_addr = bad_addr[i];
+        expect_refused(&m);
+        m = email_de();
+        m.ascii_addrs = true;
+        m.from_addr = bad_addr[i];
+        expect_refused(&m);
+    }
+}
+
+/* Header tokens up to 320 bytes are taken, longer ones refused. */
+static void test_mime_token_length_limit(void **state)
+{
+    char id[400];
+    (void)state;
+    for (size_t n = 318; n <= 322; n++) {
+        struct hd_mime_email m = email_de();
+        struct hd_buf out = HD_BUF_INIT;
+        struct hd_err err = {0, ""};
+        memset(id, 'a', n);
+        memcpy(id + n - 14, "@lumen.example", 15); /* n bytes in all */
+        m.message_id = id;
+        assert_int_equal(hd_mime_build(&m, &out, &err), n <= 320 ? 0 : -1);
+        if (n > 320) {
+            assert_int_equal(err.code, HD_EX_DATAERR);
+            assert_non_null(strstr(err.msg, "longer than 320"));
+        }
+        hd_buf_release(&out);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -948,6 +1279,12 @@ int main(void)
         cmocka_unit_test(test_mime_non_ascii_local_part_refused),
         cmocka_unit_test(test_mime_deterministic),
         cmocka_unit_test(test_mime_python_email_parses_it),
+        cmocka_unit_test(test_mime_bytes_unchanged),
+        cmocka_unit_test(test_mime_boundary_from_message_id),
+        cmocka_unit_test(test_mime_qp_matches_reference),
+        cmocka_unit_test(test_mime_base64_threshold),
+        cmocka_unit_test(test_mime_ascii_addrs),
+        cmocka_unit_test(test_mime_token_length_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -668,6 +668,384 @@ static void test_render_every_locale_email_and_push(void **state)
     hd_renderer_free(r);
 }
 
+/* The exact bytes of the sample messages, pinned: proofs record each
+ * message's SHA-256 and re-render it to compare, so rendering must never
+ * change a byte for the same inputs. (These are the hashes the renderer
+ * made before the canonical JSON writer, hd_sha256 and the prepared link
+ * builder replaced jansson, EVP and hd_link_build. If the sample campaign's
+ * texts are changed on purpose, they change too.) */
+static void test_render_bytes_unchanged(void **state)
+{
+    static const struct {
+        const struct who *w;
+        const char *channel;
+        uint8_t variant;
+        size_t len;
+        const char *sha256;
+    } pinned[] = {
+        {&de_person, "email", 0, 3649,
+         "f05a1f6179558a24243cea304da66e75ced5874771c63d9293a6727bcc9384f3"},
+        {&de_person, "inapp", 0, 481,
+         "c8fcb34d2ff2794ad45b6176a360ad7529dec4ebf79f9d76e02de7c49bd64560"},
+        {&de_person, "email", 1, 2310,
+         "15bf931542952e978dc6337e50f0f277d5550abdcc66763da3f922129dd70c4c"},
+        {&de_person, "inapp", 1, 496,
+         "65f1a6e2581e8fce2b8aedb426dcca2b629339b5d2227d44880400bd39f55a67"},
+        {&el_person, "email", 0, 7167,
+         "c08c04514f559ba071846b3ef58592beb98d9ebbd48d6277edaaa72dae26961d"},
+        {&el_person, "inapp", 0, 620,
+         "3e871ca896dbf44b1255b363b584d6db16f95c172ed84738f3e18cd90363a76b"},
+        {&el_person, "email", 1, 3734,
+         "302cba758eb743fd86cd4f397ca7606e79c3a577692d4f140c00fd54e7b7c4a2"},
+        {&el_person, "inapp", 1, 649,
+         "abf7bab78d5fc9e10e89937e263bdd100b185f2b0b1a13924437557852199107"},
+        {&bg_person, "email", 0, 6610,
+         "aadaaa99632c851c218aba7cdce263016ccb5c60f068573818e92132d86f5d63"},
+        {&bg_person, "inapp", 0, 575,
+         "26b0d47030c89b03858b1d12cff746aa11d40816d9ad89745447513ff4cfced7"},
+        {&bg_person, "email", 1, 3523,
+         "a669ed019d1cb8ac9e0de6cc0b770b88043389b41fba9f9b3e6fc80debfc2320"},
+        {&bg_person, "inapp", 1, 614,
+         "47d194eef6fa3c677602f0a98e0f74c64dd05ee028c152ddfe96e0b4a7d4bfb2"},
+    };
+    struct hd_renderer *r = hd_renderer_new(campaign, &secret);
+    struct hd_rendered out;
+    (void)state;
+    memset(&out, 0, sizeof out);
+    assert_non_null(r);
+    /* Twice over, so the second round runs on warm scratch buffers and the
+     * From address the renderer keeps. */
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < sizeof pinned / sizeof pinned[0]; i++) {
+            struct rec rec;
+            char hex[65];
+            make_rec(&rec, pinned[i].w, pinned[i].variant);
+            render_ok(r, &rec.p, strcmp(pinned[i].channel, "email") == 0 ? ch_email : ch_push,
+                      &out);
+            for (size_t k = 0; k < 32; k++)
+                snprintf(hex + 2 * k, 3, "%02x", out.sha256[k]);
+            assert_int_equal(out.bytes.len, pinned[i].len);
+            assert_string_equal(hex, pinned[i].sha256);
+        }
+    }
+    hd_buf_release(&out.bytes);
+    hd_renderer_free(r);
+}
+
+/* ---- the canonical JSON writer against jansson ------------------------------ */
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+
+static unsigned rnd(unsigned n)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (unsigned)(rng_state >> 33) % n;
+}
+
+/* What jansson makes of s, or NULL when it refuses s. */
+static char *jansson_dump(const char *s, size_t n)
+{
+    json_t *j = json_stringn(s, n);
+    char *d;
+    if (j == NULL)
+        return NULL;
+    d = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    json_decref(j);
+    assert_non_null(d);
+    return d;
+}
+
+/* Our writer's output matches jansson's, after a prefix already in the
+ * buffer; or both refuse, and the buffer keeps just the prefix. */
+static void expect_same_as_jansson(const char *s, size_t n)
+{
+    struct hd_buf b = HD_BUF_INIT;
+    char *want = jansson_dump(s, n);
+    int rc;
+    hd_buf_puts(&b, "pre");
+    rc = hd_render_json_string(&b, s, n);
+    if (want == NULL) {
+        assert_int_equal(rc, HD_JSON_BAD_UTF8);
+        assert_int_equal(b.len, 3);
+        assert_string_equal(b.data, "pre");
+    } else {
+        assert_int_equal(rc, 0);
+        assert_int_equal(b.len, 3 + strlen(want));
+        assert_string_equal(b.data + 3, want);
+        free(want);
+    }
+    hd_buf_release(&b);
+}
+
+static void test_render_json_string_matches_jansson(void **state)
+{
+    /* Characters of every kind, at the edges of each UTF-8 length. */
+    static const char *const pieces[] = {
+        "a",
+        "Z",
+        "0",
+        " ",
+        "/",
+        "'",
+        "<",
+        "&",
+        "~",
+        "\x7f",
+        "\"",
+        "\\",
+        "\b",
+        "\f",
+        "\n",
+        "\r",
+        "\t",
+        "\x01",
+        "\x1f",
+        "\x1b",
+        "\x0b",
+        "\xc2\x80",         /* U+0080 */
+        "\xc3\xa9",         /* e acute */
+        "\xdf\xbf",         /* U+07FF */
+        "\xe0\xa0\x80",     /* U+0800 */
+        "\xe2\x80\x93",     /* en dash */
+        "\xe2\x80\xa8",     /* U+2028, kept as is */
+        "\xed\x9f\xbf",     /* U+D7FF */
+        "\xee\x80\x80",     /* U+E000 */
+        "\xef\xbf\xbf",     /* U+FFFF */
+        "\xf0\x90\x80\x80", /* U+10000 */
+        "\xf0\x9f\x98\x80", /* emoji */
+        "\xf4\x8f\xbf\xbf", /* U+10FFFF */
+        "https://privacy.lumen.example/ai/object?p=p-000001&t=abc",
+        "Informationen f\xc3\xbcr KI",
+    };
+    char s[1024];
+    (void)state;
+    /* Every byte value alone: controls, ASCII, and the bytes that can never
+     * stand alone in UTF-8. */
+    for (unsigned c = 0; c < 256; c++) {
+        s[0] = (char)c;
+        expect_same_as_jansson(s, 1);
+    }
+    expect_same_as_jansson("", 0);
+    expect_same_as_jansson("a\0b", 3); /* NUL inside */
+    /* Random strings, long ASCII runs included so runs of 16 meet every
+     * kind of character at every offset. */
+    for (int it = 0; it < 20000; it++) {
+        size_t n = 0, want = rnd(it % 10 == 0 ? 900 : 80);
+        while (n < want) {
+            if (rnd(3) == 0) {
+                size_t run = rnd(40);
+                for (size_t k = 0; k < run && n + 1 < sizeof s; k++)
+                    s[n++] = (char)('a' + rnd(26));
+            } else {
+                const char *p = pieces[rnd(sizeof pieces / sizeof pieces[0])];
+                size_t len = strlen(p);
+                if (n + len >= sizeof s)
+                    break;
+                memcpy(s + n, p, len);
+                n += len;
+            }
+        }
+        expect_same_as_jansson(s, n);
+    }
+}
+
+static void test_render_json_string_refuses_bad_utf8(void **state)
+{
+    static const char *const bad[] = {
+        "\x80",
+        "\xbf",
+        "\xc0\x80",
+        "\xc1\xbf", /* continuation alone; overlong 2 */
+        "\xe0\x80\x80",
+        "\xe0\x9f\xbf", /* overlong 3 */
+        "\xf0\x80\x80\x80",
+        "\xf0\x8f\xbf\xbf", /* overlong 4 */
+        "\xed\xa0\x80",
+        "\xed\xbf\xbf",             /* surrogates U+D800, U+DFFF */
+        "\xed\xa0\xbd\xed\xb8\x80", /* a surrogate pair (CESU-8) */
+        "\xf4\x90\x80\x80",
+        "\xf7\xbf\xbf\xbf", /* past U+10FFFF */
+        "\xf5\x80\x80\x80",
+        "\xf8\x88\x80\x80\x80",
+        "\xfc\x84\x80\x80\x80\x80",
+        "\xfe",
+        "\xff",
+        "\xc3",
+        "\xe2\x82",
+        "\xf0\x9f\x98", /* truncated */
+        "\xc3\x28",
+        "\xe2\x28\xa1",
+        "\xe2\x82\x28", /* bad continuation */
+        "\xf0\x28\x8c\xbc",
+        "\xf0\x90\x28\xbc",
+        "\xf0\x90\x8c\x28",
+        "\xc3\xa9\xa9",
+    };
+    char s[256];
+    (void)state;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        size_t len = strlen(bad[i]);
+        /* Alone, after a long ASCII run (so the 16-byte copy comes first),
+         * and before more text. */
+        for (size_t pre = 0; pre < 40; pre += 13) {
+            for (size_t post = 0; post < 30; post += 29) {
+                size_t n = 0;
+                for (size_t k = 0; k < pre; k++)
+                    s[n++] = 'x';
+                memcpy(s + n, bad[i], len);
+                n += len;
+                for (size_t k = 0; k < post; k++)
+                    s[n++] = 'y';
+                assert_null(jansson_dump(s, n)); /* jansson refuses it too */
+                expect_same_as_jansson(s, n);
+            }
+        }
+    }
+    /* Every two-byte string, and three- and four-byte strings around every
+     * lead byte's limits: same verdict as jansson, same bytes when valid. */
+    for (unsigned a = 0; a < 256; a++)
+        for (unsigned b = 0; b < 256; b++) {
+            s[0] = (char)a;
+            s[1] = (char)b;
+            expect_same_as_jansson(s, 2);
+        }
+    static const unsigned char tails[] = {0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90,
+                                          0x9f, 0xa0, 0xbf, 0xc0, 0xff};
+    for (unsigned a = 0xc0; a < 256; a++)
+        for (unsigned b = 0x70; b < 0xd0; b++)
+            for (size_t t = 0; t < sizeof tails; t++) {
+                s[0] = (char)a;
+                s[1] = (char)b;
+                s[2] = (char)tails[t];
+                expect_same_as_jansson(s, 3);
+                s[3] = (char)0x80;
+                expect_same_as_jansson(s, 4);
+                s[3] = (char)0xbf;
+                expect_same_as_jansson(s, 4);
+                s[3] = 'z';
+                expect_same_as_jansson(s, 4);
+            }
+}
+
+/* Through hd_render: a campaign var with every kind of character reaches
+ * the push notice escaped as jansson would (check_push compares with
+ * jansson's canonical dump); one that is not UTF-8 is refused with a data
+ * error, as jansson refused it. */
+static void test_render_push_escapes_and_refuses_bad_utf8(void **state)
+{
+    static const char tricky[] = "Lu\"men\\ / \x01\x1f\x7f \b\f\n\r\t \xc3\xa9\xe2\x80\x93"
+                                 "\xf0\x9f\x98\x80 end";
+    struct hd_rendered out;
+    struct hd_err err = {0, ""};
+    size_t v = 0;
+    char *saved;
+    struct rec rec;
+    (void)state;
+    memset(&out, 0, sizeof out);
+    while (v < campaign->nvars && strcmp(campaign->var_names[v], "company") != 0)
+        v++;
+    assert_true(v < campaign->nvars);
+    saved = campaign->var_values[v];
+    make_rec(&rec, &de_person, 0);
+
+    campaign->var_values[v] = (char *)tricky;
+    struct hd_renderer *r = hd_renderer_new(campaign, &secret);
+    assert_non_null(r);
+    render_ok(r, &rec.p, ch_push, &out);
+    assert_non_null(strstr(out.bytes.data, "Lu\\\"men\\\\ / \\u0001\\u001F\x7f \\b\\f\\n\\r\\t "));
+    check_push(&out, &de_person, "de", false);
+    hd_renderer_free(r);
+
+    campaign->var_values[v] = (char *)"Lumen \xed\xa0\x80"; /* a surrogate */
+    r = hd_renderer_new(campaign, &secret);
+    assert_non_null(r);
+    assert_int_equal(hd_render(r, &rec.p, ch_push, DATE_2025, &out, &err), -1);
+    assert_int_equal(err.code, HD_EX_DATAERR);
+    assert_string_equal(err.msg, "push notice for person \"p-de-000001\" is not valid UTF-8");
+    assert_int_equal(out.bytes.len, 0);
+    hd_renderer_free(r);
+
+    campaign->var_values[v] = saved;
+    hd_buf_release(&out.bytes);
+}
+
+/* The From address is converted once per renderer and channel: an IDN
+ * domain reaches the From header and the Message-ID in A-label form on
+ * every message; a From the converter refuses fails every render, each
+ * with the channel named. */
+static void test_render_from_address_converted_once(void **state)
+{
+    struct hd_channel_conf *cc = &campaign->channels[ch_email];
+    char *saved = cc->from_addr;
+    struct hd_rendered out;
+    struct hd_err err = {0, ""};
+    struct rec rec;
+    char v[512];
+    (void)state;
+    memset(&out, 0, sizeof out);
+    make_rec(&rec, &de_person, 0);
+
+    cc->from_addr = (char *)"privacy@l\xc3\xbcmen.example";
+    struct hd_renderer *r = hd_renderer_new(campaign, &secret);
+    assert_non_null(r);
+    for (int i = 0; i < 3; i++) {
+        render_ok(r, &rec.p, ch_email, &out);
+        assert_string_equal(out.message_id + 32, "@xn--lmen-0ra.example");
+        assert_true(header_get(out.bytes.data, "From", v, sizeof v));
+        assert_non_null(strstr(v, "<privacy@xn--lmen-0ra.example>"));
+    }
+    hd_renderer_free(r);
+
+    cc->from_addr = (char *)"privacy at lumen.example";
+    r = hd_renderer_new(campaign, &secret);
+    assert_non_null(r);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(hd_render(r, &rec.p, ch_email, DATE_2025, &out, &err), -1);
+        assert_int_equal(err.code, HD_EX_DATAERR);
+        assert_non_null(strstr(err.msg, "channel \"email\" from"));
+        assert_int_equal(out.bytes.len, 0);
+    }
+    render_ok(r, &rec.p, ch_push, &out); /* push does not need it */
+    hd_renderer_free(r);
+
+    cc->from_addr = saved;
+    hd_buf_release(&out.bytes);
+}
+
+/* out->link is the objection URL the texts carry, as hd_link_build makes
+ * it; NULL after a failed render. */
+static void test_render_reports_link(void **state)
+{
+    struct hd_renderer *r = hd_renderer_new(campaign, &secret);
+    struct hd_buf want = HD_BUF_INIT;
+    struct hd_rendered out;
+    struct hd_err err = {0, ""};
+    struct who w = de_person;
+    struct rec rec;
+    (void)state;
+    memset(&out, 0, sizeof out);
+    assert_int_equal(hd_link_build(&secret, campaign->link_url, campaign->id, w.id, &want), 0);
+    make_rec(&rec, &w, 0);
+    for (size_t ch = 0; ch < campaign->nchannels; ch++) {
+        render_ok(r, &rec.p, ch, &out);
+        assert_non_null(out.link);
+        assert_int_equal(out.link_len, want.len);
+        assert_string_equal(out.link, want.data);
+        assert_non_null(
+            strstr(out.bytes.data, ch == ch_push ? want.data : "object?p=3Dp-de-000001"));
+    }
+    w.token = NULL;
+    make_rec(&rec, &w, 0);
+    assert_int_equal(hd_render(r, &rec.p, ch_push, DATE_2025, &out, &err), -1);
+    assert_null(out.link);
+    assert_int_equal(out.link_len, 0);
+    hd_buf_release(&want);
+    hd_buf_release(&out.bytes);
+    hd_renderer_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -678,6 +1056,12 @@ int main(void)
         cmocka_unit_test(test_render_refuses_missing_address_and_bad_data),
         cmocka_unit_test(test_render_language_fallback_and_empty_name),
         cmocka_unit_test(test_render_every_locale_email_and_push),
+        cmocka_unit_test(test_render_bytes_unchanged),
+        cmocka_unit_test(test_render_json_string_matches_jansson),
+        cmocka_unit_test(test_render_json_string_refuses_bad_utf8),
+        cmocka_unit_test(test_render_push_escapes_and_refuses_bad_utf8),
+        cmocka_unit_test(test_render_from_address_converted_once),
+        cmocka_unit_test(test_render_reports_link),
     };
     setenv("HERALD_SOURCE_DIR", HERALD_SOURCE_DIR, 0);
     return cmocka_run_group_tests(tests, setup, teardown);

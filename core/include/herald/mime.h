@@ -21,6 +21,7 @@
 #ifndef HERALD_MIME_H
 #define HERALD_MIME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,11 @@ struct hd_mime_email {
     int64_t date;            /* unix seconds */
     const char *language;    /* BCP 47, for Content-Language */
     const char *campaign_id; /* for X-Herald-Campaign */
+    /* true when from_addr and to_addr are already what hd_mime_ascii_address
+     * makes of them (hd_render converts each once and passes the result):
+     * each is then only checked to be one header-safe token with an '@'
+     * (refused as usual otherwise), not validated and converted again. */
+    bool ascii_addrs;
 };
 
 /* Appends the whole message to out. Returns 0, or -1 with err set. */

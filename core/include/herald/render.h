@@ -15,7 +15,9 @@
  * as its idempotency key. The same inputs (incl. date) always render the same
  * bytes.
  *
- * A renderer holds per-thread scratch buffers: one per thread, not shared.
+ * A renderer holds per-thread scratch buffers, a prepared objection link
+ * builder (hd_linker) and the email channels' From addresses in ASCII form:
+ * one per thread, not shared.
  */
 #ifndef HERALD_RENDER_H
 #define HERALD_RENDER_H
@@ -37,11 +39,19 @@ struct hd_rendered {
     char message_id[HD_MSGID_MAX];  /* email: "hex@domain"; push: "hex" */
     char recipient[4100];           /* email: address with ASCII domain; push: token (up to 4096) */
     const struct hd_locale *locale; /* the texts used */
+    /* The person's objection URL as rendered into the texts (link_len
+     * bytes, NUL-terminated), for the proof record. Borrowed from the
+     * renderer: valid until its next hd_render or hd_renderer_free. */
+    const char *link;
+    size_t link_len;
 };
 
 struct hd_renderer;
 
-/* campaign and secret must outlive the renderer. Returns NULL on no memory. */
+/* campaign must outlive the renderer; the secret is copied (as key-derived
+ * state, wiped by hd_renderer_free) and may be wiped after this returns.
+ * Returns NULL on no memory (or for a link template hd_link_template_check
+ * refuses, which a loaded campaign never has). */
 struct hd_renderer *hd_renderer_new(const struct hd_campaign *c,
                                     const struct hd_link_secret *secret);
 void hd_renderer_free(struct hd_renderer *r);
@@ -56,5 +66,18 @@ int hd_render(struct hd_renderer *r, const struct hd_person_rec *p, size_t ch, i
 /* The deterministic 32-hex-digit id (NUL-terminated, 33 bytes). */
 void hd_render_message_key(const char *campaign_id, const char *person_id, size_t person_len,
                            const char *channel, char out[33]);
+
+#define HD_JSON_BAD_UTF8 (-1)
+#define HD_JSON_NOMEM (-2)
+
+/* Appends s (len bytes) to out as a JSON string, quotes included, exactly as
+ * jansson's json_dumps(JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
+ * writes json_stringn(s, len): '"' '\\' \b \f \n \r \t escaped by name,
+ * other C0 controls (and NUL) as \u00XX in upper-case hex, everything else
+ * ('/', DEL, UTF-8) as is. The push notice is written with it. Returns 0,
+ * HD_JSON_BAD_UTF8 when s is not valid UTF-8 (jansson refuses the same
+ * strings: overlong forms, surrogates, code points past U+10FFFF, truncated
+ * sequences) or HD_JSON_NOMEM; out's content is unchanged on failure. */
+int hd_render_json_string(struct hd_buf *out, const char *s, size_t len);
 
 #endif
