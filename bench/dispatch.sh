@@ -5,9 +5,14 @@
 # Plans N deliveries (default 1,000,000: N/2 people, each with an email
 # address and a push token, on an email and a push channel), then runs them
 # through the `null` module (accepts everything, no I/O) with concurrency
-# 1024, no rate limit, no waves and no send window. Every delivery is
+# 4096 (a channel's concurrency counts picked messages too, and the
+# dispatcher keeps two batches of up to 1024 per channel on the move: the
+# group commit, not the channel's window, should set the pace here), no rate
+# limit, no waves and no send window. Every delivery is
 # rendered, marked in flight, committed durably (fsync) and marked sent, as
-# in production. The same plan is then run through the `file` module
+# in production. Then again with delivery proofs on (a signed-record line
+# per final state, pseudonyms under a key: docs/proofs.md), as the sample
+# campaign runs. The same plan is then run through the `file` module
 # (Maildir + JSON Lines outbox in $TMP). As a yardstick from the same run:
 # `mdb_load` of N records of the same key and value sizes, i.e. bare LMDB
 # sequential puts with a durable commit every 100 puts. A benchmark, not a
@@ -58,7 +63,8 @@ GOT=$(($(wc -l <"$TMP/audience.csv") - 1))
 # ---- campaigns: the sample's locales and link, null or file channels ---------------------
 # No waves, no send window, no rate limit, no canary: only herald's own cost.
 export HERALD_LINK_SECRET=bench-secret-0123456789abcdef0123456789abcdef
-campaign() { # campaign FILE MODULE EMAIL_SETTINGS PUSH_SETTINGS
+export HERALD_PSEUDONYM_KEY=bench-pseudonym-key-0123456789abcdef0123456789
+campaign() { # campaign FILE MODULE EMAIL_SETTINGS PUSH_SETTINGS [EXTRA]
     cat >"$1" <<EOF
 id: bench-dispatch
 description: herald run benchmark (bench/dispatch.sh)
@@ -91,16 +97,19 @@ channels:
     type: email
     module: "$2"
     from: "Lumen Privacy <privacy@lumen.example>"
-    concurrency: 1024
+    concurrency: 4096
 $3
   inapp:
     type: push
     module: "$2"
-    concurrency: 1024
+    concurrency: 4096
 $4
+${5:-}
 EOF
 }
 campaign "$TMP/null.yaml" null "" ""
+campaign "$TMP/proofs.yaml" null "" "" "proofs:
+  pseudonym_key_env: HERALD_PSEUDONYM_KEY"
 campaign "$TMP/file.yaml" file "    settings:
       maildir: \"$TMP/out/maildir\"" "    settings:
       outbox: \"$TMP/out/inapp.jsonl\""
@@ -119,6 +128,7 @@ print(sum(c.get("pending", 0) for sh in s["shards"] for c in sh["channels"].valu
     PLAN_MDB=$(stat -c %s "$TMP/state-$1/data.mdb")
 }
 plan_one file
+plan_one proofs
 plan_one null
 echo
 echo "plan: $(commas "$PLANNED") deliveries planned in $(secs "$PLAN_NS") s" \
@@ -180,6 +190,8 @@ NULL_CPU=$RUN_CPU NULL_MDB=$RUN_MDB
 yardstick
 Y2=$Y_NS
 Y_RATE=$(rate "$N" $(((Y1 + Y2) / 2)))
+run_one proofs
+PROOFS_NS=$RUN_NS PROOFS_USER=$RUN_USER PROOFS_SYS=$RUN_SYS PROOFS_CPU=$RUN_CPU
 run_one file
 FILE_NS=$RUN_NS FILE_RSS=$RUN_RSS_KB FILE_ANON=$RUN_ANON_KB FILE_USER=$RUN_USER FILE_SYS=$RUN_SYS
 FILE_CPU=$RUN_CPU
@@ -190,6 +202,7 @@ FILE_BYTES=$(du -sb "$TMP/out" | cut -f1)
 # ---- figures -------------------------------------------------------------------------------
 NULL_RATE=$(rate "$PLANNED" "$NULL_NS")
 FILE_RATE=$(rate "$PLANNED" "$FILE_NS")
+PROOFS_RATE=$(rate "$PLANNED" "$PROOFS_NS")
 ok() { if awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; then echo "met"; else echo "NOT met"; fi; }
 echo
 printf '%-36s %18s   %s\n' "measure" "value" "note"
@@ -205,6 +218,12 @@ printf '%-36s %18s   %s\n' "  peak RSS" "$((NULL_RSS / 1024)) MB" \
 printf '%-36s %18s   %s\n' "  data.mdb after the run" \
     "$(awk -v b="$NULL_MDB" 'BEGIN { printf "%.0f MB", b / 1e6 }')" \
     "after the plan: $(awk -v b="$PLAN_MDB" 'BEGIN { printf "%.0f MB", b / 1e6 }')"
+printf '%-36s %18s   %s\n' "herald run, null module + proofs" "$(secs "$PROOFS_NS") s" \
+    "user ${PROOFS_USER}s + sys ${PROOFS_SYS}s, CPU $PROOFS_CPU"
+printf '%-36s %18s   %s\n' "  CPU per delivery" \
+    "$(awk -v u="$PROOFS_USER" -v s="$PROOFS_SYS" -v n="$PLANNED" 'BEGIN { printf "%.2f us", (u + s) * 1e6 / n }')" ""
+printf '%-36s %18s   %s\n' "  rate" "$(commas "$PROOFS_RATE") deliv/s" \
+    "target >= $(commas $TARGET_DELIV_S): $(ok "$PROOFS_RATE" "$TARGET_DELIV_S")"
 printf '%-36s %18s   %s\n' "herald run, file module" "$(secs "$FILE_NS") s" \
     "user ${FILE_USER}s + sys ${FILE_SYS}s, CPU $FILE_CPU"
 printf '%-36s %18s   %s\n' "  CPU per delivery" \
@@ -219,6 +238,8 @@ printf '%-36s %18s   %s\n' "mdb_load, $(commas "$N") records" "$(commas "$Y_RATE
     "bare LMDB: sorted keys, durable commit every 100 puts; before $(secs "$Y1") s, after $(secs "$Y2") s"
 printf '%-36s %18s   %s\n' "null run / mdb_load" "$(div "$NULL_RATE" "$Y_RATE")" \
     "herald does 2 puts per delivery (in flight, then sent) + renders + reads"
+printf '%-36s %18s   %s\n' "proofs run / mdb_load" "$(div "$PROOFS_RATE" "$Y_RATE")" \
+    "+ a proof record per delivery"
 printf '%-36s %18s   %s\n' "file run / mdb_load" "$(div "$FILE_RATE" "$Y_RATE")" ""
 printf '%-36s %18s   %s\n' "file run / null run" "$(div "$FILE_RATE" "$NULL_RATE")" \
     "what writing the messages to files costs"

@@ -2,20 +2,28 @@
  *
  * Each turn of the loop:
  *   1. apply the outcomes modules reported since the last turn;
- *   2. pick messages per channel, as room (concurrency) and tokens (rate)
- *      allow: recovered in-flight ones first, then due retries/deferrals,
- *      then pending ones of the active waves, shard by shard;
- *   3. render them and mark them in flight;
+ *   2. mark in flight the batch of messages the render threads finished
+ *      (it was picked in the previous turn);
+ *   3. pick the next batch per channel, as room (concurrency) and tokens
+ *      (rate) allow: recovered in-flight ones first, then due retries and
+ *      deferrals, then pending ones of the active waves, shard by shard;
+ *      and let the render threads start on it;
  *   4. commit 1-3 in ONE transaction (the group commit);
- *   5. only then hand the messages to the channel modules.
+ *   5. only then hand the batch of step 2 to the channel modules, and help
+ *      render the batch of step 3.
  * Nothing reaches a channel before its in-flight mark is durable, and every
- * outcome becomes durable in the next turn's commit. */
+ * outcome becomes durable in the next turn's commit. Rendering, most of the
+ * CPU a message costs, overlaps the commit's wait for the disk. A picked
+ * batch changes nothing in the store until step 2 of the next turn (a due
+ * retry leaves the due queue there, too), so a crash in between loses
+ * nothing: the next run picks the same messages again. */
 #include "herald/dispatch.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,8 +43,7 @@
 #include "herald/store.h"
 #include "herald/tz.h"
 
-#define BATCH_MAX 256                          /* messages per channel per turn */
-#define JOBS_MAX (BATCH_MAX * HD_MAX_CHANNELS) /* messages rendered per turn */
+#define BATCH_MAX 1024 /* messages per channel per turn */
 #define CONTROL_EVERY_MS 200
 #define PROGRESS_EVERY_MS 1000
 #define NO_WAVE 0xFFFF
@@ -160,11 +167,9 @@ struct chan {
     unsigned inflight;
     double tokens;
     int64_t last_refill_ms;
-    struct hd_message *msgs;
-    struct hd_rendered *rendered;
+    struct hd_message *msgs; /* the batch marked in flight this turn */
     char (*person_ids)[260];
-    size_t nmsgs;     /* messages ready to send this turn */
-    size_t nrendered; /* rendered slots used this turn (>= nmsgs) */
+    size_t nmsgs;
     uint64_t sent, failed, total;
     uint64_t window_done[8]; /* sent+failed counts sampled each second, for rates */
     int64_t window_ms[8];
@@ -194,17 +199,32 @@ struct job {
     struct shard_info *si;
     struct hd_delivery_rec r; /* as read; only its numbers are used */
     bool recovered;
+    int64_t due_ms;         /* its due-queue entry (a retry or deferral), or 0 */
     int64_t first;          /* the first attempt's time: it dates the message */
     struct hd_buf person;   /* a copy of the person record */
     struct hd_person_rec p; /* decoded from person */
     size_t ridx;            /* the channel's rendered slot */
+    uint64_t handle;        /* its in-flight slot, taken when picked */
     int rc;
     struct hd_err err;
 };
 
+/* The messages picked in one turn. Two batches alternate: while the
+ * scheduler marks one in flight, commits and sends it, the render threads
+ * work on the other. */
+struct batch {
+    struct job *jobs; /* BATCH_MAX per campaign channel */
+    size_t njobs;
+    struct hd_rendered *rendered[HD_MAX_CHANNELS]; /* BATCH_MAX per channel */
+    size_t nrendered[HD_MAX_CHANNELS];
+    atomic_size_t next; /* the next job a render thread takes */
+};
+
 struct disp;
 
-/* Render workers: the scheduler thread renders its share too. */
+/* Render workers. The scheduler thread renders too, once its own work for
+ * the turn is done; jobs are taken one at a time, so whoever is free
+ * renders. */
 struct pool {
     struct disp *d;
     pthread_t *threads;
@@ -214,7 +234,8 @@ struct pool {
     pthread_mutex_t lock;
     pthread_cond_t start, done;
     uint64_t gen;
-    size_t busy;
+    struct batch *batch; /* the batch being rendered */
+    size_t busy;         /* workers still taking jobs from it */
     bool quit;
 };
 
@@ -229,9 +250,10 @@ struct disp {
     struct hd_err *err;
     struct hd_store *store;
     MDB_txn *txn;
+    MDB_cursor *put_cur; /* deliveries, in txn (see put_delivery) */
     struct pool pool;
-    struct job *jobs;
-    size_t njobs;
+    struct batch batch[2];
+    unsigned fill; /* the batch being picked into; the other is being rendered */
     struct hd_link_secret secret;
     struct hd_proofs *proofs; /* NULL: the campaign keeps no proofs */
     struct hd_tzset *tz;
@@ -242,6 +264,9 @@ struct disp {
     size_t nshards;
     struct slot *slots;
     size_t nslots, free_hint;
+    /* with proofs: per slot, what its proof record takes from the person,
+     * made by the render threads (hd_proofs_prepare) */
+    struct hd_proof_pre *pre;
     struct control ctl;
     struct canary *canary; /* per wave */
     size_t nwaves;         /* campaign waves, or 1 implicit wave when it has none */
@@ -304,6 +329,7 @@ static int txn_commit(struct disp *d)
         return -1;
     int rc = hd_store_commit(d->txn, d->err);
     d->txn = NULL;
+    d->put_cur = NULL; /* LMDB freed it with its transaction */
     return rc;
 }
 
@@ -523,7 +549,13 @@ static int put_delivery(struct disp *d, const uint8_t key[11], const struct hd_d
     }
     v.mv_size = d->rec.len;
     v.mv_data = d->rec.data;
-    rc = mdb_put(d->txn, d->store->deliveries, &k, &v, 0);
+    /* Writes come in key order, batch after batch: through one cursor,
+     * LMDB finds most keys on the leaf page it is already on instead of
+     * descending from the root. The cursor lives as long as the
+     * transaction (txn_commit forgets it). */
+    if (d->put_cur == NULL && (rc = mdb_cursor_open(d->txn, d->store->deliveries, &d->put_cur)))
+        return hd_store_fail(d->err, rc, "writing a delivery");
+    rc = mdb_cursor_put(d->put_cur, &k, &v, 0);
     return rc ? hd_store_fail(d->err, rc, "writing a delivery") : 0;
 }
 
@@ -537,6 +569,15 @@ static int put_due(struct disp *d, int64_t due_ms, const uint8_t key[11])
     if (d->due_next_ms == 0 || due_ms < d->due_next_ms)
         d->due_next_ms = due_ms;
     return rc ? hd_store_fail(d->err, rc, "queueing a retry") : 0;
+}
+
+static int del_due(struct disp *d, int64_t due_ms, const uint8_t key[11])
+{
+    uint8_t dk[19];
+    MDB_val k = {19, dk};
+    hd_key_due(dk, due_ms, key);
+    int rc = mdb_del(d->txn, d->store->due, &k, NULL);
+    return rc && rc != MDB_NOTFOUND ? hd_store_fail(d->err, rc, "taking from the due queue") : 0;
 }
 
 static int get_delivery(struct disp *d, const uint8_t key[11], struct hd_delivery_rec *r,
@@ -572,6 +613,13 @@ static unsigned backoff_s(const struct hd_campaign *c, unsigned attempts, unsign
     if (retry_after > b)
         b = retry_after;
     return b < 1 ? 1 : (unsigned)b;
+}
+
+static void free_slot(struct disp *d, uint64_t handle)
+{
+    d->slots[handle].used = false;
+    if (handle < d->free_hint)
+        d->free_hint = handle;
 }
 
 static int apply_outcome(struct disp *d, struct outcome *o)
@@ -619,13 +667,12 @@ static int apply_outcome(struct disp *d, struct outcome *o)
         return -1;
     /* the proof of a final state, in the same transaction */
     if (d->proofs && (r.state == HD_DS_SENT || r.state == HD_DS_FAILED) &&
-        hd_proofs_delivery(d->proofs, d->txn, d->store, s->key, &r, d->err) != 0)
+        hd_proofs_delivery_pre(d->proofs, d->txn, d->store, s->key, &r, &d->pre[o->handle],
+                               d->err) != 0)
         return -1;
     count(d, si ? (uint16_t)(si - d->shards) : 0, ch, HD_DS_INFLIGHT, r.state);
     d->ch[ch].inflight--;
-    s->used = false;
-    if (o->handle < d->free_hint)
-        d->free_hint = o->handle;
+    free_slot(d, o->handle);
     return canary_note(d, s->wave, failed_attempt);
 }
 
@@ -663,6 +710,7 @@ static int take_slot(struct disp *d, uint64_t *handle)
     for (size_t i = d->free_hint; i < d->nslots; i++) {
         if (!d->slots[i].used) {
             d->free_hint = i + 1;
+            d->slots[i].used = true;
             *handle = i;
             return 0;
         }
@@ -688,17 +736,19 @@ static int load_person(struct disp *d, const uint8_t key[11], struct hd_buf *buf
     return 0;
 }
 
-/* Takes one delivery for channel ch. Rendering is the expensive part of a
- * message, so taking happens in two steps: take() reads what the message
- * needs and queues a job (or defers it for the send window right away);
- * run_jobs() renders the turn's jobs on every core, then marks each one in
- * flight, or failed when it cannot be rendered, in this thread. */
+/* Takes one delivery for channel ch into the batch being picked. Rendering
+ * is the expensive part of a message, so taking happens in steps: take()
+ * reads what the message needs and queues a job (or defers it for the send
+ * window right away); the render threads render the batch while this thread
+ * commits and sends the previous one; finish_batch() then marks each job in
+ * flight, or failed when it could not be rendered. */
 static int take(struct disp *d, struct shard_info *si, const uint8_t key[11],
-                struct hd_delivery_rec *r, bool recovered, bool *taken)
+                struct hd_delivery_rec *r, bool recovered, int64_t due_ms, bool *taken)
 {
     uint8_t ch = key[10];
     struct chan *c = &d->ch[ch];
-    struct job *j = &d->jobs[d->njobs];
+    struct batch *b = &d->batch[d->fill];
+    struct job *j = &b->jobs[b->njobs];
     int64_t now = now_ms();
     *taken = false;
     if (load_person(d, key, &j->person, &j->p) != 0)
@@ -714,33 +764,47 @@ static int take(struct disp *d, struct shard_info *si, const uint8_t key[11],
         if (open > now / 1000) {
             r->next_attempt_ms = (int64_t)open * 1000;
             d->res->deferred++;
-            return put_delivery(d, key, r) || put_due(d, r->next_attempt_ms, key);
+            return (due_ms && del_due(d, due_ms, key)) || put_delivery(d, key, r) ||
+                   put_due(d, r->next_attempt_ms, key);
         }
     }
+    if (take_slot(d, &j->handle) != 0)
+        return -1;
     memcpy(j->key, key, 11);
     j->si = si;
     j->r = *r;
+    j->r.next_attempt_ms = 0;
     j->recovered = recovered;
+    j->due_ms = due_ms;
     j->first = r->first_attempt_ms ? r->first_attempt_ms : now;
-    j->ridx = c->nrendered++;
+    j->ridx = b->nrendered[ch]++;
     j->rc = 0;
-    d->njobs++;
-    /* Count it against the channel's room now; run_jobs gives the place
-     * back if it cannot be rendered. */
+    b->njobs++;
+    /* Count it against the channel's room now; finish_batch gives the place
+     * back if it is not sent. */
     c->inflight++;
     c->tokens -= 1;
     *taken = true;
     return 0;
 }
 
-static void render_share(struct disp *d, size_t t, size_t nt)
+/* Renders jobs of b until none is left to take; with proofs, also makes
+ * what each one's proof record takes from the person (the writer thread
+ * then only adds the outcome). */
+static void render_some(struct disp *d, struct batch *b, struct hd_renderer *r)
 {
-    for (size_t i = t; i < d->njobs; i += nt) {
-        struct job *j = &d->jobs[i];
-        struct chan *c = &d->ch[j->key[10]];
+    for (;;) {
+        size_t i = atomic_fetch_add(&b->next, 1);
+        if (i >= b->njobs)
+            return;
+        struct job *j = &b->jobs[i];
+        uint8_t ch = j->key[10];
+        struct hd_rendered *out = &b->rendered[ch][j->ridx];
         memset(&j->err, 0, sizeof j->err);
-        j->rc = hd_render(d->pool.renderers[t], &j->p, j->key[10], j->first / 1000,
-                          &c->rendered[j->ridx], &j->err);
+        j->rc = hd_render(r, &j->p, ch, j->first / 1000, out, &j->err);
+        if (j->rc == 0 && d->proofs)
+            j->rc = hd_proofs_prepare(d->proofs, &j->p, ch, out->link, out->link_len,
+                                      out->message_id, &d->pre[j->handle], &j->err);
     }
 }
 
@@ -758,8 +822,9 @@ static void *render_worker(void *arg)
             return NULL;
         }
         seen = pool->gen;
+        struct batch *b = pool->batch;
         pthread_mutex_unlock(&pool->lock);
-        render_share(pool->d, w->index, pool->nworkers + 1);
+        render_some(pool->d, b, pool->renderers[w->index]);
         pthread_mutex_lock(&pool->lock);
         if (--pool->busy == 0)
             pthread_cond_signal(&pool->done);
@@ -767,39 +832,75 @@ static void *render_worker(void *arg)
     }
 }
 
-static void render_jobs(struct disp *d)
+/* Starts rendering b: on the workers, or here and now when it is too small
+ * to be worth waking them. */
+static void render_start(struct disp *d, struct batch *b)
 {
     struct pool *pool = &d->pool;
-    /* A handful of messages is not worth waking the other cores for. */
-    if (pool->nworkers == 0 || d->njobs < 32) {
-        render_share(d, 0, 1);
+    atomic_store(&b->next, 0);
+    if (b->njobs == 0)
+        return;
+    if (pool->nworkers == 0 || b->njobs < 32) {
+        render_some(d, b, pool->renderers[0]);
         return;
     }
     pthread_mutex_lock(&pool->lock);
+    pool->batch = b;
     pool->gen++;
     pool->busy = pool->nworkers;
     pthread_cond_broadcast(&pool->start);
     pthread_mutex_unlock(&pool->lock);
-    render_share(d, 0, pool->nworkers + 1);
+}
+
+/* Helps render b and returns when all of it is rendered and no worker
+ * touches it any more. */
+static void render_wait(struct disp *d, struct batch *b)
+{
+    struct pool *pool = &d->pool;
+    render_some(d, b, pool->renderers[0]);
     pthread_mutex_lock(&pool->lock);
     while (pool->busy > 0)
         pthread_cond_wait(&pool->done, &pool->lock);
     pthread_mutex_unlock(&pool->lock);
 }
 
-static int finish_job(struct disp *d, struct job *j)
+/* A job that is not sent after all (the run is stopping, or its country or
+ * wave was paused after it was picked): nothing about it was written, so
+ * it is picked again later; only its place is given back. */
+static void drop_job(struct disp *d, struct job *j)
+{
+    uint8_t ch = j->key[10];
+    struct shard_info *si = j->si;
+    d->ch[ch].inflight--;
+    d->ch[ch].tokens += 1;
+    free_slot(d, j->handle);
+    if (!j->recovered && j->due_ms == 0) {
+        /* The pending walk went past it: walk this shard again. */
+        si->started[ch] = false;
+        si->walked[ch] = false;
+    }
+}
+
+static int finish_job(struct disp *d, struct batch *b, struct job *j)
 {
     uint8_t ch = j->key[10];
     struct chan *c = &d->ch[ch];
     struct shard_info *si = j->si;
     struct hd_delivery_rec *r = &j->r;
-    struct hd_rendered *out = &c->rendered[j->ridx];
+    struct hd_rendered *out = &b->rendered[ch][j->ridx];
     uint8_t from = r->state;
     int64_t now = now_ms();
+    if (d->stopping || (!j->recovered && shard_blocked(d, si))) {
+        drop_job(d, j);
+        return 0;
+    }
+    if (j->due_ms && del_due(d, j->due_ms, j->key) != 0)
+        return -1;
     if (j->rc != 0) {
         /* Data that cannot be rendered never will be: a permanent failure,
          * recorded with its reason. */
         c->inflight--;
+        free_slot(d, j->handle);
         r->state = HD_DS_FAILED;
         r->attempts++;
         r->last_change_ms = now;
@@ -815,9 +916,7 @@ static int finish_job(struct disp *d, struct job *j)
             return -1;
         return d->proofs ? hd_proofs_delivery(d->proofs, d->txn, d->store, j->key, r, d->err) : 0;
     }
-    uint64_t handle;
-    if (take_slot(d, &handle) != 0)
-        return -1;
+    uint64_t handle = j->handle;
     struct slot *s = &d->slots[handle];
     memcpy(s->key, j->key, 11);
     s->wave = si->wave;
@@ -825,7 +924,6 @@ static int finish_job(struct disp *d, struct job *j)
     s->flags = (uint16_t)(r->flags | (j->p.variant ? HD_DF_VARIANT : 0));
     s->first_ms = j->first;
     memcpy(s->sha256, out->sha256, 32);
-    s->used = true;
 
     struct hd_delivery_rec m = *r;
     m.state = HD_DS_INFLIGHT;
@@ -847,7 +945,10 @@ static int finish_job(struct disp *d, struct job *j)
     msg->type = c->conf->type;
     msg->recipient = out->recipient;
     msg->message_id = out->message_id;
-    snprintf(c->person_ids[idx], sizeof c->person_ids[0], "%.*s", (int)j->p.id_len, j->p.id);
+    size_t id_len =
+        j->p.id_len < sizeof c->person_ids[0] ? j->p.id_len : sizeof c->person_ids[0] - 1;
+    memcpy(c->person_ids[idx], j->p.id, id_len);
+    c->person_ids[idx][id_len] = '\0';
     msg->person_id = c->person_ids[idx];
     msg->language = out->locale ? out->locale->tag : j->p.language;
     msg->country = si->country;
@@ -857,20 +958,25 @@ static int finish_job(struct disp *d, struct job *j)
     return 0;
 }
 
-static int run_jobs(struct disp *d)
+/* Marks the rendered batch b in flight (in the open transaction) and lines
+ * its messages up for send_batches; b is empty after. */
+static int finish_batch(struct disp *d, struct batch *b)
 {
     int rc = 0;
-    render_jobs(d);
-    for (size_t i = 0; i < d->njobs && rc == 0; i++)
-        rc = finish_job(d, &d->jobs[i]);
-    d->njobs = 0;
+    render_wait(d, b);
+    if (b->njobs && txn_open(d) != 0)
+        rc = -1;
+    for (size_t i = 0; i < b->njobs && rc == 0; i++)
+        rc = finish_job(d, b, &b->jobs[i]);
+    b->njobs = 0;
+    memset(b->nrendered, 0, sizeof b->nrendered);
     return rc;
 }
 
 static bool has_room(struct disp *d, uint8_t ch)
 {
     struct chan *c = &d->ch[ch];
-    return c->nrendered < BATCH_MAX && c->inflight < c->conf->concurrency &&
+    return d->batch[d->fill].nrendered[ch] < BATCH_MAX && c->inflight < c->conf->concurrency &&
            (c->conf->rate <= 0 || c->tokens >= 1);
 }
 
@@ -896,7 +1002,7 @@ static int pick_recovered(struct disp *d)
             return -1;
         if (!found || si == NULL || r.state != HD_DS_INFLIGHT)
             continue;
-        if (take(d, si, key, &r, true, &taken) != 0)
+        if (take(d, si, key, &r, true, 0, &taken) != 0)
             return -1;
     }
     return 0;
@@ -949,21 +1055,30 @@ static int pick_due(struct disp *d, int64_t now)
         }
         struct hd_delivery_rec r;
         bool found, taken;
-        if ((rc = mdb_cursor_del(cur, 0)) != 0) {
-            mdb_cursor_close(cur);
-            return hd_store_fail(d->err, rc, "taking from the due queue");
-        }
         if (get_delivery(d, key, &r, &found) != 0) {
             mdb_cursor_close(cur);
             return -1;
         }
         if (found && si && r.next_attempt_ms == due &&
             (r.state == HD_DS_PENDING || r.state == HD_DS_RETRY)) {
-            r.next_attempt_ms = 0;
-            if (take(d, si, key, &r, false, &taken) != 0) {
+            /* The entry leaves the queue when the message is marked in
+             * flight (finish_job), in the same transaction. take() may
+             * write (a deferral): re-seek after it. */
+            if (take(d, si, key, &r, false, due, &taken) != 0) {
                 mdb_cursor_close(cur);
                 return -1;
             }
+            k.mv_size = 19;
+            k.mv_data = dk;
+            rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+            if (rc == 0 && k.mv_size == 19 && memcmp(k.mv_data, dk, 19) == 0)
+                rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+            continue;
+        }
+        /* A stale entry: the delivery moved on without it. */
+        if ((rc = mdb_cursor_del(cur, 0)) != 0) {
+            mdb_cursor_close(cur);
+            return hd_store_fail(d->err, rc, "cleaning the due queue");
         }
         /* the cursor sits on the next entry after a delete */
         rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
@@ -1052,7 +1167,7 @@ static int pick_pending(struct disp *d, int64_t now, int64_t *wave_wait_ms, bool
                             /* take() writes through the txn: re-seek after. */
                             mdb_cursor_close(cur);
                             cur = NULL;
-                            if (take(d, si, key, &r, false, &taken) != 0)
+                            if (take(d, si, key, &r, false, 0, &taken) != 0)
                                 return -1;
                             rc = mdb_cursor_open(d->txn, d->store->deliveries, &cur);
                             if (rc != 0)
@@ -1111,7 +1226,6 @@ static int send_batches(struct disp *d)
             }
         }
         c->nmsgs = 0;
-        c->nrendered = 0;
     }
     return 0;
 }
@@ -1416,6 +1530,10 @@ static int run_loop(struct disp *d)
         if (drain_outcomes(d) != 0)
             return -1;
         refill(d, now);
+        /* The batch picked last turn: rendered by now (or nearly), marked
+         * in flight in this turn's transaction, sent after its commit. */
+        if (finish_batch(d, &d->batch[d->fill ^ 1u]) != 0)
+            return -1;
         if (!d->stopping) {
             if (txn_open(d) != 0 || pick_recovered(d) != 0)
                 return -1;
@@ -1423,8 +1541,8 @@ static int run_loop(struct disp *d)
                 return -1;
             if (pick_pending(d, now, &wave_wait, &walk_done, &paused_left) != 0)
                 return -1;
-            if (run_jobs(d) != 0)
-                return -1;
+            render_start(d, &d->batch[d->fill]);
+            d->fill ^= 1u;
         }
         if (now - last_progress >= PROGRESS_EVERY_MS) {
             sample_rates(d, now);
@@ -1445,10 +1563,10 @@ static int run_loop(struct disp *d)
         bool sending = false;
         for (uint8_t ch = 0; ch < d->c->nchannels; ch++)
             sending = sending || d->ch[ch].nmsgs > 0;
-        if (sending) {
+        if (sending)
             send_batches(d);
+        if (sending || d->batch[d->fill ^ 1u].njobs > 0)
             continue;
-        }
         unsigned inflight = 0;
         for (uint8_t ch = 0; ch < d->c->nchannels; ch++)
             inflight += d->ch[ch].inflight;
@@ -1544,18 +1662,27 @@ static void pool_stop(struct pool *pool)
 
 static void release(struct disp *d)
 {
+    /* First the render threads: they may still be rendering a batch. */
+    pool_stop(&d->pool);
     if (d->txn)
         mdb_txn_abort(d->txn);
     for (uint8_t ch = 0; ch < HD_MAX_CHANNELS; ch++) {
         struct chan *c = &d->ch[ch];
         if (c->ops && c->inst)
             c->ops->close(c->inst);
-        if (c->rendered)
-            for (size_t i = 0; i < BATCH_MAX; i++)
-                hd_buf_release(&c->rendered[i].bytes);
-        free(c->rendered);
         free(c->person_ids);
         free(c->msgs);
+    }
+    for (size_t n = 0; n < 2; n++) {
+        struct batch *b = &d->batch[n];
+        for (uint8_t ch = 0; ch < HD_MAX_CHANNELS; ch++) {
+            for (size_t i = 0; b->rendered[ch] && i < BATCH_MAX; i++)
+                hd_buf_release(&b->rendered[ch][i].bytes);
+            free(b->rendered[ch]);
+        }
+        for (size_t i = 0; b->jobs && i < (size_t)BATCH_MAX * d->c->nchannels; i++)
+            hd_buf_release(&b->jobs[i].person);
+        free(b->jobs);
     }
     pthread_mutex_lock(&d->box.lock);
     for (size_t i = 0; i < d->box.count; i++)
@@ -1569,13 +1696,10 @@ static void release(struct disp *d)
     control_release(&d->ctl);
     free(d->recovered);
     free(d->slots);
+    free(d->pre);
     free(d->shards);
     free(d->delta);
     hd_buf_release(&d->rec);
-    pool_stop(&d->pool);
-    for (size_t i = 0; d->jobs && i < JOBS_MAX; i++)
-        hd_buf_release(&d->jobs[i].person);
-    free(d->jobs);
     hd_proofs_close(d->proofs);
     hd_tzset_free(d->tz);
     OPENSSL_cleanse(&d->secret, sizeof d->secret);
@@ -1628,8 +1752,15 @@ int hd_dispatch_run(const struct hd_campaign *c, const struct hd_dispatch_opts *
     d.nwaves = c->nwaves ? c->nwaves : 1;
     d.canary = calloc(d.nwaves, sizeof *d.canary);
     d.delta = calloc((d.nshards ? d.nshards : 1) * HD_MAX_CHANNELS * HD_DS_COUNT, sizeof *d.delta);
-    d.jobs = calloc(JOBS_MAX, sizeof *d.jobs);
-    if (d.canary == NULL || d.delta == NULL || d.jobs == NULL || pool_start(&d) != 0)
+    for (size_t n = 0; n < 2; n++) {
+        d.batch[n].jobs = calloc((size_t)BATCH_MAX * c->nchannels, sizeof *d.batch[n].jobs);
+        if (d.batch[n].jobs == NULL)
+            goto oom;
+        for (uint8_t ch = 0; ch < c->nchannels; ch++)
+            if ((d.batch[n].rendered[ch] = calloc(BATCH_MAX, sizeof **d.batch[n].rendered)) == NULL)
+                goto oom;
+    }
+    if (d.canary == NULL || d.delta == NULL || pool_start(&d) != 0)
         goto oom;
     for (size_t w = 0; w < d.nwaves; w++) {
         d.canary[w].len = c->canary_window ? c->canary_window : 1;
@@ -1641,9 +1772,8 @@ int hd_dispatch_run(const struct hd_campaign *c, const struct hd_dispatch_opts *
         cc->conf = &c->channels[ch];
         d.nslots += cc->conf->concurrency + BATCH_MAX;
         cc->msgs = calloc(BATCH_MAX, sizeof *cc->msgs);
-        cc->rendered = calloc(BATCH_MAX, sizeof *cc->rendered);
         cc->person_ids = calloc(BATCH_MAX, sizeof *cc->person_ids);
-        if (cc->msgs == NULL || cc->rendered == NULL || cc->person_ids == NULL)
+        if (cc->msgs == NULL || cc->person_ids == NULL)
             goto oom;
         cc->ops = opts->find_module(cc->conf->module, opts->modules_dir, err);
         if (cc->ops == NULL)
@@ -1656,7 +1786,7 @@ int hd_dispatch_run(const struct hd_campaign *c, const struct hd_dispatch_opts *
         cc->sent = 0;
     }
     d.slots = calloc(d.nslots, sizeof *d.slots);
-    if (d.slots == NULL)
+    if (d.slots == NULL || (d.proofs && (d.pre = calloc(d.nslots, sizeof *d.pre)) == NULL))
         goto oom;
     if (poll_control(&d) != 0 || recover_inflight(&d) != 0 || txn_commit(&d) != 0)
         goto out;

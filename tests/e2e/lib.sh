@@ -18,7 +18,7 @@ bg_cleanup() {
   for p in "${BG_KILL9_PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done
   for p in "${BG_PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$WORK"
+  [ -n "${HERALD_E2E_KEEP:-}" ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
 }
 trap bg_cleanup EXIT
 bg_track() { BG_PIDS+=("$@"); }
@@ -105,11 +105,14 @@ ops_bg() {
 
 # ---- dispatch_*: helpers of the dispatch tests (test_dispatch_*.sh) ----
 # dispatch_campaign OUT AUDIENCE OBJECTIONS OUTDIR [email_rate=R] [push_rate=R]
-#                   [concurrency=N] [delay_ms=N]
+#                   [concurrency=N] [delay_ms=N] [fail_every=N] [backoff=D]
+#                   [max_attempts=N]
 # The sample campaign adapted to deliver with the file module into OUTDIR
 # (maildir/ and inapp.jsonl; not $WORK/out, which expect_exit writes), with
 # absolute audience, objections and locales; a rate of "none" removes the
-# limit; delay_ms slows every batch (a test aid of the file module).
+# limit; delay_ms slows every batch, fail_every=N fails every Nth message
+# transiently (test aids of the file module); backoff sets both retry
+# backoffs (e.g. 1s), max_attempts the retry limit.
 # Waves and the send window are kept (their dates are past; run with
 # --ignore-send-window). Fails if the sample no longer has the lines it edits.
 dispatch_campaign() {
@@ -127,10 +130,14 @@ def sub(pattern, repl, count=1):
 sub(r"^  source: .*$", f"  source: {audience}")
 sub(r"^    file: .*$", f"    file: {objections}")
 sub(r"^  dir: .*$", f'  dir: "{src}/locales/ai-training-notice"')
-sub(r"^      maildir: .*$", f"      maildir: {outdir}/maildir" +
-    (f"\n      delay_ms: {opts['delay_ms']}" if "delay_ms" in opts else ""))
-sub(r"^      outbox: .*$", f"      outbox: {outdir}/inapp.jsonl" +
-    (f"\n      delay_ms: {opts['delay_ms']}" if "delay_ms" in opts else ""))
+aids = "".join(f"\n      {k}: {opts[k]}" for k in ("delay_ms", "fail_every") if k in opts)
+sub(r"^      maildir: .*$", f"      maildir: {outdir}/maildir" + aids)
+sub(r"^      outbox: .*$", f"      outbox: {outdir}/inapp.jsonl" + aids)
+if "backoff" in opts:  # retries within the test's time: initial_backoff and max_backoff
+    sub(r"^  initial_backoff: .*$", f"  initial_backoff: {opts['backoff']}")
+    sub(r"^  max_backoff: .*$", f"  max_backoff: {opts['backoff']}")
+if "max_attempts" in opts:
+    sub(r"^  max_attempts: .*$", f"  max_attempts: {opts['max_attempts']}")
 for kind, rate in (("email", opts.get("email_rate")), ("push", opts.get("push_rate"))):
     if rate is None:
         continue

@@ -16,6 +16,7 @@
 source "$(dirname "$0")/lib.sh"
 ROWS=${HERALD_E2E_ROWS:-20000}
 KILLS=${HERALD_E2E_KILLS:-25}
+FAIL_EVERY=${HERALD_E2E_FAIL_EVERY:-}
 DELAY_MS=40
 RANDOM=4242 # reproducible kill delays
 t0=$SECONDS
@@ -23,8 +24,10 @@ t0=$SECONDS
 
 "$HERALD" generate --rows "$ROWS" --seed 7 --out "$WORK/audience.csv" \
   --objections "$WORK/objections.txt" 2>"$WORK/gen.err" || fail "generate: $(cat "$WORK/gen.err")"
+faults=()
+[ -z "$FAIL_EVERY" ] || faults=(fail_every="$FAIL_EVERY" backoff=1s max_attempts=50)
 dispatch_campaign "$WORK/c.yaml" "$WORK/audience.csv" "$WORK/objections.txt" "$WORK/delivered" \
-  email_rate=none push_rate=none concurrency=64 delay_ms=$DELAY_MS
+  email_rate=none push_rate=none concurrency=64 delay_ms=$DELAY_MS "${faults[@]}"
 expect_exit 0 "$HERALD" plan "$WORK/c.yaml" --state-dir "$WORK/state" --json
 cp "$WORK/out" "$WORK/plan.json"
 planned=$(dispatch_planned "$WORK/plan.json")
@@ -72,6 +75,10 @@ for i in 1 2 3; do
   esac
 done
 echo "$last"
+if [ -n "$FAIL_EVERY" ]; then
+  retried=$(echo "$last" | sed -n 's/.* \([0-9]*\) retries scheduled.*/\1/p')
+  [ "${retried:-0}" -ge 1 ] || fail "fail_every=$FAIL_EVERY, but the last run scheduled no retry: $last"
+fi
 recovered_runs=$(grep -c 'deliveries were in flight when the last run stopped' "$WORK/runs.log" || true)
 echo "runs: $runs; runs that found deliveries left in flight: $recovered_runs"
 [ "$recovered_runs" -ge 1 ] || fail "no kill ever left a delivery in flight: the test tested nothing"
