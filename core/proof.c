@@ -1495,28 +1495,6 @@ static int append(struct hd_proofs *p, MDB_txn *txn, const struct hd_store *s,
     return chain_put(p, cur, f->seq, err);
 }
 
-/* The renderer's deterministic message key (herald/render.h):
- * hex(SHA-256("herald-msgid-v1" 0 campaign 0 person 0 channel))[0..32],
- * the same bytes hd_render_message_key makes, on a stack SHA-256 state. The
- * e2e tests compare it with the delivered emails. */
-static void message_key(const char *campaign, const char *person, size_t person_len,
-                        const char *channel, char out[33])
-{
-    static const char label[] = "herald-msgid-v1";
-    static const uint8_t zero = 0;
-    struct hd_sha256 ctx;
-    uint8_t h[HD_SHA256_LEN];
-    hd_sha256_init(&ctx);
-    hd_sha256_update(&ctx, label, sizeof label);
-    hd_sha256_update(&ctx, campaign, strlen(campaign));
-    hd_sha256_update(&ctx, &zero, 1);
-    hd_sha256_update(&ctx, person, person_len);
-    hd_sha256_update(&ctx, &zero, 1);
-    hd_sha256_update(&ctx, channel, strlen(channel));
-    hd_sha256_final(&ctx, h);
-    hd_proof_hex(h, 16, out);
-}
-
 /* Events come from modules: keep them to the record's name alphabet.
  * Returns the length (1 to 64). */
 static size_t clean_event(const char *ev, size_t n, char out[65])
@@ -1784,7 +1762,7 @@ int hd_proofs_delivery(struct hd_proofs *p, MDB_txn *txn, const struct hd_store 
         hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
         return -1;
     }
-    message_key(c->id, person.id, person.id_len, cc->name, msgkey);
+    hd_render_message_key(c->id, person.id, person.id_len, cc->name, msgkey);
     if (cc->type == HD_CHANNEL_PUSH)
         snprintf(msgid, sizeof msgid, "%s", msgkey);
     else
