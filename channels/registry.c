@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,8 @@ const char *const hd_channel_builtin_names[] = {"file", "null", "http-push", "sm
 #define NBUILTINS (sizeof builtins / sizeof builtins[0])
 #define MODULE_NAME_MAX 32
 
-/* The part of struct hd_channel_ops this herald uses: up to close. */
+/* The part of struct hd_channel_ops every module has: up to close. Fields
+ * after it (check) are optional, read only when ops->size covers them. */
 #define OPS_USED_SIZE                                                                              \
     (offsetof(struct hd_channel_ops, close) + sizeof(((struct hd_channel_ops *)0)->close))
 
@@ -224,6 +226,59 @@ bool hd_channel_known(const char *name, void *ctx)
     return hd_channel_find(name, ctx, &err) != NULL;
 }
 
+int hd_channel_check(const struct hd_channel_ops *ops, const struct hd_campaign *campaign,
+                     const struct hd_channel_conf *conf, struct hd_err *err)
+{
+    struct hd_err e = {0};
+    int rc;
+    if (!HD_CHANNEL_OPS_HAS(ops, check) || ops->check == NULL)
+        return 0;
+    rc = ops->check(campaign, conf, &e);
+    if (rc < 0) {
+        if (e.msg[0] == '\0')
+            hd_err_at(&e, e.code, campaign->path, conf->line, conf->col,
+                      "channel \"%s\": module %s refuses its settings without saying why",
+                      conf->name, conf->module);
+        if (e.code == 0)
+            e.code = HD_EX_DATAERR;
+        *err = e;
+        return -1;
+    }
+    if (rc > 0 && e.msg[0] != '\0') {
+        e.code = 0;
+        *err = e;
+        return 1;
+    }
+    return 0;
+}
+
+size_t hd_channel_check_campaign(const struct hd_campaign *campaign, const char *modules_dir,
+                                 struct hd_diags *diags)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < campaign->nchannels; i++) {
+        const struct hd_channel_conf *conf = &campaign->channels[i];
+        struct hd_err err = {0};
+        const struct hd_channel_ops *ops = hd_channel_find(conf->module, modules_dir, &err);
+        int rc = ops ? hd_channel_check(ops, campaign, conf, &err) : -1;
+        if (rc < 0) {
+            /* a module that cannot be found (the campaign loader reports
+             * unknown ones) is named at the channel */
+            if (ops == NULL)
+                hd_diags_add(diags, err.code ? err.code : HD_EX_UNAVAILABLE, campaign->path,
+                             conf->line, conf->col, "channel \"%s\": %s", conf->name, err.msg);
+            else
+                hd_diags_add(diags, err.code, NULL, 0, 0, "%s", err.msg);
+            bad++;
+        } else if (rc > 0) {
+            int code = diags->code;
+            hd_diags_add(diags, 0, NULL, 0, 0, "%s", err.msg);
+            diags->code = code; /* warnings never decide the exit status */
+        }
+    }
+    return bad;
+}
+
 /* ---- settings helpers for the built-in modules ---------------------------- */
 
 static void join_names(char *out, size_t size, const char *const *names)
@@ -337,6 +392,45 @@ int hd_settings_bool(const struct hd_ynode *n, const char *key, bool *out, struc
                   n->kind == HD_YSCALAR ? n->str : hd_ynode_kind_name(n),
                   n->kind == HD_YSCALAR ? "\"" : "");
         return -1;
+    }
+    return 0;
+}
+
+void hd_settings_warn(struct hd_err *warning, const struct hd_ynode *at, const char *fmt, ...)
+{
+    char msg[HD_ERR_MSG_MAX];
+    va_list ap;
+    if (warning == NULL || warning->msg[0] != '\0')
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    hd_err_at(warning, 0, at->file, at->line, at->col, "warning: %s", msg);
+}
+
+int hd_settings_env_check(const struct hd_ynode *n, const char *key, struct hd_err *warning,
+                          struct hd_err *err)
+{
+    const char *name, *v;
+    if (hd_settings_str(n, key, &name, err) != 0)
+        return -1;
+    v = getenv(name);
+    if (v == NULL || v[0] == '\0')
+        hd_settings_warn(warning, n,
+                         "environment variable %s (setting \"%s\") is not set here; herald run "
+                         "needs it",
+                         name, key);
+    return 0;
+}
+
+int hd_settings_checked(int rc, const struct hd_err *warning, struct hd_err *err)
+{
+    if (rc != 0)
+        return -1;
+    if (warning->msg[0] != '\0') {
+        *err = *warning;
+        err->code = 0;
+        return 1;
     }
     return 0;
 }

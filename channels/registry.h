@@ -38,6 +38,26 @@ int hd_settings_uint(const struct hd_ynode *n, const char *key, unsigned long ma
                      unsigned long *out, struct hd_err *err);
 int hd_settings_bool(const struct hd_ynode *n, const char *key, bool *out, struct hd_err *err);
 
+/* Parsers shared by create() and check(): a parser takes a struct hd_err
+ * *warning, NULL when it runs for create() (read secrets, a missing one is
+ * an error), non-NULL for check() (read no secret; what only run time can
+ * settle becomes a warning there, the first one kept). */
+
+/* Records a warning located at `at` ("file:line:col: warning: ...") unless
+ * warning is NULL or already holds one. */
+void hd_settings_warn(struct hd_err *warning, const struct hd_ynode *at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* For check(): n names a secret's environment variable (a non-empty
+ * string, else an error); when the variable is not set here, a warning. Its
+ * value is never copied or shown. */
+int hd_settings_env_check(const struct hd_ynode *n, const char *key, struct hd_err *warning,
+                          struct hd_err *err);
+
+/* check()'s result from its parser's rc: -1 (err already set), 1 with the
+ * warning copied into err, or 0. */
+int hd_settings_checked(int rc, const struct hd_err *warning, struct hd_err *err);
+
 /* Fault injection for tests: every fail_every-th message of an instance
  * fails TRANSIENT, every permanent_every-th PERMANENT (which wins when both
  * apply). 0 turns either off. */

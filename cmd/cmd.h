@@ -25,6 +25,11 @@ int hd_cmd_keys(int argc, char **argv);
  * Returns NULL and sets *code (65, 66, 74, ...) when it has errors. */
 struct hd_campaign *hd_cli_load_campaign(const char *path, int *code);
 
+/* hd_cli_load_campaign, then every channel's settings checked by its
+ * module (hd_channel_check_campaign), problems printed the same way: what
+ * `herald validate` and `herald plan` accept. NULL with *code on an error. */
+struct hd_campaign *hd_cli_validate_campaign(const char *path, int *code);
+
 /* Prints "herald: message" to stderr and returns code. */
 int hd_cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -129,7 +129,7 @@ int hd_cmd_plan(int argc, char **argv)
     }
     if (path == NULL)
         return hd_cli_fail(HD_EX_USAGE, "plan: which campaign?\n%s", usage);
-    if ((c = hd_cli_load_campaign(path, &code)) == NULL)
+    if ((c = hd_cli_validate_campaign(path, &code)) == NULL)
         return code;
     if (state_dir == NULL) {
         hd_plan_default_dir(c, dir, sizeof dir);

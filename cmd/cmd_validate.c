@@ -6,8 +6,9 @@
 
 static const char usage[] =
     "usage: herald validate CAMPAIGN.yaml\n"
-    "Checks the campaign file and every locale file, and reports each problem as\n"
-    "file:line:col: message. Exits 0 when valid, 65 on data errors.\n";
+    "Checks the campaign file, every locale file and each channel's settings (by\n"
+    "its module, without connecting anywhere or reading secrets), and reports each\n"
+    "problem as file:line:col: message. Exits 0 when valid, 65 on data errors.\n";
 
 int hd_cmd_validate(int argc, char **argv)
 {
@@ -26,7 +27,7 @@ int hd_cmd_validate(int argc, char **argv)
     }
     if (path == NULL)
         return hd_cli_fail(HD_EX_USAGE, "validate: which campaign?\n%s", usage);
-    c = hd_cli_load_campaign(path, &code);
+    c = hd_cli_validate_campaign(path, &code);
     if (c == NULL)
         return code;
     printf("%s: campaign \"%s\" is valid: %zu channels, %zu waves, %zu locales\n", path, c->id,

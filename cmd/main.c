@@ -20,7 +20,7 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"validate", hd_cmd_validate, "check a campaign file and its locale files"},
+    {"validate", hd_cmd_validate, "check a campaign, its locale files and its channels' settings"},
     {"plan", hd_cmd_plan, "decide every person's eligibility and write the plan"},
     {"run", hd_cmd_run, "dispatch the plan: start or continue, safe to re-run"},
     {"status", hd_cmd_status, "progress per wave, shard and channel; pauses; uncertain deliveries"},
@@ -84,6 +84,26 @@ struct hd_campaign *hd_cli_load_campaign(const char *path, int *code)
         fprintf(stderr, "%s\n", d.items[i]);
     *code = c ? 0 : (d.code ? d.code : HD_EX_DATAERR);
     hd_diags_release(&d);
+    return c;
+}
+
+struct hd_campaign *hd_cli_validate_campaign(const char *path, int *code)
+{
+    struct hd_diags d;
+    struct hd_campaign *c = hd_cli_load_campaign(path, code);
+    if (c == NULL)
+        return NULL;
+    hd_diags_init(&d);
+    /* modules from $HERALD_MODULES_DIR, as the loader looked them up */
+    hd_channel_check_campaign(c, NULL, &d);
+    for (size_t i = 0; i < d.count; i++)
+        fprintf(stderr, "%s\n", d.items[i]);
+    *code = d.code;
+    hd_diags_release(&d);
+    if (*code != 0) {
+        hd_campaign_free(c);
+        return NULL;
+    }
     return c;
 }
 

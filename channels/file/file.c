@@ -478,38 +478,61 @@ static void file_close(void *instance)
     free(ch);
 }
 
-static int file_create(const struct hd_channel_host *host, const struct hd_campaign *campaign,
-                       const struct hd_channel_conf *conf, void **instance, struct hd_err *err)
+/* The settings, for create() and check(): everything but the path is
+ * stored in ch; the path (as written) and its node in *path, *where. */
+static int file_settings(const struct hd_campaign *campaign, const struct hd_channel_conf *conf,
+                         struct file_chan *ch, const char **path, const struct hd_ynode **where,
+                         struct hd_err *err)
 {
     static const char *const email_keys[] = {"maildir",    "fsync",           "delay_ms",
                                              "fail_every", "permanent_every", NULL};
     static const char *const push_keys[] = {"outbox",     "fsync",           "delay_ms",
                                             "fail_every", "permanent_every", NULL};
     bool email = conf->type == HD_CHANNEL_EMAIL;
-    const char *key = email ? "maildir" : "outbox", *path;
-    const struct hd_ynode *where, *n;
+    const char *key = email ? "maildir" : "outbox";
+    const struct hd_ynode *n;
+
+    if (hd_settings_check_keys(campaign, conf, email ? email_keys : push_keys, err) != 0)
+        return -1;
+    *where = hd_settings_get(campaign, conf, key, true,
+                             email ? "maildir: out/maildir" : "outbox: out/outbox.jsonl", err);
+    if (*where == NULL || hd_settings_str(*where, key, path, err) != 0)
+        return -1;
+    if ((n = hd_settings_get(campaign, conf, "fsync", false, NULL, err)) &&
+        hd_settings_bool(n, "fsync", &ch->fsync, err) != 0)
+        return -1;
+    if ((n = hd_settings_get(campaign, conf, "delay_ms", false, NULL, err)) &&
+        hd_settings_uint(n, "delay_ms", DELAY_MS_MAX, &ch->delay_ms, err) != 0)
+        return -1;
+    return hd_faults_load(&ch->faults, campaign, conf, err);
+}
+
+/* Checks the settings; the maildir or outbox is neither created nor opened. */
+static int file_check(const struct hd_campaign *campaign, const struct hd_channel_conf *conf,
+                      struct hd_err *err)
+{
+    struct file_chan ch = {0};
+    const struct hd_ynode *where;
+    const char *path;
+    return file_settings(campaign, conf, &ch, &path, &where, err);
+}
+
+static int file_create(const struct hd_channel_host *host, const struct hd_campaign *campaign,
+                       const struct hd_channel_conf *conf, void **instance, struct hd_err *err)
+{
+    bool email = conf->type == HD_CHANNEL_EMAIL;
+    const struct hd_ynode *where;
+    const char *path;
     struct file_chan *ch;
 
     *instance = NULL;
-    if (hd_settings_check_keys(campaign, conf, email ? email_keys : push_keys, err) != 0)
-        return -1;
-    where = hd_settings_get(campaign, conf, key, true,
-                            email ? "maildir: out/maildir" : "outbox: out/outbox.jsonl", err);
-    if (where == NULL || hd_settings_str(where, key, &path, err) != 0)
-        return -1;
     ch = calloc(1, sizeof *ch);
     if (ch == NULL)
         abort();
     ch->host = *host;
     ch->type = conf->type;
     ch->fd = -1;
-    if ((n = hd_settings_get(campaign, conf, "fsync", false, NULL, err)) &&
-        hd_settings_bool(n, "fsync", &ch->fsync, err) != 0)
-        goto fail;
-    if ((n = hd_settings_get(campaign, conf, "delay_ms", false, NULL, err)) &&
-        hd_settings_uint(n, "delay_ms", DELAY_MS_MAX, &ch->delay_ms, err) != 0)
-        goto fail;
-    if (hd_faults_load(&ch->faults, campaign, conf, err) != 0)
+    if (file_settings(campaign, conf, ch, &path, &where, err) != 0)
         goto fail;
     ch->path = resolve(campaign, path);
     if ((email ? open_maildir(ch, where, err) : open_outbox(ch, where, err)) != 0)
@@ -564,4 +587,5 @@ const struct hd_channel_ops hd_channel_file_ops = {
     .send = file_send,
     .flush = file_flush,
     .close = file_close,
+    .check = file_check,
 };

@@ -725,6 +725,18 @@ static void url_for_log(const char *url, char *out, size_t size)
     snprintf(out, size, "%.*s%s", (int)n, url, url[n] ? "?..." : "");
 }
 
+/* Checks the settings: no libcurl, thread or connection, no secret read. */
+static int push_check(const struct hd_campaign *campaign, const struct hd_channel_conf *conf,
+                      struct hd_err *err)
+{
+    struct hd_err warning = {0};
+    struct push_conf pc;
+    int rc = push_conf_load(&pc, campaign, conf, &warning, err);
+    if (rc == 0)
+        push_conf_free(&pc);
+    return hd_settings_checked(rc, &warning, err);
+}
+
 static int push_create(const struct hd_channel_host *host, const struct hd_campaign *campaign,
                        const struct hd_channel_conf *conf, void **instance, struct hd_err *err)
 {
@@ -746,7 +758,7 @@ static int push_create(const struct hd_channel_host *host, const struct hd_campa
     pthread_cond_init(&p->idle, NULL);
     p->host = *host;
     snprintf(p->name, sizeof p->name, "%s", conf->name);
-    if (push_conf_load(&p->pc, campaign, conf, err) != 0) {
+    if (push_conf_load(&p->pc, campaign, conf, NULL, err) != 0) {
         push_close(p);
         return -1;
     }
@@ -923,4 +935,5 @@ const struct hd_channel_ops hd_channel_http_push_ops = {
     .send = push_send,
     .flush = push_flush,
     .close = push_close,
+    .check = push_check,
 };

@@ -178,6 +178,17 @@ static const char *env_secret(const struct hd_ynode *n, const char *key, struct 
     return v;
 }
 
+/* The secret named by node n: for create() (warning NULL) its value, from
+ * env_secret; for check() an empty placeholder, the variable not read (a
+ * warning when it is not set here). */
+static const char *secret(const struct hd_ynode *n, const char *key, struct hd_err *warning,
+                          struct hd_err *err)
+{
+    if (warning == NULL)
+        return env_secret(n, key, err);
+    return hd_settings_env_check(n, key, warning, err) == 0 ? "" : NULL;
+}
+
 static bool header_name_ok(const char *s)
 {
     if (*s == '\0')
@@ -239,7 +250,8 @@ static int load_headers(struct push_conf *pc, const struct hd_ynode *map, struct
     return 0;
 }
 
-static int load_auth(struct push_conf *pc, const struct hd_ynode *map, struct hd_err *err)
+static int load_auth(struct push_conf *pc, const struct hd_ynode *map, struct hd_err *warning,
+                     struct hd_err *err)
 {
     static const char *const keys[] = {"bearer_env", "header", "value_env", NULL};
     const struct hd_ynode *bearer, *header, *value_env;
@@ -256,7 +268,7 @@ static int load_auth(struct push_conf *pc, const struct hd_ynode *map, struct hd
         return -1;
     }
     if (bearer) {
-        if ((v = env_secret(bearer, "auth.bearer_env", err)) == NULL)
+        if ((v = secret(bearer, "auth.bearer_env", warning, err)) == NULL)
             return -1;
         size_t n = strlen(v) + 8;
         char *b = malloc(n);
@@ -286,16 +298,19 @@ static int load_auth(struct push_conf *pc, const struct hd_ynode *map, struct hd
                       "header \"%s\" is set by herald", name);
             return -1;
         }
-    if ((v = env_secret(value_env, "auth.value_env", err)) == NULL)
+    if ((v = secret(value_env, "auth.value_env", warning, err)) == NULL)
         return -1;
     return add_header(pc, header, name, v, err);
 }
 
-static int load_webhook(struct push_conf *pc, const struct hd_ynode *n, struct hd_err *err)
+static int load_webhook(struct push_conf *pc, const struct hd_ynode *n, struct hd_err *warning,
+                        struct hd_err *err)
 {
-    const char *v = env_secret(n, "webhook_secret_env", err);
+    const char *v = secret(n, "webhook_secret_env", warning, err);
     if (v == NULL)
         return -1;
+    if (warning)
+        return 0; /* check(): the secret's format is for run time */
     if (strncmp(v, "whsec_", 6) == 0) {
         pc->webhook_key = push_base64_decode(v + 6, &pc->webhook_key_len);
         if (pc->webhook_key == NULL) {
@@ -424,7 +439,7 @@ void push_conf_free(struct push_conf *pc)
 }
 
 int push_conf_load(struct push_conf *pc, const struct hd_campaign *c,
-                   const struct hd_channel_conf *conf, struct hd_err *err)
+                   const struct hd_channel_conf *conf, struct hd_err *warning, struct hd_err *err)
 {
     static const char *const keys[] = {"url",
                                        "method",
@@ -488,10 +503,11 @@ int push_conf_load(struct push_conf *pc, const struct hd_campaign *c,
     if ((n = hd_settings_get(c, conf, "headers", false, NULL, err)) &&
         load_headers(pc, n, err) != 0)
         goto fail;
-    if ((n = hd_settings_get(c, conf, "auth", false, NULL, err)) && load_auth(pc, n, err) != 0)
+    if ((n = hd_settings_get(c, conf, "auth", false, NULL, err)) &&
+        load_auth(pc, n, warning, err) != 0)
         goto fail;
     if ((n = hd_settings_get(c, conf, "webhook_secret_env", false, NULL, err)) &&
-        load_webhook(pc, n, err) != 0)
+        load_webhook(pc, n, warning, err) != 0)
         goto fail;
     if ((n = hd_settings_get(c, conf, "body_template", false, NULL, err))) {
         if (n->kind != HD_YSCALAR || n->len == 0 || strlen(n->str) != n->len) {

@@ -12,16 +12,32 @@ struct null_chan {
     struct hd_faults faults;
 };
 
+/* The settings, for create() and check(). */
+static int null_settings(const struct hd_campaign *campaign, const struct hd_channel_conf *conf,
+                         struct hd_faults *faults, struct hd_err *err)
+{
+    static const char *const keys[] = {"fail_every", "permanent_every", NULL};
+    if (hd_settings_check_keys(campaign, conf, keys, err) != 0 ||
+        hd_faults_load(faults, campaign, conf, err) != 0)
+        return -1;
+    return 0;
+}
+
+static int null_check(const struct hd_campaign *campaign, const struct hd_channel_conf *conf,
+                      struct hd_err *err)
+{
+    struct hd_faults faults;
+    return null_settings(campaign, conf, &faults, err);
+}
+
 static int null_create(const struct hd_channel_host *host, const struct hd_campaign *campaign,
                        const struct hd_channel_conf *conf, void **instance, struct hd_err *err)
 {
-    static const char *const keys[] = {"fail_every", "permanent_every", NULL};
     struct null_chan *ch;
     struct hd_faults faults;
 
     *instance = NULL;
-    if (hd_settings_check_keys(campaign, conf, keys, err) != 0 ||
-        hd_faults_load(&faults, campaign, conf, err) != 0)
+    if (null_settings(campaign, conf, &faults, err) != 0)
         return -1;
     ch = calloc(1, sizeof *ch);
     if (ch == NULL)
@@ -73,4 +89,5 @@ const struct hd_channel_ops hd_channel_null_ops = {
     .send = null_send,
     .flush = null_flush,
     .close = null_close,
+    .check = null_check,
 };

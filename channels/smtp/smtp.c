@@ -348,8 +348,14 @@ static int start_pool(struct smtp_chan *ch, struct hd_err *err)
 
 /* ---- the module ------------------------------------------------------------ */
 
-static int smtp_create(const struct hd_channel_host *host, const struct hd_campaign *campaign,
-                       const struct hd_channel_conf *conf, void **instance, struct hd_err *err)
+/* Reads the settings into ch (calloc'd, host and nothing else set), for
+ * create() and check(). warning NULL (create): the AUTH secrets are read
+ * from the environment and the DKIM keys loaded. Otherwise (check): neither
+ * is read; an unset AUTH variable and a DKIM domain DMARC will not count are
+ * warnings. *ca_node and *ca are the ca_file setting, or NULL. */
+static int smtp_settings(struct smtp_chan *ch, const struct hd_campaign *campaign,
+                         const struct hd_channel_conf *conf, const struct hd_ynode **ca_node,
+                         const char **ca, struct hd_err *warning, struct hd_err *err)
 {
     static const char *const keys[] = {"relays",
                                        "starttls",
@@ -368,28 +374,12 @@ static int smtp_create(const struct hd_channel_host *host, const struct hd_campa
                                        "tcp_nodelay",
                                        "dkim",
                                        NULL};
-    const struct hd_ynode *n, *ca_node = NULL, *user_node, *pass_node;
-    const char *s, *ca = NULL;
-    char *ca_file = NULL;
+    const struct hd_ynode *n, *user_node, *pass_node;
+    const char *s;
     unsigned long v;
-    struct smtp_chan *ch;
 
-    *instance = NULL;
-    if (hd_settings_check_keys(campaign, conf, keys, err) != 0)
-        return -1;
-    if (conf->type != HD_CHANNEL_EMAIL) {
-        hd_err_at(err, HD_EX_DATAERR, campaign->path, conf->line, conf->col,
-                  "channel \"%s\": module smtp sends email; this channel is not of type email",
-                  conf->name);
-        return -1;
-    }
-    if ((n = hd_settings_get(campaign, conf, "relays", true, "relays: [smtp.example.com:587]",
-                             err)) == NULL)
-        return -1;
-    ch = calloc(1, sizeof *ch);
-    if (ch == NULL)
-        abort();
-    ch->host = *host;
+    *ca_node = NULL;
+    *ca = NULL;
     ch->name = xstrdup(conf->name);
     ch->tls = SMTP_TLS_REQUIRED;
     ch->verify = true;
@@ -400,12 +390,22 @@ static int smtp_create(const struct hd_channel_host *host, const struct hd_campa
     ch->command_ms = 60000;
     ch->data_ms = 120000;
     ch->tcp_nodelay = true;
-    if (load_relays(ch, n, err) != 0)
-        goto fail;
+    if (hd_settings_check_keys(campaign, conf, keys, err) != 0)
+        return -1;
+    if (conf->type != HD_CHANNEL_EMAIL) {
+        hd_err_at(err, HD_EX_DATAERR, campaign->path, conf->line, conf->col,
+                  "channel \"%s\": module smtp sends email; this channel is not of type email",
+                  conf->name);
+        return -1;
+    }
+    if ((n = hd_settings_get(campaign, conf, "relays", true, "relays: [smtp.example.com:587]",
+                             err)) == NULL ||
+        load_relays(ch, n, err) != 0)
+        return -1;
 
     if ((n = hd_settings_get(campaign, conf, "starttls", false, NULL, err))) {
         if (hd_settings_str(n, "starttls", &s, err) != 0)
-            goto fail;
+            return -1;
         if (strcmp(s, "required") == 0)
             ch->tls = SMTP_TLS_REQUIRED;
         else if (strcmp(s, "opportunistic") == 0)
@@ -415,33 +415,32 @@ static int smtp_create(const struct hd_channel_host *host, const struct hd_campa
         else {
             hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
                       "setting \"starttls\" must be required, opportunistic or off, not \"%s\"", s);
-            goto fail;
+            return -1;
         }
     }
     if ((n = hd_settings_get(campaign, conf, "verify", false, NULL, err)) &&
         hd_settings_bool(n, "verify", &ch->verify, err) != 0)
-        goto fail;
-    if ((ca_node = hd_settings_get(campaign, conf, "ca_file", false, NULL, err))) {
-        if (hd_settings_str(ca_node, "ca_file", &ca, err) != 0)
-            goto fail;
-    }
+        return -1;
+    if ((*ca_node = hd_settings_get(campaign, conf, "ca_file", false, NULL, err)) &&
+        hd_settings_str(*ca_node, "ca_file", ca, err) != 0)
+        return -1;
     if ((n = hd_settings_get(campaign, conf, "pool_size", false, NULL, err))) {
         if (hd_settings_uint(n, "pool_size", POOL_MAX, &v, err) != 0)
-            goto fail;
+            return -1;
         if (v == 0) {
             hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
                       "setting \"pool_size\" must be from 1 to %u", POOL_MAX);
-            goto fail;
+            return -1;
         }
         ch->pool_size = (unsigned)v;
     }
     if ((n = hd_settings_get(campaign, conf, "messages_per_session", false, NULL, err))) {
         if (hd_settings_uint(n, "messages_per_session", PER_SESSION_MAX, &v, err) != 0)
-            goto fail;
+            return -1;
         if (v == 0) {
             hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
                       "setting \"messages_per_session\" must be from 1 to %u", PER_SESSION_MAX);
-            goto fail;
+            return -1;
         }
         ch->per_session = (unsigned)v;
     }
@@ -452,18 +451,18 @@ static int smtp_create(const struct hd_channel_host *host, const struct hd_campa
         for (size_t i = 0; i < 4; i++)
             if ((n = hd_settings_get(campaign, conf, tkeys[i], false, NULL, err)) &&
                 parse_timeout(n, tkeys[i], tvals[i], err) != 0)
-                goto fail;
+                return -1;
     }
     if ((n = hd_settings_get(campaign, conf, "tcp_nodelay", false, NULL, err)) &&
         hd_settings_bool(n, "tcp_nodelay", &ch->tcp_nodelay, err) != 0)
-        goto fail;
+        return -1;
     if ((n = hd_settings_get(campaign, conf, "helo", false, NULL, err))) {
         if (hd_settings_str(n, "helo", &s, err) != 0)
-            goto fail;
+            return -1;
         if (!valid_helo(s)) {
             hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
                       "setting \"helo\" must be this host's domain name, not \"%s\"", s);
-            goto fail;
+            return -1;
         }
         ch->helo = xstrdup(s);
     } else {
@@ -479,7 +478,7 @@ static int smtp_create(const struct hd_channel_host *host, const struct hd_campa
             hd_settings_get(campaign, conf, "mail_from", false, NULL, err);
         if (where) {
             if (hd_settings_str(where, "mail_from", &s, err) != 0)
-                goto fail;
+                return -1;
         } else {
             s = conf->from_addr;
         }
@@ -488,13 +487,13 @@ static int smtp_create(const struct hd_channel_host *host, const struct hd_campa
                       "channel \"%s\" needs a from: address or a mail_from setting for the "
                       "SMTP envelope",
                       conf->name);
-            goto fail;
+            return -1;
         }
         if (hd_mime_ascii_address(s, addr, sizeof addr, err) != 0) {
             if (where)
                 hd_err_prefix(err, "%s:%lu:%lu: setting \"mail_from\"", where->file, where->line,
                               where->col);
-            goto fail;
+            return -1;
         }
         ch->mail_from = xstrdup(addr);
     }
@@ -504,33 +503,84 @@ static int smtp_create(const struct hd_channel_host *host, const struct hd_campa
         n = user_node ? user_node : pass_node;
         hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
                   "SMTP AUTH needs both auth_user_env and auth_password_env");
-        goto fail;
+        return -1;
     }
     if (user_node) {
         if (ch->tls != SMTP_TLS_REQUIRED) {
             hd_err_at(err, HD_EX_DATAERR, user_node->file, user_node->line, user_node->col,
                       "SMTP AUTH needs starttls: required, or the password could cross the "
                       "network in clear");
-            goto fail;
+            return -1;
         }
-        if (load_env(user_node, "auth_user_env", &ch->auth_user, err) != 0 ||
-            load_env(pass_node, "auth_password_env", &ch->auth_pass, err) != 0)
-            goto fail;
+        if (warning ? hd_settings_env_check(user_node, "auth_user_env", warning, err) != 0 ||
+                          hd_settings_env_check(pass_node, "auth_password_env", warning, err) != 0
+                    : load_env(user_node, "auth_user_env", &ch->auth_user, err) != 0 ||
+                          load_env(pass_node, "auth_password_env", &ch->auth_pass, err) != 0)
+            return -1;
     }
     if ((n = hd_settings_get(campaign, conf, "dkim", false, NULL, err))) {
-        if ((ch->dkim = dkim_load(campaign, n, err)) == NULL)
-            goto fail;
+        char checked[254];
+        const char *d;
+        if (warning) {
+            if (dkim_check(n, checked, sizeof checked, err) != 0)
+                return -1;
+            d = checked;
+        } else {
+            if ((ch->dkim = dkim_load(campaign, n, err)) == NULL)
+                return -1;
+            d = dkim_domain(ch->dkim);
+        }
         /* DMARC passes on DKIM only when d= is the From domain or a parent */
         const char *at = conf->from_addr ? strrchr(conf->from_addr, '@') : NULL;
-        const char *d = dkim_domain(ch->dkim);
         size_t fl = at ? strlen(at + 1) : 0, dl = strlen(d);
         if (at && !(strcasecmp(at + 1, d) == 0 ||
-                    (fl > dl && at[fl - dl] == '.' && strcasecmp(at + 1 + fl - dl, d) == 0)))
-            smtp_log(ch, 1,
-                     "channel %s: DKIM domain %s is not the From domain %s (nor a parent): "
-                     "DMARC will not count this signature",
-                     ch->name, d, at + 1);
+                    (fl > dl && at[fl - dl] == '.' && strcasecmp(at + 1 + fl - dl, d) == 0))) {
+            if (warning)
+                hd_settings_warn(warning, n,
+                                 "DKIM domain %s is not the From domain %s (nor a parent): "
+                                 "DMARC will not count this signature",
+                                 d, at + 1);
+            else
+                smtp_log(ch, 1,
+                         "channel %s: DKIM domain %s is not the From domain %s (nor a parent): "
+                         "DMARC will not count this signature",
+                         ch->name, d, at + 1);
+        }
     }
+    return 0;
+}
+
+/* Checks the settings: no TLS context, thread, socket, secret or key. */
+static int smtp_check(const struct hd_campaign *campaign, const struct hd_channel_conf *conf,
+                      struct hd_err *err)
+{
+    struct hd_err warning = {0};
+    const struct hd_ynode *ca_node;
+    const char *ca;
+    struct smtp_chan *ch = calloc(1, sizeof *ch);
+    int rc;
+    if (ch == NULL)
+        abort();
+    rc = smtp_settings(ch, campaign, conf, &ca_node, &ca, &warning, err);
+    smtp_close(ch);
+    return hd_settings_checked(rc, &warning, err);
+}
+
+static int smtp_create(const struct hd_channel_host *host, const struct hd_campaign *campaign,
+                       const struct hd_channel_conf *conf, void **instance, struct hd_err *err)
+{
+    const struct hd_ynode *ca_node;
+    const char *ca;
+    char *ca_file = NULL;
+    struct smtp_chan *ch;
+
+    *instance = NULL;
+    ch = calloc(1, sizeof *ch);
+    if (ch == NULL)
+        abort();
+    ch->host = *host;
+    if (smtp_settings(ch, campaign, conf, &ca_node, &ca, NULL, err) != 0)
+        goto fail;
     if (ch->tls != SMTP_TLS_OFF) {
         if (ca)
             ca_file = resolve(campaign, ca);
@@ -644,4 +694,5 @@ const struct hd_channel_ops hd_channel_smtp_ops = {
     .send = smtp_send,
     .flush = smtp_flush,
     .close = smtp_close,
+    .check = smtp_check,
 };

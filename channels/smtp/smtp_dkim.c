@@ -117,8 +117,15 @@ static EVP_PKEY *load_key(const struct hd_campaign *c, const struct hd_ynode *n,
     return k;
 }
 
-struct dkim_signer *dkim_load(const struct hd_campaign *c, const struct hd_ynode *map,
-                              struct hd_err *err)
+/* The dkim: mapping, checked; the key files are named, not read. */
+struct dkim_names {
+    const char *domain;
+    const char *ed_sel, *rsa_sel;   /* for the keys given */
+    const char *ed_file, *rsa_file; /* NULL when not given */
+    const struct hd_ynode *n_ed, *n_rsa;
+};
+
+static int dkim_parse(const struct hd_ynode *map, struct dkim_names *out, struct hd_err *err)
 {
     static const char *const known[] = {
         "domain",           "selector", "rsa_selector", "ed25519_selector", "rsa_key_file",
@@ -133,7 +140,7 @@ struct dkim_signer *dkim_load(const struct hd_campaign *c, const struct hd_ynode
         hd_err_at(err, HD_EX_DATAERR, map->file, map->line, map->col,
                   "setting \"dkim\" must be a mapping (domain, selector, rsa_key_file, "
                   "ed25519_key_file)");
-        return NULL;
+        return -1;
     }
     for (size_t i = 0; i < map->count; i++) {
         const struct hd_ynode *k = map->keys[i];
@@ -145,7 +152,7 @@ struct dkim_signer *dkim_load(const struct hd_campaign *c, const struct hd_ynode
             hd_err_at(err, HD_EX_DATAERR, k->file, k->line, k->col,
                       "unknown dkim setting \"%s\"%s%s%s", k->str, sug ? " (did you mean \"" : "",
                       sug ? sug : "", sug ? "\"?)" : "");
-            return NULL;
+            return -1;
         }
     }
     n_domain = get_str(map, "domain", &domain, err, &bad);
@@ -160,17 +167,17 @@ struct dkim_signer *dkim_load(const struct hd_campaign *c, const struct hd_ynode
     if (!bad)
         n_ed = get_str(map, "ed25519_key_file", &ed_file, err, &bad);
     if (bad)
-        return NULL;
+        return -1;
     if (domain == NULL || !name_ok(domain, 253)) {
         const struct hd_ynode *at = n_domain ? n_domain : map;
         hd_err_at(err, HD_EX_DATAERR, at->file, at->line, at->col,
                   "dkim needs \"domain\": the signing domain (d=), e.g. domain: lumen.example");
-        return NULL;
+        return -1;
     }
     if (rsa_file == NULL && ed_file == NULL) {
         hd_err_at(err, HD_EX_DATAERR, map->file, map->line, map->col,
                   "dkim needs rsa_key_file, ed25519_key_file or both");
-        return NULL;
+        return -1;
     }
     if (rsa_file && !rsa_sel)
         rsa_sel = sel, n_rsa_sel = n_sel;
@@ -180,14 +187,14 @@ struct dkim_signer *dkim_load(const struct hd_campaign *c, const struct hd_ynode
         hd_err_at(err, HD_EX_DATAERR, map->file, map->line, map->col,
                   "dkim needs a selector (s=) for each key: selector, or rsa_selector and "
                   "ed25519_selector");
-        return NULL;
+        return -1;
     }
     if (rsa_file && ed_file && strcmp(rsa_sel, ed_sel) == 0) {
         const struct hd_ynode *at = n_ed_sel ? n_ed_sel : map;
         hd_err_at(err, HD_EX_DATAERR, at->file, at->line, at->col,
                   "the RSA and the Ed25519 key need different selectors (one DNS record each): "
                   "set rsa_selector and ed25519_selector");
-        return NULL;
+        return -1;
     }
     const struct hd_ynode *sel_nodes[2] = {n_ed_sel, n_rsa_sel};
     const char *sels[2] = {ed_sel, rsa_sel};
@@ -196,27 +203,52 @@ struct dkim_signer *dkim_load(const struct hd_campaign *c, const struct hd_ynode
             const struct hd_ynode *at = sel_nodes[i] ? sel_nodes[i] : map;
             hd_err_at(err, HD_EX_DATAERR, at->file, at->line, at->col,
                       "bad DKIM selector \"%s\" (letters, digits, - _ .)", sels[i]);
-            return NULL;
+            return -1;
         }
 
+    out->domain = domain;
+    out->ed_sel = ed_sel;
+    out->rsa_sel = rsa_sel;
+    out->ed_file = ed_file;
+    out->rsa_file = rsa_file;
+    out->n_ed = n_ed;
+    out->n_rsa = n_rsa;
+    return 0;
+}
+
+int dkim_check(const struct hd_ynode *map, char *domain, size_t size, struct hd_err *err)
+{
+    struct dkim_names names;
+    if (dkim_parse(map, &names, err) != 0)
+        return -1;
+    snprintf(domain, size, "%s", names.domain);
+    return 0;
+}
+
+struct dkim_signer *dkim_load(const struct hd_campaign *c, const struct hd_ynode *map,
+                              struct hd_err *err)
+{
+    struct dkim_names nm;
+    if (dkim_parse(map, &nm, err) != 0)
+        return NULL;
     struct dkim_signer *d = calloc(1, sizeof *d);
     if (d == NULL)
         abort();
-    snprintf(d->domain, sizeof d->domain, "%s", domain);
-    if (ed_file) {
+    snprintf(d->domain, sizeof d->domain, "%s", nm.domain);
+    if (nm.ed_file) {
         struct dkim_key *k = &d->keys[d->nkeys];
-        if ((k->pkey = load_key(c, n_ed, ed_file, false, err)) == NULL)
+        if ((k->pkey = load_key(c, nm.n_ed, nm.ed_file, false, err)) == NULL)
             goto fail;
         k->alg = DKIM_ED25519_SHA256;
-        snprintf(k->selector, sizeof k->selector, "%s", ed_sel);
+        snprintf(k->selector, sizeof k->selector, "%s", nm.ed_sel);
         d->nkeys++;
     }
-    if (rsa_file) {
+    if (nm.rsa_file) {
         struct dkim_key *k = &d->keys[d->nkeys];
-        if ((k->pkey = load_key(c, n_rsa, rsa_file, true, err)) == NULL)
+        if ((k->pkey = load_key(c, nm.n_rsa, nm.rsa_file, true, err)) == NULL)
             goto fail;
         k->alg = DKIM_RSA_SHA256;
-        snprintf(k->selector, sizeof k->selector, "%s", rsa_sel);
+        snprintf(k->selector, sizeof k->selector, "%s", nm.rsa_sel);
         d->nkeys++;
     }
     return d;

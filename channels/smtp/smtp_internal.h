@@ -103,6 +103,9 @@ void smtp_log(const struct smtp_chan *ch, int level, const char *fmt, ...)
 struct dkim_signer *dkim_load(const struct hd_campaign *c, const struct hd_ynode *map,
                               struct hd_err *err);
 void dkim_free(struct dkim_signer *d);
+/* Checks the same mapping without reading the key files (for check());
+ * copies the signing domain into domain. 0, or -1 with err set. */
+int dkim_check(const struct hd_ynode *map, char *domain, size_t size, struct hd_err *err);
 const char *dkim_domain(const struct dkim_signer *d);
 
 /* Signs msg (CRLF line ends): returns a malloc'd copy with the

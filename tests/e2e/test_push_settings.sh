@@ -2,7 +2,8 @@
 # http-push settings: a body_template filled with JSON-escaped values (every
 # value comes back exactly: the notice rebuilt from the request hashes to the
 # rendered bytes), PUT with a custom Content-Type; and bad settings refused
-# at `herald run` with file:line:col and the right exit code.
+# by `herald validate` and `herald plan` (the module's check) with
+# file:line:col, a missing secret by `herald run`, with the right exit code.
 source "$(dirname "$0")/lib.sh"
 
 link_url=$(sed -n 's/^  url: "\(.*\)"$/\1/p' "$SRC/campaigns/ai-training-notice.yaml")
@@ -57,21 +58,33 @@ pass "body_template, PUT and a custom Content-Type"
 
 # ---- 2. bad settings ---------------------------------------------------------------------------
 export PUSH_TOKEN=settings-test-token
-# bad CODE ANCHOR MESSAGE SETTINGS [SKIP]: run must exit CODE with
-# "FILE:LINE:COL: MESSAGE", LINE:COL where ANCHOR (the first line of the
-# campaign that has it) starts, plus SKIP columns.
+# bad CODE ANCHOR MESSAGE SETTINGS [SKIP]: validate and plan (a bad
+# setting) or run (a missing secret, 78: validate and plan only warn) must
+# exit CODE with "FILE:LINE:COL: MESSAGE", LINE:COL where ANCHOR (the first
+# line of the campaign that has it) starts, plus SKIP columns.
 i=0
 bad() {
-  local code=$1 anchor=$2 msg=$3 settings=$4 skip=${5:-0} c loc
+  local code=$1 anchor=$2 msg=$3 settings=$4 skip=${5:-0} c loc cmd
   i=$((i + 1))
   c=$WORK/bad$i.yaml
   python3 "$SRC/tests/e2e/push_campaign.py" "$SRC" "$c" --maildir "$WORK/maildir" \
     --audience "$WORK/small.csv" --settings "$settings"
   loc=$(awk -v a="$anchor" -v k="$skip" 'index($0, a) { print NR ":" index($0, a) + k; exit }' "$c")
   [ -n "$loc" ] || fail "bad settings $i: anchor $anchor not in $c"
-  expect_exit 0 "$HERALD" plan "$c" --state-dir "$WORK/bst$i"
-  expect_exit "$code" "$HERALD" run "$c" --state-dir "$WORK/bst$i" --ignore-send-window
-  grep -qF "$c:$loc: $msg" "$WORK/err" || fail "bad settings $i: want \"$c:$loc: $msg\", got: $(cat "$WORK/err")"
+  if [ "$code" -eq 78 ]; then
+    expect_exit 0 "$HERALD" validate "$c"
+    grep -qF "$c:$loc: warning: " "$WORK/err" || fail "bad settings $i: no warning at $loc: $(cat "$WORK/err")"
+    expect_exit 0 "$HERALD" plan "$c" --state-dir "$WORK/bst$i"
+    expect_exit "$code" "$HERALD" run "$c" --state-dir "$WORK/bst$i" --ignore-send-window
+    grep -qF "$c:$loc: $msg" "$WORK/err" || fail "bad settings $i: want \"$c:$loc: $msg\", got: $(cat "$WORK/err")"
+    return
+  fi
+  for cmd in validate "plan --state-dir $WORK/bst$i"; do
+    # shellcheck disable=SC2086 # cmd is the command and its options
+    expect_exit "$code" "$HERALD" $cmd "$c"
+    grep -qF "$c:$loc: $msg" "$WORK/err" || fail "bad settings $i ($cmd): want \"$c:$loc: $msg\", got: $(cat "$WORK/err")"
+  done
+  [ ! -e "$WORK/bst$i" ] || fail "bad settings $i: plan wrote a state dir"
 }
 bad 65 max_in_fligth 'unknown setting "max_in_fligth" for channel "inapp" (module http-push; did you mean "max_in_flight"?)' \
   "url: http://127.0.0.1:1/x
@@ -107,4 +120,4 @@ bad 65 'max_in_flight: 0' 'setting "max_in_flight" must be at least 1' "url: htt
 max_in_flight: 0" 15
 # a missing url: located at the settings mapping
 bad 65 'max_in_flight: 4' 'missing required setting "url" for channel "inapp"' "max_in_flight: 4"
-pass "bad settings: $i refused with file:line:col (65 for data, 78 for a missing secret)"
+pass "bad settings: $i refused with file:line:col (65 by validate and plan for data, 78 by run for a missing secret)"

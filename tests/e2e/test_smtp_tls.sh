@@ -12,7 +12,9 @@ PY=${HERALD_PYTHON:-/usr/bin/python3}
 command -v openssl >/dev/null || fail "openssl is missing"
 head -n 201 "$SRC/campaigns/ai-training-notice/audience.csv" >"$WORK/audience.csv"
 # run_case NAME SETTINGS [EXIT]: plan and run a campaign with those smtp settings
-# against the server last started; sets SENT FAILED LEFT, CAMP, ST. One attempt
+# against the server last started; sets SENT FAILED LEFT, CAMP, ST. EXIT 65 (bad
+# settings) is plan's, which checks the settings as validate does; any other
+# is run's (78: a secret or file only run reads). One attempt
 # per message, so refusals stay in the records; RETRY=1 allows 3 attempts (1 s
 # apart), for the cases that must succeed: aiosmtpd's STARTTLS can rarely
 # stall a session (see smtp_server.py), which a retry absorbs.
@@ -24,6 +26,11 @@ run_case() {
   mkdir -p "$WORK/$name"
   "$PY" "$SRC/tests/e2e/smtp_e2e.py" campaign "$CAMP" --src "$SRC" --work "$WORK/$name" \
     --audience "$WORK/audience.csv" --no-canary "${retry[@]}" --settings "$settings"
+  if [ "$want" = 65 ]; then
+    expect_exit 65 "$HERALD" plan "$CAMP" --state-dir "$ST"
+    [ ! -e "$ST" ] || fail "$name: plan wrote a state dir"
+    return 0
+  fi
   expect_exit 0 "$HERALD" plan "$CAMP" --state-dir "$ST"
   expect_exit "$want" "$HERALD" run "$CAMP" --state-dir "$ST" --ignore-send-window
   [ "$want" = 0 ] || return 0

@@ -59,6 +59,27 @@ grep -q "bad.yaml:[0-9]*:17: bad date \"2025-02-30\"" "$WORK/err" || fail "no lo
 grep -q 'unknown key "minimum_aeg" in audience (did you mean "minimum_age"?)' "$WORK/err" || fail "no did-you-mean"
 pass "broken campaign: located errors, exit 65"
 
+# Channel settings are checked by their modules, every channel in one run,
+# before anything is planned: an SMTP relay port out of range and a typo in
+# the file module's settings, each with file:line:col.
+sed -e '/^  email:/,/^  inapp:/{s/module: file/module: smtp/;s|maildir: ../demo-out/maildir|relays: [smtp.example.com:70000]|}' \
+  -e 's|^      outbox: |      outbx: |' "$campaign" >"$WORK/c/bad-smtp.yaml"
+loc() { awk -v a="$1" 'index($0, a) { print NR ":" index($0, a); exit }' "$WORK/c/bad-smtp.yaml"; }
+relay=$(loc smtp.example.com:70000)
+outbx=$(loc outbx:)
+[ -n "$relay" ] && [ -n "$outbx" ] || fail "bad-smtp.yaml was not made: $(grep -n 'relays\|outbx' "$WORK/c/bad-smtp.yaml")"
+for cmd in validate "plan --state-dir $WORK/bad-state"; do
+  # shellcheck disable=SC2086 # cmd is the command and its options
+  expect_exit 65 "$HERALD" $cmd "$WORK/c/bad-smtp.yaml"
+  grep -qF "$WORK/c/bad-smtp.yaml:$relay: a relay must be \"host:port\" (a host name or IPv4 address, port 1-65535), not \"smtp.example.com:70000\"" "$WORK/err" ||
+    fail "$cmd: no located relay error: $(cat "$WORK/err")"
+  grep -qF "$WORK/c/bad-smtp.yaml:$outbx: unknown setting \"outbx\" for channel \"inapp\" (module file; did you mean \"outbox\"?)" "$WORK/err" ||
+    fail "$cmd: no located outbox error: $(cat "$WORK/err")"
+done
+[ ! -e "$WORK/bad-state" ] || fail "plan wrote a state dir for a campaign with bad channel settings"
+[ ! -e "$WORK/demo-out" ] || fail "checking the file module's settings created its output"
+pass "bad channel settings: every channel's error located, exit 65 from validate and plan"
+
 expect_exit 64 "$HERALD" plan
 expect_exit 66 "$HERALD" validate "$WORK/nope.yaml"
 pass "usage and missing-file exit codes"

@@ -7,7 +7,8 @@
  * herald does not export its own functions to modules, so settings are read
  * by walking the YAML node and errors are written into struct hd_err
  * directly. Its one optional setting, `refuse: true`, makes create() fail,
- * to test how a module's located error comes through.
+ * to test how a module's located error comes through; check() accepts it
+ * (valid settings), and shares its parser with create(), as a module should.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,10 +20,40 @@ struct echo {
     struct hd_channel_host host;
 };
 
+/* The settings, for create() and check(): refuse and nothing more. *refuse
+ * is its node when it is true, else NULL. */
+static int echo_settings(const struct hd_channel_conf *conf, const struct hd_ynode **refuse,
+                         struct hd_err *err)
+{
+    const struct hd_ynode *s = conf->settings;
+    *refuse = NULL;
+    for (size_t i = 0; s && i < s->count; i++) {
+        const struct hd_ynode *k = s->keys[i], *v = s->items[i];
+        if (strcmp(k->str, "refuse") != 0) {
+            err->code = HD_EX_DATAERR;
+            snprintf(err->msg, sizeof err->msg, "%s:%lu:%lu: unknown setting \"%s\" for echo",
+                     k->file, k->line, k->col, k->str);
+            return -1;
+        }
+        if (v->kind == HD_YSCALAR && strcmp(v->str, "true") == 0)
+            *refuse = v;
+    }
+    return 0;
+}
+
+/* refuse: true is valid settings: only create() refuses. */
+static int echo_check(const struct hd_campaign *campaign, const struct hd_channel_conf *conf,
+                      struct hd_err *err)
+{
+    const struct hd_ynode *refuse;
+    (void)campaign;
+    return echo_settings(conf, &refuse, err);
+}
+
 static int echo_create(const struct hd_channel_host *host, const struct hd_campaign *campaign,
                        const struct hd_channel_conf *conf, void **instance, struct hd_err *err)
 {
-    const struct hd_ynode *s = conf->settings;
+    const struct hd_ynode *v;
     struct echo *e;
     (void)campaign;
     *instance = NULL;
@@ -32,20 +63,13 @@ static int echo_create(const struct hd_channel_host *host, const struct hd_campa
                  HD_CHANNEL_ABI);
         return -1;
     }
-    for (size_t i = 0; s && i < s->count; i++) {
-        const struct hd_ynode *k = s->keys[i], *v = s->items[i];
-        if (strcmp(k->str, "refuse") == 0 && v->kind == HD_YSCALAR && strcmp(v->str, "true") == 0) {
-            err->code = HD_EX_DATAERR;
-            snprintf(err->msg, sizeof err->msg, "%s:%lu:%lu: echo refuses, as asked", v->file,
-                     v->line, v->col);
-            return -1;
-        }
-        if (strcmp(k->str, "refuse") != 0) {
-            err->code = HD_EX_DATAERR;
-            snprintf(err->msg, sizeof err->msg, "%s:%lu:%lu: unknown setting \"%s\" for echo",
-                     k->file, k->line, k->col, k->str);
-            return -1;
-        }
+    if (echo_settings(conf, &v, err) != 0)
+        return -1;
+    if (v) {
+        err->code = HD_EX_DATAERR;
+        snprintf(err->msg, sizeof err->msg, "%s:%lu:%lu: echo refuses, as asked", v->file, v->line,
+                 v->col);
+        return -1;
     }
     e = calloc(1, sizeof *e);
     if (e == NULL) {
@@ -94,6 +118,7 @@ static const struct hd_channel_ops echo_ops = {
     .send = echo_send,
     .flush = echo_flush,
     .close = echo_close,
+    .check = echo_check,
 };
 
 const struct hd_channel_ops *herald_channel_module_v1(void);

@@ -1,6 +1,7 @@
 /* Unit tests for the channel registry (channels/registry.c), the built-in
- * file and null modules, and loading external modules (tests/modules/, as .so files
- * built into HERALD_MODULES_DIR). docs/channel-modules.md is the contract
+ * file and null modules, every built-in module's check op (settings checked
+ * without creating anything), and loading external modules (tests/modules/,
+ * as .so files built into HERALD_MODULES_DIR). docs/channel-modules.md is the contract
  * these tests hold the code to. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,7 +21,7 @@
 #include "herald/channel.h"
 
 #ifndef HERALD_MODULES_DIR
-#error "HERALD_MODULES_DIR must name the directory with echo.so and badabi.so"
+#error "HERALD_MODULES_DIR must name the directory with echo.so, badabi.so and legacy.so"
 #endif
 
 static char *dir;
@@ -257,6 +258,54 @@ static void assert_contains(const char *haystack, const char *needle)
 {
     if (strstr(haystack, needle) == NULL)
         fail_msg("\"%s\" not in \"%s\"", needle, haystack);
+}
+
+/* The channel's module check: its result, the error or warning in *err. */
+static int check_of(const struct hd_campaign *c, const char *name, struct hd_err *err)
+{
+    const struct hd_channel_conf *conf = channel(c, name);
+    const struct hd_channel_ops *ops = hd_channel_find(conf->module, HERALD_MODULES_DIR, err);
+    if (ops == NULL)
+        print_message("find: %s\n", err->msg);
+    assert_non_null(ops);
+    return hd_channel_check(ops, c, conf, err);
+}
+
+/* The error check() gives for the channel, which must be the very error
+ * create() gives (one parser for both). */
+static struct hd_err check_error(const struct hd_campaign *c, const char *name)
+{
+    struct hd_err err = {0}, cerr;
+    if (check_of(c, name, &err) != -1)
+        fail_msg("check of channel %s passed (%s)", name, err.msg);
+    assert_true(err.code != 0);
+    cerr = create_error(c, name);
+    assert_int_equal(err.code, cerr.code);
+    assert_string_equal(err.msg, cerr.msg);
+    return err;
+}
+
+/* The warning check() gives for the channel (valid settings). */
+static struct hd_err check_warning(const struct hd_campaign *c, const char *name)
+{
+    struct hd_err err = {0};
+    if (check_of(c, name, &err) != 1)
+        fail_msg("check of channel %s gave no warning (%s)", name, err.msg);
+    assert_int_equal(err.code, 0);
+    return err;
+}
+
+static void assert_check_passes(const struct hd_campaign *c, const char *name)
+{
+    struct hd_err err = {0};
+    if (check_of(c, name, &err) != 0)
+        fail_msg("check of channel %s: %s", name, err.msg);
+    assert_int_equal(err.code, 0);
+}
+
+static size_t thread_count(void)
+{
+    return count_entries("/proc/self/task");
 }
 
 /* ---- the registry ---------------------------------------------------------- */
@@ -785,6 +834,524 @@ static void test_channels_null_accepts_everything(void **state)
     hd_campaign_free(c);
 }
 
+/* ---- check: settings checked without creating anything ---------------------- */
+
+/* Appends a channel to buf: name, type, module, a from: for email, and the
+ * settings lines (each indented six spaces) when not NULL. */
+static void add_channel(char *buf, size_t size, const char *name, const char *type,
+                        const char *module, const char *settings)
+{
+    size_t n = strlen(buf);
+    int w = snprintf(
+        buf + n, size - n, "  %s:\n    type: %s\n    module: %s\n%s%s%s", name, type, module,
+        strcmp(type, "email") == 0 ? "    from: \"Lumen <privacy@lumen.example>\"\n" : "",
+        settings ? "    settings:\n" : "", settings ? settings : "");
+    assert_true(w > 0 && (size_t)w < size - n);
+}
+
+static void test_channels_check_is_in_every_builtin(void **state)
+{
+    struct hd_err err = {0};
+    (void)state;
+    for (size_t i = 0; hd_channel_builtin_names[i]; i++) {
+        const struct hd_channel_ops *ops = hd_channel_find(hd_channel_builtin_names[i], NULL, &err);
+        assert_non_null(ops);
+        assert_true(HD_CHANNEL_OPS_HAS(ops, check));
+        assert_non_null(ops->check);
+    }
+}
+
+static void test_channels_check_passes_good_settings_and_creates_nothing(void **state)
+{
+    char y[4096] = "";
+    struct hd_campaign *c;
+    struct hd_diags d;
+    struct hd_err err;
+    struct stat st;
+    size_t threads = thread_count();
+    (void)state;
+
+    add_channel(y, sizeof y, "mail", "email", "file",
+                "      maildir: out/maildir\n"
+                "      fsync: true\n");
+    add_channel(y, sizeof y, "app", "push", "file", "      outbox: out2/app.jsonl\n");
+    add_channel(y, sizeof y, "bench", "push", "\"null\"", "      fail_every: 3\n");
+    add_channel(y, sizeof y, "relay", "email", "smtp",
+                "      relays: [smtp1.example.com:587, 127.0.0.1:2525]\n"
+                "      starttls: opportunistic\n"
+                "      ca_file: no/such/ca.pem\n"
+                "      pool_size: 4\n"
+                "      connect_timeout: 5s\n"
+                "      helo: herald.example\n"
+                "      dkim:\n"
+                "        domain: lumen.example\n"
+                "        selector: herald\n"
+                "        ed25519_key_file: keys/not-here.pem\n");
+    add_channel(y, sizeof y, "notify", "push", "http-push",
+                "      url: https://notify.example/v1/notices\n"
+                "      max_in_flight: 8\n"
+                "      batch:\n"
+                "        max_items: 50\n");
+    add_channel(y, sizeof y, "ext", "push", "echo", NULL);
+    c = load_campaign(y);
+    assert_non_null(c);
+    for (size_t i = 0; i < c->nchannels; i++)
+        assert_check_passes(c, c->channels[i].name);
+    hd_diags_init(&d);
+    assert_int_equal(hd_channel_check_campaign(c, HERALD_MODULES_DIR, &d), 0);
+    assert_int_equal(d.count, 0);
+    assert_int_equal(d.code, 0);
+    hd_diags_release(&d);
+
+    /* nothing created, no thread started, no key read */
+    assert_int_equal(stat(path_in("out"), &st), -1);
+    assert_int_equal(stat(path_in("out2"), &st), -1);
+    assert_int_equal(count_entries(dir), 1); /* campaign.yaml */
+    assert_int_equal(thread_count(), threads);
+    err = create_error(c, "relay");
+    assert_int_equal(err.code, HD_EX_CONFIG);
+    assert_contains(err.msg, mark_of("keys/not-here.pem"));
+    hd_campaign_free(c);
+}
+
+static void test_channels_check_file_and_null(void **state)
+{
+    char y[4096] = "";
+    struct hd_campaign *c;
+    struct hd_err err;
+    (void)state;
+
+    add_channel(y, sizeof y, "mail", "email", "file", "      maildri: out/maildir\n");
+    add_channel(y, sizeof y, "bare", "email", "file", NULL);
+    add_channel(y, sizeof y, "app", "push", "file",
+                "      outbox: out/a.jsonl\n"
+                "      fsync: sometimes\n");
+    add_channel(y, sizeof y, "app2", "push", "file", "      delay_ms: 5\n");
+    add_channel(y, sizeof y, "mail2", "email", "file", "      outbox: out/b.jsonl\n");
+    add_channel(y, sizeof y, "mail3", "email", "file",
+                "      maildir: plainfile/maildir\n"
+                "      delay_ms: 100000\n");
+    add_channel(y, sizeof y, "bench", "push", "\"null\"", "      fail_every: -1\n");
+    add_channel(y, sizeof y, "quiet", "push", "\"null\"", "      outbox: out/c.jsonl\n");
+    c = load_campaign(y);
+    assert_non_null(c);
+    err = check_error(c, "mail");
+    assert_int_equal(err.code, HD_EX_DATAERR);
+    assert_contains(err.msg, mark_of("maildri:"));
+    assert_contains(err.msg, "unknown setting \"maildri\" for channel \"mail\" (module file; did "
+                             "you mean \"maildir\"?)");
+    err = check_error(c, "bare");
+    assert_contains(err.msg, mark_of("bare:"));
+    assert_contains(err.msg, "needs settings: with \"maildir\"");
+    err = check_error(c, "app");
+    assert_contains(err.msg, mark_of("sometimes"));
+    assert_contains(err.msg, "setting \"fsync\" must be true or false, not \"sometimes\"");
+    err = check_error(c, "app2");
+    assert_contains(err.msg, mark_of("delay_ms: 5"));
+    assert_contains(err.msg, "missing required setting \"outbox\"");
+    err = check_error(c, "mail2");
+    assert_contains(err.msg, mark_of("outbox: out/b"));
+    err = check_error(c, "mail3");
+    assert_contains(err.msg, mark_of("100000"));
+    assert_contains(err.msg, "from 0 to 60000");
+    err = check_error(c, "bench");
+    assert_contains(err.msg, mark_of("-1"));
+    assert_contains(err.msg, "whole number");
+    err = check_error(c, "quiet");
+    assert_contains(err.msg, mark_of("outbox: out/c"));
+    assert_contains(err.msg, "(module null knows: fail_every, permanent_every)");
+    hd_campaign_free(c);
+
+    /* a maildir that cannot be created is for create() to find: check
+     * creates nothing, so it does not try */
+    free(hd_test_write(dir, "plainfile", "x", (size_t)-1));
+    y[0] = '\0';
+    add_channel(y, sizeof y, "mail", "email", "file", "      maildir: plainfile/maildir\n");
+    c = load_campaign(y);
+    assert_non_null(c);
+    assert_check_passes(c, "mail");
+    err = create_error(c, "mail");
+    assert_int_equal(err.code, HD_EX_CANTCREAT);
+    hd_campaign_free(c);
+}
+
+static void test_channels_check_smtp(void **state)
+{
+    char y[8192] = "";
+    struct hd_campaign *c;
+    struct hd_err err;
+    size_t threads = thread_count();
+    (void)state;
+
+    add_channel(y, sizeof y, "port", "email", "smtp",
+                "      relays: [smtp1.example.com:587, smtp.example.com:70000]\n");
+    add_channel(y, sizeof y, "tls", "email", "smtp",
+                "      relays: [a.example:25]\n"
+                "      starttls: sometimes\n");
+    add_channel(y, sizeof y, "typo", "email", "smtp",
+                "      relays: [a.example:25]\n"
+                "      pool_sise: 4\n");
+    add_channel(y, sizeof y, "pool", "email", "smtp",
+                "      relays: [a.example:25]\n"
+                "      pool_size: 0\n");
+    add_channel(y, sizeof y, "timeout", "email", "smtp",
+                "      relays: [a.example:25]\n"
+                "      data_timeout: 2d\n");
+    add_channel(y, sizeof y, "onlyuser", "email", "smtp",
+                "      relays: [a.example:25]\n"
+                "      auth_user_env: SMTP_USER_ONLY\n");
+    add_channel(y, sizeof y, "notmail", "push", "smtp", "      relays: [a.example:25]\n");
+    add_channel(y, sizeof y, "norelay", "email", "smtp", "      pool_size: 2\n");
+    c = load_campaign(y);
+    assert_non_null(c);
+    err = check_error(c, "port");
+    assert_int_equal(err.code, HD_EX_DATAERR);
+    assert_contains(err.msg, mark_of("smtp.example.com:70000"));
+    assert_contains(err.msg, "a relay must be \"host:port\" (a host name or IPv4 address, port "
+                             "1-65535), not \"smtp.example.com:70000\"");
+    err = check_error(c, "tls");
+    assert_contains(err.msg, mark_of("sometimes"));
+    assert_contains(err.msg, "setting \"starttls\" must be required, opportunistic or off");
+    err = check_error(c, "typo");
+    assert_contains(err.msg, mark_of("pool_sise"));
+    assert_contains(err.msg, "did you mean \"pool_size\"?");
+    err = check_error(c, "pool");
+    assert_contains(err.msg, mark_of("0\n"));
+    assert_contains(err.msg, "setting \"pool_size\" must be from 1 to 256");
+    err = check_error(c, "timeout");
+    assert_contains(err.msg, mark_of("2d"));
+    assert_contains(err.msg, "setting \"data_timeout\" must be a duration");
+    err = check_error(c, "onlyuser");
+    assert_contains(err.msg, mark_of("SMTP_USER_ONLY"));
+    assert_contains(err.msg, "needs both auth_user_env and auth_password_env");
+    err = check_error(c, "notmail");
+    assert_contains(err.msg, mark_of("notmail:"));
+    assert_contains(err.msg, "this channel is not of type email");
+    err = check_error(c, "norelay");
+    assert_contains(err.msg, mark_of("pool_size: 2"));
+    assert_contains(err.msg, "missing required setting \"relays\"");
+    hd_campaign_free(c);
+
+    y[0] = '\0';
+    add_channel(y, sizeof y, "clear", "email", "smtp",
+                "      relays: [a.example:25]\n"
+                "      starttls: off\n"
+                "      auth_user_env: SMTP_U\n"
+                "      auth_password_env: SMTP_P\n");
+    add_channel(y, sizeof y, "from", "email", "smtp",
+                "      relays: [a.example:25]\n"
+                "      mail_from: not an address\n");
+    add_channel(y, sizeof y, "helo", "email", "smtp",
+                "      relays: [a.example:25]\n"
+                "      helo: bad/host\n");
+    add_channel(y, sizeof y, "dkimkey", "email", "smtp",
+                "      relays: [a.example:25]\n"
+                "      dkim:\n"
+                "        domain: lumen.example\n"
+                "        selectr: x\n");
+    add_channel(y, sizeof y, "dkimsel", "email", "smtp",
+                "      relays: [a.example:26]\n"
+                "      dkim:\n"
+                "        domain: lumen.example\n"
+                "        rsa_key_file: k.pem\n");
+    add_channel(y, sizeof y, "dkimmap", "email", "smtp",
+                "      relays: [a.example:27]\n"
+                "      dkim: yes\n");
+    c = load_campaign(y);
+    assert_non_null(c);
+    err = check_error(c, "clear");
+    assert_contains(err.msg, mark_of("SMTP_U\n"));
+    assert_contains(err.msg, "SMTP AUTH needs starttls: required");
+    err = check_error(c, "from");
+    assert_contains(err.msg, mark_of("not an address"));
+    assert_contains(err.msg, "setting \"mail_from\"");
+    err = check_error(c, "helo");
+    assert_contains(err.msg, mark_of("bad/host"));
+    assert_contains(err.msg, "setting \"helo\" must be this host's domain name");
+    err = check_error(c, "dkimkey");
+    assert_contains(err.msg, mark_of("selectr"));
+    assert_contains(err.msg, "unknown dkim setting \"selectr\" (did you mean \"selector\"?)");
+    err = check_error(c, "dkimsel");
+    assert_contains(err.msg, mark_of("domain: lumen.example\n        rsa_key_file"));
+    assert_contains(err.msg, "dkim needs a selector");
+    err = check_error(c, "dkimmap");
+    assert_contains(err.msg, mark_of("yes"));
+    assert_contains(err.msg, "setting \"dkim\" must be a mapping");
+    hd_campaign_free(c);
+    assert_int_equal(thread_count(), threads);
+}
+
+static void test_channels_check_smtp_warns_about_what_run_needs(void **state)
+{
+    char y[4096] = "";
+    struct hd_campaign *c;
+    struct hd_err err;
+    (void)state;
+
+    unsetenv("HERALD_TEST_SMTP_USER");
+    unsetenv("HERALD_TEST_SMTP_PASS");
+    add_channel(y, sizeof y, "auth", "email", "smtp",
+                "      relays: [a.example:25]\n"
+                "      auth_user_env: HERALD_TEST_SMTP_USER\n"
+                "      auth_password_env: HERALD_TEST_SMTP_PASS\n");
+    add_channel(y, sizeof y, "dmarc", "email", "smtp",
+                "      relays: [a.example:25]\n"
+                "      dkim:\n"
+                "        domain: other.example\n"
+                "        selector: s1\n"
+                "        ed25519_key_file: k.pem\n");
+    c = load_campaign(y);
+    assert_non_null(c);
+    /* a secret missing here is no settings error: a warning, its location */
+    err = check_warning(c, "auth");
+    assert_contains(err.msg, mark_of("HERALD_TEST_SMTP_USER"));
+    assert_contains(err.msg, ": warning: environment variable HERALD_TEST_SMTP_USER (setting "
+                             "\"auth_user_env\") is not set here; herald run needs it");
+    err = create_error(c, "auth");
+    assert_int_equal(err.code, HD_EX_CONFIG);
+    setenv("HERALD_TEST_SMTP_USER", "u", 1);
+    err = check_warning(c, "auth");
+    assert_contains(err.msg, mark_of("HERALD_TEST_SMTP_PASS"));
+    setenv("HERALD_TEST_SMTP_PASS", "p", 1);
+    assert_check_passes(c, "auth");
+    unsetenv("HERALD_TEST_SMTP_USER");
+    unsetenv("HERALD_TEST_SMTP_PASS");
+
+    err = check_warning(c, "dmarc");
+    assert_contains(err.msg, mark_of("domain: other"));
+    assert_contains(err.msg, "warning: DKIM domain other.example is not the From domain "
+                             "lumen.example");
+    hd_campaign_free(c);
+}
+
+static void test_channels_check_http_push(void **state)
+{
+    char y[8192] = "";
+    struct hd_campaign *c;
+    struct hd_err err;
+    size_t threads = thread_count();
+    (void)state;
+
+    add_channel(y, sizeof y, "ftp", "push", "http-push", "      url: ftp://notify.example/x\n");
+    add_channel(y, sizeof y, "typo", "push", "http-push",
+                "      url: https://notify.example/x\n"
+                "      max_in_fligth: 8\n");
+    add_channel(y, sizeof y, "get", "push", "http-push",
+                "      url: https://notify.example/x\n"
+                "      method: GET\n");
+    add_channel(y, sizeof y, "authz", "push", "http-push",
+                "      url: https://notify.example/x\n"
+                "      headers:\n"
+                "        Authorization: Bearer abc\n");
+    add_channel(y, sizeof y, "batch", "push", "http-push",
+                "      url: https://notify.example/x\n"
+                "      batch:\n"
+                "        url: https://notify.example/batch\n");
+    add_channel(y, sizeof y, "tmpl", "push", "http-push",
+                "      url: https://notify.example/x\n"
+                "      body_template: '{\"t\": \"{{titel}}\"}'\n");
+    add_channel(y, sizeof y, "mail", "email", "http-push", "      url: https://notify.example/x\n");
+    add_channel(y, sizeof y, "nourl", "push", "http-push", "      timeout: 5s\n");
+    c = load_campaign(y);
+    assert_non_null(c);
+    err = check_error(c, "ftp");
+    assert_int_equal(err.code, HD_EX_DATAERR);
+    assert_contains(err.msg, mark_of("ftp://"));
+    assert_contains(err.msg, "setting \"url\" must be an http:// or https:// URL");
+    err = check_error(c, "typo");
+    assert_contains(err.msg, mark_of("max_in_fligth"));
+    assert_contains(err.msg, "did you mean \"max_in_flight\"?");
+    err = check_error(c, "get");
+    assert_contains(err.msg, mark_of("GET"));
+    assert_contains(err.msg, "must be POST, PUT or PATCH");
+    err = check_error(c, "authz");
+    assert_contains(err.msg, mark_of("Authorization:"));
+    assert_contains(err.msg, "header \"Authorization\" is set by herald");
+    err = check_error(c, "batch");
+    assert_contains(err.msg, mark_of("url: https://notify.example/batch"));
+    assert_contains(err.msg, "batch needs max_items");
+    err = check_error(c, "tmpl");
+    assert_contains(err.msg, "unknown variable \"titel\"");
+    err = check_error(c, "mail");
+    assert_contains(err.msg, mark_of("mail:"));
+    assert_contains(err.msg, "module http-push delivers push notices");
+    err = check_error(c, "nourl");
+    assert_contains(err.msg, mark_of("timeout: 5s"));
+    assert_contains(err.msg, "missing required setting \"url\"");
+    hd_campaign_free(c);
+
+    /* secrets: named, not read; unset here is a warning, a bad value is
+     * for create() to find */
+    unsetenv("HERALD_TEST_PUSH_TOKEN");
+    setenv("HERALD_TEST_PUSH_HOOK", "too-short", 1);
+    y[0] = '\0';
+    add_channel(y, sizeof y, "bearer", "push", "http-push",
+                "      url: https://notify.example/x\n"
+                "      auth:\n"
+                "        bearer_env: HERALD_TEST_PUSH_TOKEN\n");
+    add_channel(y, sizeof y, "hook", "push", "http-push",
+                "      url: https://notify.example/y\n"
+                "      webhook_secret_env: HERALD_TEST_PUSH_HOOK\n");
+    add_channel(y, sizeof y, "both", "push", "http-push",
+                "      url: https://notify.example/z\n"
+                "      auth:\n"
+                "        bearer_env: HERALD_TEST_PUSH_TOKEN\n"
+                "        value_env: X\n");
+    c = load_campaign(y);
+    assert_non_null(c);
+    err = check_warning(c, "bearer");
+    assert_contains(err.msg, mark_of("HERALD_TEST_PUSH_TOKEN"));
+    assert_contains(err.msg, "warning: environment variable HERALD_TEST_PUSH_TOKEN (setting "
+                             "\"auth.bearer_env\") is not set here");
+    err = create_error(c, "bearer");
+    assert_int_equal(err.code, HD_EX_CONFIG);
+    assert_check_passes(c, "hook");
+    err = create_error(c, "hook");
+    assert_int_equal(err.code, HD_EX_CONFIG);
+    assert_contains(err.msg, "at least 16");
+    err = check_error(c, "both");
+    assert_contains(err.msg, "auth takes either bearer_env, or header with value_env");
+    unsetenv("HERALD_TEST_PUSH_HOOK");
+    hd_campaign_free(c);
+    assert_int_equal(thread_count(), threads);
+}
+
+static void test_channels_check_campaign_reports_every_channel(void **state)
+{
+    char y[4096] = "";
+    struct hd_campaign *c;
+    struct hd_diags d;
+    (void)state;
+
+    unsetenv("HERALD_TEST_PUSH_TOKEN");
+    add_channel(y, sizeof y, "mail", "email", "smtp", "      relays: [smtp.example.com:0]\n");
+    add_channel(y, sizeof y, "good", "email", "file", "      maildir: out/md\n");
+    add_channel(y, sizeof y, "app", "push", "http-push",
+                "      url: https://notify.example/x\n"
+                "      auth:\n"
+                "        bearer_env: HERALD_TEST_PUSH_TOKEN\n");
+    add_channel(y, sizeof y, "outbox", "push", "file", "      outbx: out/a.jsonl\n");
+    add_channel(y, sizeof y, "ext", "push", "echo", "      refuse: true\n");
+    add_channel(y, sizeof y, "ext2", "push", "echo", "      refuze: true\n");
+    c = load_campaign(y);
+    assert_non_null(c);
+    hd_diags_init(&d);
+    assert_int_equal(hd_channel_check_campaign(c, HERALD_MODULES_DIR, &d), 3);
+    assert_int_equal(d.code, HD_EX_DATAERR);
+    assert_int_equal(d.count, 4);
+    /* in channel order, each located, the warning among them */
+    assert_contains(d.items[0], mark_of("smtp.example.com:0"));
+    assert_contains(d.items[0], "a relay must be");
+    assert_contains(d.items[1], mark_of("HERALD_TEST_PUSH_TOKEN"));
+    assert_contains(d.items[1], ": warning: ");
+    assert_contains(d.items[2], mark_of("outbx"));
+    assert_contains(d.items[2], "did you mean \"outbox\"?");
+    assert_contains(d.items[3], mark_of("refuze"));
+    assert_contains(d.items[3], "unknown setting \"refuze\" for echo");
+    hd_diags_release(&d);
+    /* nothing was created */
+    assert_int_equal(count_entries(dir), 1);
+    hd_campaign_free(c);
+
+    /* warnings alone never fail */
+    y[0] = '\0';
+    add_channel(y, sizeof y, "app", "push", "http-push",
+                "      url: https://notify.example/x\n"
+                "      auth:\n"
+                "        bearer_env: HERALD_TEST_PUSH_TOKEN\n");
+    c = load_campaign(y);
+    assert_non_null(c);
+    hd_diags_init(&d);
+    assert_int_equal(hd_channel_check_campaign(c, NULL, &d), 0);
+    assert_int_equal(d.count, 1);
+    assert_int_equal(d.code, 0);
+    hd_diags_release(&d);
+    hd_campaign_free(c);
+}
+
+/* ---- check and the ABI ------------------------------------------------------ */
+
+static int silent_check(const struct hd_campaign *campaign, const struct hd_channel_conf *conf,
+                        struct hd_err *err)
+{
+    (void)campaign;
+    (void)conf;
+    (void)err;
+    return -1; /* breaks the contract: no code, no message */
+}
+
+static void test_channels_check_is_optional(void **state)
+{
+    struct hd_err err = {0};
+    struct rec r = {0};
+    struct hd_channel_host host = host_for(&r);
+    struct hd_message m[2];
+    struct hd_campaign *c;
+    struct hd_diags d;
+    const struct hd_channel_ops *ops, *file;
+    struct hd_channel_ops table;
+    void *inst = NULL;
+    char y[1024] = "";
+    (void)state;
+
+    /* a module built before check existed: its table ends at close */
+    ops = hd_channel_find("legacy", HERALD_MODULES_DIR, &err);
+    if (ops == NULL)
+        print_message("%s\n", err.msg);
+    assert_non_null(ops);
+    assert_int_equal(ops->size, offsetof(struct hd_channel_ops, check));
+    assert_false(HD_CHANNEL_OPS_HAS(ops, check));
+    assert_true(HD_CHANNEL_OPS_HAS(ops, close));
+    add_channel(y, sizeof y, "old", "push", "legacy", "      anything: goes\n");
+    c = load_campaign(y);
+    assert_non_null(c);
+    assert_int_equal(hd_channel_check(ops, c, channel(c, "old"), &err), 0);
+    assert_int_equal(err.code, 0);
+    hd_diags_init(&d);
+    assert_int_equal(hd_channel_check_campaign(c, HERALD_MODULES_DIR, &d), 0);
+    assert_int_equal(d.count, 0);
+    hd_diags_release(&d);
+    /* and it works as it always did */
+    assert_int_equal(ops->create(&host, c, channel(c, "old"), &inst, &err), 0);
+    for (unsigned i = 0; i < 2; i++)
+        m[i] = message(HD_CHANNEL_PUSH, i, "{}");
+    assert_int_equal(ops->send(inst, m, 2, &err), 0);
+    assert_int_equal(ops->flush(inst, &err), 0);
+    ops->close(inst);
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.o[1].event, "legacy.accepted");
+
+    /* a current table with check NULL: nothing to check */
+    file = hd_channel_find("file", NULL, &err);
+    assert_non_null(file);
+    memcpy(&table, file, sizeof table);
+    table.check = NULL;
+    assert_int_equal(hd_channel_check(&table, c, channel(c, "old"), &err), 0);
+    /* a check that fails without saying why still gives a located error */
+    table.check = silent_check;
+    assert_int_equal(hd_channel_check(&table, c, channel(c, "old"), &err), -1);
+    assert_int_equal(err.code, HD_EX_DATAERR);
+    assert_contains(err.msg, mark_of("old:"));
+    assert_contains(err.msg, "module legacy refuses its settings without saying why");
+    hd_campaign_free(c);
+
+    /* an external module's check: refuse: true is valid settings, only
+     * create() refuses */
+    y[0] = '\0';
+    add_channel(y, sizeof y, "app", "push", "echo", "      refuse: true\n");
+    c = load_campaign(y);
+    assert_non_null(c);
+    assert_check_passes(c, "app");
+    memset(&err, 0, sizeof err);
+    ops = hd_channel_find("echo", HERALD_MODULES_DIR, &err);
+    assert_non_null(ops);
+    assert_true(HD_CHANNEL_OPS_HAS(ops, check));
+    inst = NULL;
+    assert_int_equal(ops->create(&host, c, channel(c, "app"), &inst, &err), -1);
+    assert_contains(err.msg, "echo refuses, as asked");
+    hd_campaign_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -805,6 +1372,17 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_channels_fault_injection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_channels_null_accepts_everything, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_channels_check_is_in_every_builtin, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_channels_check_passes_good_settings_and_creates_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_channels_check_file_and_null, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_channels_check_smtp, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_channels_check_smtp_warns_about_what_run_needs, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_channels_check_http_push, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_channels_check_campaign_reports_every_channel, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_channels_check_is_optional, setup, teardown),
     };
     int rc;
 #ifdef HERALD_SOURCE_DIR

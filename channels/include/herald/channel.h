@@ -9,18 +9,23 @@
  * thread; each message's outcome is reported exactly once through
  * host->report(), from any thread, possibly before send() returns;
  * flush() blocks until every message handed to send() has been reported;
- * close() releases everything (after flush).
+ * close() releases everything (after flush). The optional check() validates
+ * a channel's settings without creating anything (`herald validate`, `herald
+ * plan`); it may be called without create() ever following.
  *
  * ABI rules: struct hd_channel_ops and struct hd_channel_host start with
- * abi and size and only ever grow at the end. A module built for another ABI
- * major version is refused at load. External modules are shared objects in
- * the modules directory named <module>.so that export one symbol,
+ * abi and size and only ever grow at the end; a field added later is
+ * optional, and present only when size covers it (HD_CHANNEL_OPS_HAS), so a
+ * module built against an older header still loads. A module built for
+ * another ABI major version is refused at load. External modules are shared
+ * objects in the modules directory named <module>.so that export one symbol,
  * HD_CHANNEL_ENTRY ("herald_channel_module_v1"), of type hd_channel_entry_fn.
  * docs/channel-modules.md is the guide for module authors.
  */
 #ifndef HERALD_CHANNEL_H
 #define HERALD_CHANNEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -92,7 +97,27 @@ struct hd_channel_ops {
     int (*flush)(void *instance, struct hd_err *err);
     /* Frees the instance; NULL is a no-op. */
     void (*close)(void *instance);
+
+    /* ---- added in ABI 1 after the fields above: optional; read it only
+     * through HD_CHANNEL_OPS_HAS (a module built before has a shorter
+     * table) or hd_channel_check. ---- */
+
+    /* Checks conf->settings as create() would, without acquiring anything:
+     * no threads, sockets, files or directories created, no secrets read
+     * (a missing secret is for run time). Returns 0 when they are valid;
+     * -1 with err set exactly as create() would set it for the first
+     * problem (hd_err_at with the node's file:line:col, HD_EX_DATAERR); or
+     * 1 for valid settings with one warning (err->code left 0, err->msg
+     * "file:line:col: warning: ...", e.g. a secret's environment variable
+     * that is not set here). NULL: nothing to check. Thread-safe. */
+    int (*check)(const struct hd_campaign *campaign, const struct hd_channel_conf *conf,
+                 struct hd_err *err);
 };
+
+/* True when the ops table has the field, i.e. ops->size covers it: tables
+ * of modules built against an older herald/channel.h are shorter. */
+#define HD_CHANNEL_OPS_HAS(ops, field)                                                             \
+    ((ops)->size >= offsetof(struct hd_channel_ops, field) + sizeof((ops)->field))
 
 typedef const struct hd_channel_ops *(*hd_channel_entry_fn)(void);
 
@@ -102,6 +127,22 @@ typedef const struct hd_channel_ops *(*hd_channel_entry_fn)(void);
  * a built-in). Thread-safe. Loaded objects stay loaded until exit. */
 const struct hd_channel_ops *hd_channel_find(const char *name, const char *modules_dir,
                                              struct hd_err *err);
+
+/* Calls the module's check op for one channel: its result (0, -1 with err
+ * set, 1 with a warning in err->msg), or 0 when the module has none (NULL,
+ * or a table that predates it). A -1 always comes with a code and a
+ * message. */
+int hd_channel_check(const struct hd_channel_ops *ops, const struct hd_campaign *campaign,
+                     const struct hd_channel_conf *conf, struct hd_err *err);
+
+/* Checks the settings of every channel of a loaded campaign with its
+ * module's check (modules found as hd_channel_find(module, modules_dir)):
+ * every error and every warning goes to diags, one line each, as
+ * "file:line:col: message" (warnings "file:line:col: warning: ...", code 0).
+ * Returns the number of channels with errors. What `herald validate` and
+ * `herald plan` run after the campaign itself loaded. */
+size_t hd_channel_check_campaign(const struct hd_campaign *campaign, const char *modules_dir,
+                                 struct hd_diags *diags);
 
 /* NULL-terminated names of the built-in modules. */
 extern const char *const hd_channel_builtin_names[];
