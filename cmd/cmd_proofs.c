@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "cmd.h"
+#include "herald/hash.h"
 #include "herald/merkle.h"
 #include "herald/plan.h"
 #include "herald/proof.h"
@@ -115,7 +116,7 @@ static int cmd_export(int argc, char **argv)
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    hd_proof_hex(res.root, 32, hex);
+    hd_hex(res.root, 32, hex);
     printf("exported %" PRIu64 " records to %s\norigin %s\nroot   %s\n", res.records, o.out_dir,
            res.origin, hex);
     fprintf(stderr, "herald: proofs export: %" PRIu64 " records in %.2f s (%.0f records/s)\n",
@@ -158,7 +159,7 @@ static int cmd_verify(int argc, char **argv)
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    hd_proof_hex(res.root, 32, hex);
+    hd_hex(res.root, 32, hex);
     printf("valid: %" PRIu64 " records, Merkle root %s, signed by %s; every record and the "
            "summary check out\n",
            res.records, hex, res.signer);
@@ -317,7 +318,7 @@ static json_t *hex_array(uint8_t (*h)[32], size_t n)
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++) {
         char hex[65];
-        hd_proof_hex(h[i], 32, hex);
+        hd_hex(h[i], 32, hex);
         json_array_append_new(a, json_string(hex));
     }
     return a;
@@ -416,7 +417,7 @@ static int cmd_prove(int argc, char **argv)
             goto fail;
         }
         leaf_at(&l, l.m[i].seq, leaf);
-        hd_proof_hex(leaf, 32, hex);
+        hd_hex(leaf, 32, hex);
         json_array_append_new(recs,
                               json_pack("{s:I, s:s%, s:s, s:o}", "seq", (json_int_t)l.m[i].seq,
                                         "record", l.m[i].line, l.m[i].len, "leaf_hash", hex,
@@ -891,7 +892,7 @@ static int cmd_show(int argc, char **argv)
     bool found;
     if (hd_store_meta_get(txn, s, "snapshot_sha256", &b, &found, &err) != 0)
         goto fail;
-    hd_proof_hex(sn.sha256, 32, hex);
+    hd_hex(sn.sha256, 32, hex);
     if (!found || b.len != 64 || memcmp(b.data, hex, 64) != 0) {
         hd_err_set(&err, HD_EX_DATAERR,
                    "the campaign snapshot in %s does not hash to its snapshot_sha256", dir);
@@ -1013,13 +1014,13 @@ static int cmd_show(int argc, char **argv)
         struct tm tm;
         gmtime_r(&t, &tm);
         strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        hd_proof_hex(d.sha256, 32, want);
+        hd_hex(d.sha256, 32, want);
         if (hd_render(r, &p, ch, d.first_attempt_ms / 1000, &rd, &rerr) != 0) {
             printf("%s: cannot re-render: %s\n", name, rerr.msg);
             bad++;
             continue;
         }
-        hd_proof_hex(rd.sha256, 32, got);
+        hd_hex(rd.sha256, 32, got);
         bool same = strcmp(got, want) == 0;
         printf("%s: %s, dated %s, %zu bytes, SHA-256 %s: %s the delivery record\n", name,
                hd_dstate_names[d.state], when, rd.bytes.len, got,

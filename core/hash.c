@@ -106,3 +106,14 @@ void hd_hmac_wipe(struct hd_hmac *k)
 {
     OPENSSL_cleanse(k, sizeof *k);
 }
+
+void hd_hex(const void *bytes, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    const uint8_t *b = bytes;
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+}

@@ -43,7 +43,6 @@
 #define TOKEN_MAX 320
 
 static const char hex_upper[] = "0123456789ABCDEF";
-static const char hex_lower[] = "0123456789abcdef";
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char day_names[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
@@ -818,11 +817,7 @@ int hd_mime_build(const struct hd_mime_email *m, struct hd_buf *out, struct hd_e
      * hex digits or CRLF) nor in base64 ("=" only pads the end). */
     hd_sha256(m->message_id, strlen(m->message_id), md);
     memcpy(boundary, "=_herald_", 9);
-    for (size_t i = 0; i < 12; i++) {
-        boundary[9 + 2 * i] = hex_lower[md[i] >> 4];
-        boundary[10 + 2 * i] = hex_lower[md[i] & 15];
-    }
-    boundary[33] = '\0';
+    hd_hex(md, 12, boundary + 9);
 
     /* One reserve for the whole message: encoded-words grow text by 4/3
      * plus 13 characters per 45 bytes. */

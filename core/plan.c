@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 
 #include "herald/audience.h"
+#include "herald/hash.h"
 #include "herald/proof.h"
 #include "herald/region.h"
 
@@ -36,16 +37,6 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void hex(const unsigned char *b, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[b[i] >> 4];
-        out[2 * i + 1] = digits[b[i] & 15];
-    }
-    out[2 * n] = '\0';
 }
 
 /* SHA-256 of a file's bytes, as 64 hex digits; size in *size. */
@@ -77,7 +68,7 @@ static int file_sha256(const char *path, char out[65], uint64_t *size, struct hd
         goto out;
     }
     EVP_DigestFinal_ex(ctx, md, NULL);
-    hex(md, 32, out);
+    hd_hex(md, 32, out);
     rc = 0;
 out:
     if (f)
@@ -906,7 +897,7 @@ struct fingerprint {
 
 static void campaign_fingerprint(const struct hd_campaign *c, struct fingerprint *fp)
 {
-    hex(c->snapshot_sha256, 32, fp->snapshot);
+    hd_hex(c->snapshot_sha256, 32, fp->snapshot);
 }
 
 static int store_snapshot(struct planner *pl)

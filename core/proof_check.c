@@ -256,7 +256,7 @@ int hdp_rcheck_line(void *ctx, uint64_t index, const char *line, size_t len, con
     }
     if (index > 0) {
         char hex[65];
-        hd_proof_hex(c->prev_leaf, 32, hex);
+        hd_hex(c->prev_leaf, 32, hex);
         bool linked = memcmp(hex, r.f[HD_PF_PREV].p, 64) == 0;
         /* A broken link between lines L-1 and L: if line L+1 links to line
          * L, line L is intact and line L-1 changed; else line L changed. */

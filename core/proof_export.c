@@ -122,7 +122,7 @@ static void sha256_hex(const void *data, size_t len, char out[65])
 {
     uint8_t h[HD_SHA256_LEN];
     hd_sha256(data, len, h);
-    hd_proof_hex(h, HD_SHA256_LEN, out);
+    hd_hex(h, HD_SHA256_LEN, out);
 }
 
 static int mkdirs(const char *dir, struct hd_err *err)
@@ -382,7 +382,7 @@ int hd_proofs_export(struct hd_store *s, const struct hd_proof_export_opts *o,
 
     uint8_t root[32];
     memcpy(root, pl.root, 32);
-    hd_proof_hex(root, 32, root_hex);
+    hd_hex(root, 32, root_hex);
     hd_proof_base64(root, 32, root_b64);
     snprintf(res->origin, sizeof res->origin, "herald.%s", campaign);
 
@@ -410,7 +410,7 @@ int hd_proofs_export(struct hd_store *s, const struct hd_proof_export_opts *o,
         }
         c.csv_out = NULL;
         EVP_DigestFinal_ex(c.csv_md, ch, NULL);
-        hd_proof_hex(ch, 32, h_csv);
+        hd_hex(ch, 32, h_csv);
         json_object_set_new(files, "records.csv", json_string(h_csv));
     }
     json_t *key_ids = hdp_summary_key_ids(&c.sum);

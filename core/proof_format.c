@@ -253,7 +253,7 @@ static void jw_hex(struct jw *w, const char *key, const uint8_t *bytes)
 {
     jw_key(w, key);
     *w->p++ = '"';
-    hd_proof_hex(bytes, 32, w->p);
+    hd_hex(bytes, 32, w->p);
     w->p += 64;
     *w->p++ = '"';
 }

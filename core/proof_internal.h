@@ -29,6 +29,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "herald/hash.h"
 #include "herald/proof.h"
 
 /* ---- proof_util.c ---------------------------------------------------------------------------- */

@@ -47,7 +47,7 @@ static void hmac_hex(const struct hd_hmac *k, const char *label, const char *a, 
 {
     uint8_t mac[HD_SHA256_LEN];
     hmac_raw(k, label, a, na, b, nb, mac);
-    hd_proof_hex(mac, HD_SHA256_LEN, out);
+    hd_hex(mac, HD_SHA256_LEN, out);
 }
 
 static const char person_label[] = "herald-person-v1";
@@ -180,7 +180,7 @@ int hd_pseudonym_key_load(struct hd_pseudonym_key *k, const char *env, const cha
         hd_sha256_update(&ctx, label, sizeof label);
         hd_sha256_update(&ctx, k->bytes, k->len);
         hd_sha256_final(&ctx, h);
-        hd_proof_hex(h, 6, hex);
+        hd_hex(h, 6, hex);
         snprintf(k->id, sizeof k->id, "k-%.12s", hex);
     }
     return 0;
@@ -317,7 +317,7 @@ int hd_proofs_open(struct hd_proofs **out, const struct hd_campaign *c,
         return -1;
     }
     hd_hmac_init(&p->hm, p->key.bytes, p->key.len);
-    hd_proof_hex(c->snapshot_sha256, 32, p->snapshot);
+    hd_hex(c->snapshot_sha256, 32, p->snapshot);
     if (proofs_frags(p) != 0) {
         hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
         hd_proofs_close(p);
@@ -631,7 +631,7 @@ int hd_proofs_delivery_pre(struct hd_proofs *p, MDB_txn *txn, const struct hd_st
     o = put_mem(o, pt + pe[PRE_LANGUAGE], pe[PRE_LINK] - pe[PRE_LANGUAGE]);
     if (has_prev) {
         o = PUT_LIT(o, ",\"prev\":\"");
-        hd_proof_hex(prev, 32, o); /* its NUL gives way to the quote */
+        hd_hex(prev, 32, o); /* its NUL gives way to the quote */
         o += 64;
         *o++ = '"';
     }
@@ -650,7 +650,7 @@ int hd_proofs_delivery_pre(struct hd_proofs *p, MDB_txn *txn, const struct hd_st
     o = hdp_put_uint(o, seq);
     if (!hdp_all_zero(r->sha256, 32)) {
         o = PUT_LIT(o, ",\"sha256\":\"");
-        hd_proof_hex(r->sha256, 32, o); /* its NUL gives way to the quote */
+        hd_hex(r->sha256, 32, o); /* its NUL gives way to the quote */
         o += 64;
         *o++ = '"';
     }

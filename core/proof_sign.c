@@ -46,7 +46,7 @@ void hdp_vkey_line(const char *name, const uint8_t raw[32], char *out, size_t ca
     uint8_t kh[4], typed[33];
     char hex[9], b64[64];
     hd_proof_key_hash(name, raw, kh);
-    hd_proof_hex(kh, 4, hex);
+    hd_hex(kh, 4, hex);
     typed[0] = 1;
     memcpy(typed + 1, raw, 32);
     hd_proof_base64(typed, 33, b64);
@@ -311,7 +311,7 @@ int hdp_checkpoint_sign(EVP_PKEY *pk, const char *name, const char *origin, uint
 {
     char text[1024], root_b64[64], manifest_hex[65];
     hd_proof_base64(root, 32, root_b64);
-    hd_proof_hex(manifest_sha256, 32, manifest_hex);
+    hd_hex(manifest_sha256, 32, manifest_hex);
     int tl = snprintf(text, sizeof text, "%s\n%" PRIu64 "\n%s\n%s%s\n", origin, size, root_b64,
                       manifest_ext, manifest_hex);
     return sign_note(pk, name, text, (size_t)tl, out, err);

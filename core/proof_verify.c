@@ -43,7 +43,7 @@ static int sha256_file(const char *path, char hex[65], struct hd_err *err)
         goto out;
     }
     EVP_DigestFinal_ex(md, h, NULL);
-    hd_proof_hex(h, 32, hex);
+    hd_hex(h, 32, hex);
     rc = 0;
 out:
     if (f)
@@ -125,7 +125,7 @@ int hd_proofs_verify(const char *bundle, const char *pubkey, struct hd_proof_ver
     m = json_loadb(man.data, man.len, 0, NULL);
     json_t *files = json_object_get(m, "files");
     const char *fmt = json_string_value(json_object_get(m, "format"));
-    hd_proof_hex(cp.root, 32, hex);
+    hd_hex(cp.root, 32, hex);
     if (m == NULL || fmt == NULL || strcmp(fmt, HD_PROOF_FORMAT) != 0 || !json_is_object(files)) {
         fail(err, "manifest.json: not a %s manifest%s", HD_PROOF_FORMAT, "");
         goto out;

@@ -105,16 +105,6 @@ void hd_renderer_free(struct hd_renderer *r)
     free(r);
 }
 
-static void to_hex(const unsigned char *md, size_t n, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 void hd_render_message_key(const char *campaign_id, const char *person_id, size_t person_len,
                            const char *channel, char out[33])
 {
@@ -129,7 +119,7 @@ void hd_render_message_key(const char *campaign_id, const char *person_id, size_
     hd_sha256_update(&ctx, &zero, 1);
     hd_sha256_update(&ctx, channel, strlen(channel));
     hd_sha256_final(&ctx, h);
-    to_hex(h, 16, out);
+    hd_hex(h, 16, out);
 }
 
 /* Copies a record string (not NUL-terminated) into b as a C string. */

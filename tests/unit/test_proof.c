@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "hd_test.h"
+#include "herald/hash.h"
 #include "herald/mime.h"
 #include "herald/proof.h"
 #include "herald/render.h"
@@ -833,7 +834,7 @@ static void rec_expected(const struct rec_fixture *fx, size_t i, uint8_t ch,
                              push ? p->push_token_len : p->email_len, address_key);
     hd_proof_link_hmac(&fx->key, fx->urls[i], strlen(fx->urls[i]), link_hmac);
     rec_msgid(fx, i, ch, msgid);
-    hd_proof_hex(fx->c->snapshot_sha256, 32, snapshot);
+    hd_hex(fx->c->snapshot_sha256, 32, snapshot);
     for (size_t k = 0; r->event && k < r->event_len && n < 64; k++) {
         char c = r->event[k];
         event[n++] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||

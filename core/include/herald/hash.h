@@ -51,6 +51,10 @@ void hd_sha256_final(struct hd_sha256 *h, uint8_t out[HD_SHA256_LEN]);
 /* SHA-256 of data in one call. */
 void hd_sha256(const void *data, size_t len, uint8_t out[HD_SHA256_LEN]);
 
+/* Writes n bytes as 2n lowercase hex digits and a NUL (out has 2n + 1
+ * bytes): how digests, keys and MACs are shown everywhere. */
+void hd_hex(const void *bytes, size_t n, char *out);
+
 /* An HMAC-SHA256 key with its pads absorbed once. */
 struct hd_hmac {
     struct hd_sha256 inner, outer;

@@ -319,8 +319,8 @@ int hd_proofs_each_record(const char *path,
                                     const uint8_t leaf[32]),
                           void *ctx, struct hd_err *err);
 
-/* Base64 (standard, padded) and hex helpers shared with the commands. */
-void hd_proof_hex(const uint8_t *b, size_t n, char *out);
+/* Base64 (standard, padded) and hex helpers shared with the commands (hex
+ * out: hd_hex in herald/hash.h). */
 int hd_proof_unhex(const char *s, size_t n, uint8_t *out);
 size_t hd_proof_base64(const uint8_t *b, size_t n, char *out); /* out: 4*ceil(n/3)+1 */
 int hd_proof_unbase64(const char *s, size_t n, uint8_t *out, size_t cap, size_t *outlen);
