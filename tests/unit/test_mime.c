@@ -1,6 +1,7 @@
 /* Unit tests for the MIME builder (core/mime.c). The checks parse the
- * message back independently: header unfolding, RFC 2047 decoding with
- * OpenSSL's EVP_DecodeBlock, a small quoted-printable decoder, and once
+ * message back independently: with the test MIME reader (tests/support/
+ * mime_read.h: header unfolding, RFC 2047 decoding with OpenSSL's
+ * EVP_DecodeBlock, a small quoted-printable decoder), and once with
  * Python's email package. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include <openssl/evp.h>
 
 #include "hd_test.h"
+#include "mime_read.h"
 #include "herald/audience.h"
 #include "herald/mime.h"
 
@@ -112,44 +114,6 @@ static struct hd_buf build_ok(const struct hd_mime_email *m)
     return out;
 }
 
-/* Offset just past the blank line that ends the header section. */
-static size_t header_end(const char *m)
-{
-    const char *p = strstr(m, "\r\n\r\n");
-    assert_non_null(p);
-    return (size_t)(p - m) + 4;
-}
-
-/* Unfolded value of the first header called name (CRLFs removed, the
- * folding whitespace kept, the space after the colon dropped). */
-static bool header_get(const char *m, const char *name, char *out, size_t cap)
-{
-    size_t end = header_end(m), nlen = strlen(name);
-    const char *p = m;
-    while (p < m + end - 2) {
-        const char *eol = strstr(p, "\r\n");
-        if (strncasecmp(p, name, nlen) == 0 && p[nlen] == ':') {
-            size_t k = 0;
-            const char *q = p + nlen + 1;
-            for (;;) {
-                eol = strstr(q, "\r\n");
-                assert_true((size_t)(eol - q) + k < cap);
-                memcpy(out + k, q, (size_t)(eol - q));
-                k += (size_t)(eol - q);
-                q = eol + 2;
-                if (*q != ' ' && *q != '\t')
-                    break;
-            }
-            out[k] = '\0';
-            if (out[0] == ' ')
-                memmove(out, out + 1, k);
-            return true;
-        }
-        p = eol + 2;
-    }
-    return false;
-}
-
 /* Number of physical lines of a header. */
 static int header_lines(const char *m, const char *name)
 {
@@ -170,57 +134,6 @@ static int header_lines(const char *m, const char *name)
     return 0;
 }
 
-static size_t b64_decode(const char *in, size_t n, unsigned char *out)
-{
-    int len;
-    size_t pad = 0;
-    if (n == 0)
-        return 0;
-    assert_int_equal(n % 4, 0);
-    len = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
-    assert_true(len >= 0);
-    while (pad < 2 && in[n - 1 - pad] == '=')
-        pad++;
-    return (size_t)len - pad;
-}
-
-/* Decodes a header value made of RFC 2047 B words (whitespace between
- * adjacent words dropped) and plain tokens. Checks every word is at most 75
- * characters and decodes to whole UTF-8 characters. */
-static void decode_words(const char *v, char *out, size_t cap)
-{
-    size_t k = 0;
-    bool prev_ew = false;
-    const char *p = v;
-    while (*p) {
-        while (*p == ' ')
-            p++;
-        if (!*p)
-            break;
-        size_t n = strcspn(p, " ");
-        if (n > 12 && strncmp(p, "=?UTF-8?B?", 10) == 0 && p[n - 2] == '?' && p[n - 1] == '=') {
-            unsigned char piece[128];
-            size_t m;
-            assert_true(n <= 75);
-            m = b64_decode(p + 10, n - 12, piece);
-            assert_true(hd_text_clean((const char *)piece, m)); /* no split character */
-            assert_true(k + m < cap);
-            memcpy(out + k, piece, m);
-            k += m;
-            prev_ew = true;
-        } else {
-            if (k > 0 || prev_ew)
-                out[k++] = ' ';
-            assert_true(k + n < cap);
-            memcpy(out + k, p, n);
-            k += n;
-            prev_ew = false;
-        }
-        p += n;
-    }
-    out[k] = '\0';
-}
-
 static void normalise(const char *s, size_t n, struct hd_buf *out)
 {
     hd_buf_reset(out);
@@ -233,105 +146,6 @@ static void normalise(const char *s, size_t n, struct hd_buf *out)
             assert_int_equal(hd_buf_putc(out, s[i]), 0);
         }
     }
-}
-
-static int hexval(char c)
-{
-    assert_true((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'));
-    return c <= '9' ? c - '0' : c - 'A' + 10;
-}
-
-/* Decodes quoted-printable lines, checking the RFC 2045 rules on the way. */
-static void qp_decode(const char *s, size_t n, struct hd_buf *out)
-{
-    size_t i = 0;
-    hd_buf_reset(out);
-    while (i < n) {
-        const char *eol = strstr(s + i, "\r\n");
-        size_t end = eol && (size_t)(eol - s) < n ? (size_t)(eol - s) : n;
-        size_t len = end - i;
-        bool soft = len > 0 && s[end - 1] == '=';
-        assert_true(len <= 76);
-        if (len > 0 && !soft)
-            assert_true(s[end - 1] != ' ' && s[end - 1] != '\t');
-        for (size_t j = i; j < end - (soft ? 1 : 0); j++) {
-            unsigned char c = (unsigned char)s[j];
-            if (c == '=') {
-                assert_true(j + 2 < end - (soft ? 1 : 0)); /* never split */
-                hd_buf_putc(out, (char)(hexval(s[j + 1]) * 16 + hexval(s[j + 2])));
-                j += 2;
-            } else {
-                assert_true(c == ' ' || c == '\t' || (c >= 33 && c <= 126));
-                hd_buf_putc(out, (char)c);
-            }
-        }
-        if (end < n && !soft)
-            hd_buf_append(out, "\r\n", 2);
-        i = end + 2;
-    }
-}
-
-struct part {
-    char type[128], cte[64];
-    struct hd_buf body; /* decoded */
-};
-
-/* Splits the multipart body into its two parts and decodes them. */
-static void get_parts(const char *m, struct part parts[2])
-{
-    char ct[256], delim[128];
-    const char *b, *p;
-    assert_true(header_get(m, "Content-Type", ct, sizeof ct));
-    b = strstr(ct, "boundary=\"");
-    assert_non_null(b);
-    b += 10;
-    snprintf(delim, sizeof delim, "\r\n--%.*s", (int)strcspn(b, "\""), b);
-    assert_memory_equal(m + header_end(m), delim + 2, strlen(delim) - 2);
-    p = m + header_end(m) + strlen(delim) - 2;
-    for (int i = 0; i < 2; i++) {
-        const char *h, *end, *body;
-        assert_memory_equal(p, "\r\n", 2);
-        h = p + 2;
-        body = strstr(h, "\r\n\r\n") + 4;
-        end = strstr(body - 2, delim);
-        assert_non_null(end);
-        char hdrs[512];
-        snprintf(hdrs, sizeof hdrs, "%.*s", (int)(body - h), h);
-        assert_true(header_get(hdrs, "Content-Type", parts[i].type, sizeof parts[i].type));
-        assert_true(
-            header_get(hdrs, "Content-Transfer-Encoding", parts[i].cte, sizeof parts[i].cte));
-        memset(&parts[i].body, 0, sizeof parts[i].body);
-        size_t n = (size_t)(end - body);
-        if (end < body)
-            n = 0; /* empty body: the delimiter's CRLF is the blank line's */
-        if (strcmp(parts[i].cte, "base64") == 0) {
-            struct hd_buf joined = HD_BUF_INIT;
-            const char *q = body;
-            while (q < body + n) {
-                const char *e = strstr(q, "\r\n");
-                size_t len = e && e < body + n ? (size_t)(e - q) : (size_t)(body + n - q);
-                assert_true(len <= 76);
-                hd_buf_append(&joined, q, len);
-                q += len + 2;
-            }
-            hd_buf_reserve(&parts[i].body, joined.len + 4);
-            parts[i].body.len = b64_decode(joined.data ? joined.data : "", joined.len,
-                                           (unsigned char *)parts[i].body.data);
-            parts[i].body.data[parts[i].body.len] = '\0';
-            hd_buf_release(&joined);
-        } else {
-            assert_string_equal(parts[i].cte, "quoted-printable");
-            qp_decode(body, n, &parts[i].body);
-        }
-        p = end + strlen(delim);
-    }
-    assert_memory_equal(p, "--\r\n", 5);
-}
-
-static void release_parts(struct part parts[2])
-{
-    hd_buf_release(&parts[0].body);
-    hd_buf_release(&parts[1].body);
 }
 
 /* Every line ends in CRLF, none passes 998; header lines stay within 78
@@ -365,13 +179,13 @@ static void check_lines(const struct hd_buf *b)
 static void assert_roundtrip(const struct hd_mime_email *m)
 {
     struct hd_buf out = build_ok(m), norm = HD_BUF_INIT;
-    struct part parts[2];
+    struct hd_test_mime_part parts[2];
     char v[2048], dec[2048];
     check_lines(&out);
-    assert_true(header_get(out.data, "Subject", v, sizeof v));
-    decode_words(v, dec, sizeof dec);
+    assert_true(hd_test_mime_header_get(out.data, "Subject", v, sizeof v));
+    hd_test_mime_decode_words(v, dec, sizeof dec);
     assert_string_equal(dec, m->subject);
-    get_parts(out.data, parts);
+    hd_test_mime_get_parts(out.data, parts);
     assert_string_equal(parts[0].type, "text/plain; charset=utf-8");
     assert_string_equal(parts[1].type, "text/html; charset=utf-8");
     normalise(m->text, m->text_len, &norm);
@@ -380,7 +194,7 @@ static void assert_roundtrip(const struct hd_mime_email *m)
     normalise(m->html, m->html_len, &norm);
     assert_int_equal(parts[1].body.len, norm.len);
     assert_memory_equal(parts[1].body.data, norm.data, norm.len);
-    release_parts(parts);
+    hd_test_mime_release_parts(parts);
     hd_buf_release(&norm);
     hd_buf_release(&out);
 }
@@ -411,13 +225,13 @@ static void test_mime_header_order_and_fixed_fields(void **state)
             p = strstr(p, "\r\n") + 2;
     }
     assert_memory_equal(p, "\r\n", 2);
-    assert_true(header_get(out.data, "Message-ID", v, sizeof v));
+    assert_true(hd_test_mime_header_get(out.data, "Message-ID", v, sizeof v));
     assert_string_equal(v, "<" MSGID ">");
-    assert_true(header_get(out.data, "From", v, sizeof v));
+    assert_true(hd_test_mime_header_get(out.data, "From", v, sizeof v));
     assert_string_equal(v, "Lumen Privacy <privacy@lumen.example>");
-    assert_true(header_get(out.data, "To", v, sizeof v));
+    assert_true(hd_test_mime_header_get(out.data, "To", v, sizeof v));
     assert_string_equal(v, "Anna Schmidt <anna.schmidt@example.de>");
-    assert_true(header_get(out.data, "Content-Type", v, sizeof v));
+    assert_true(hd_test_mime_header_get(out.data, "Content-Type", v, sizeof v));
     assert_non_null(strstr(v, "boundary=\"=_herald_"));
     assert_null(strstr(out.data, "List-Unsubscribe"));
     hd_buf_release(&out);
@@ -449,9 +263,9 @@ static void test_mime_folds_long_german_subject(void **state)
     (void)state;
     check_lines(&out);
     assert_true(header_lines(out.data, "Subject") >= 3);
-    assert_true(header_get(out.data, "Subject", v, sizeof v));
+    assert_true(hd_test_mime_header_get(out.data, "Subject", v, sizeof v));
     assert_memory_equal(v, "=?UTF-8?B?", 10);
-    decode_words(v, dec, sizeof dec);
+    hd_test_mime_decode_words(v, dec, sizeof dec);
     assert_string_equal(dec, de_subject);
     hd_buf_release(&out);
 }
@@ -466,8 +280,8 @@ static void test_mime_folds_long_greek_subject(void **state)
     out = build_ok(&m);
     check_lines(&out);
     assert_true(header_lines(out.data, "Subject") >= 4);
-    assert_true(header_get(out.data, "Subject", v, sizeof v));
-    decode_words(v, dec, sizeof dec);
+    assert_true(hd_test_mime_header_get(out.data, "Subject", v, sizeof v));
+    hd_test_mime_decode_words(v, dec, sizeof dec);
     assert_string_equal(dec, el_subject);
     hd_buf_release(&out);
 }
@@ -485,7 +299,7 @@ static void test_mime_folds_long_ascii_subject_at_spaces(void **state)
     out = build_ok(&m);
     check_lines(&out);
     assert_true(header_lines(out.data, "Subject") >= 2);
-    assert_true(header_get(out.data, "Subject", v, sizeof v));
+    assert_true(hd_test_mime_header_get(out.data, "Subject", v, sizeof v));
     assert_string_equal(v, subject); /* unfolding restores it exactly */
     hd_buf_release(&out);
 }
@@ -536,11 +350,11 @@ static void test_mime_display_names(void **state)
     m.from_name = "J\xc3\xbcrgen M\xc3\xbcller";
     out = build_ok(&m);
     check_lines(&out);
-    assert_true(header_get(out.data, "To", v, sizeof v));
+    assert_true(hd_test_mime_header_get(out.data, "To", v, sizeof v));
     assert_string_equal(v, "\"Schmidt, Anna \\\"Annie\\\" \\\\ Dr.\" <anna.schmidt@example.de>");
-    assert_true(header_get(out.data, "From", v, sizeof v));
+    assert_true(hd_test_mime_header_get(out.data, "From", v, sizeof v));
     assert_memory_equal(v, "=?UTF-8?B?", 10);
-    decode_words(v, dec, sizeof dec);
+    hd_test_mime_decode_words(v, dec, sizeof dec);
     assert_string_equal(dec, "J\xc3\xbcrgen M\xc3\xbcller <privacy@lumen.example>");
     hd_buf_release(&out);
 
@@ -548,9 +362,9 @@ static void test_mime_display_names(void **state)
     m.to_name = NULL;
     m.from_name = "";
     out = build_ok(&m);
-    assert_true(header_get(out.data, "To", v, sizeof v));
+    assert_true(hd_test_mime_header_get(out.data, "To", v, sizeof v));
     assert_string_equal(v, "anna.schmidt@example.de");
-    assert_true(header_get(out.data, "From", v, sizeof v));
+    assert_true(hd_test_mime_header_get(out.data, "From", v, sizeof v));
     assert_string_equal(v, "privacy@lumen.example");
     hd_buf_release(&out);
 }
@@ -641,16 +455,16 @@ static void test_mime_chooses_base64_for_greek_and_bulgarian(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct hd_mime_email m = email_de();
         struct hd_buf out;
-        struct part parts[2];
+        struct hd_test_mime_part parts[2];
         m.text = cases[i].text;
         m.text_len = strlen(cases[i].text);
         m.html = cases[i].html;
         m.html_len = strlen(cases[i].html);
         out = build_ok(&m);
-        get_parts(out.data, parts);
+        hd_test_mime_get_parts(out.data, parts);
         assert_string_equal(parts[0].cte, cases[i].cte);
         assert_string_equal(parts[1].cte, cases[i].cte);
-        release_parts(parts);
+        hd_test_mime_release_parts(parts);
         hd_buf_release(&out);
         assert_roundtrip(&m);
     }
@@ -691,7 +505,7 @@ static void test_mime_date_english_whatever_locale(void **state)
         struct hd_mime_email m = email_de();
         m.date = known[i].t;
         out = build_ok(&m);
-        assert_true(header_get(out.data, "Date", v, sizeof v));
+        assert_true(hd_test_mime_header_get(out.data, "Date", v, sizeof v));
         assert_string_equal(v, known[i].want);
         hd_buf_release(&out);
     }
@@ -700,7 +514,7 @@ static void test_mime_date_english_whatever_locale(void **state)
         struct hd_mime_email m = email_de();
         m.date = t;
         out = build_ok(&m);
-        assert_true(header_get(out.data, "Date", v, sizeof v));
+        assert_true(hd_test_mime_header_get(out.data, "Date", v, sizeof v));
         expected_date((time_t)t, want);
         assert_string_equal(v, want);
         hd_buf_release(&out);
@@ -795,7 +609,7 @@ static void test_mime_idn_recipient_domain_converted(void **state)
     assert_string_equal(a, "plain@example.com");
     m.to_addr = "anna@m\xc3\xbcnchen.de";
     out = build_ok(&m);
-    assert_true(header_get(out.data, "To", v, sizeof v));
+    assert_true(hd_test_mime_header_get(out.data, "To", v, sizeof v));
     assert_string_equal(v, "Anna Schmidt <anna@xn--mnchen-3ya.de>");
     hd_buf_release(&out);
     /* A too small output buffer is refused, not truncated. */
@@ -833,8 +647,8 @@ static void test_mime_deterministic(void **state)
     /* Another Message-ID, another boundary. */
     m.message_id = "fedcba9876543210fedcba9876543210@lumen.example";
     c = build_ok(&m);
-    assert_true(header_get(a.data, "Content-Type", ca, sizeof ca));
-    assert_true(header_get(c.data, "Content-Type", cc, sizeof cc));
+    assert_true(hd_test_mime_header_get(a.data, "Content-Type", ca, sizeof ca));
+    assert_true(hd_test_mime_header_get(c.data, "Content-Type", cc, sizeof cc));
     assert_string_not_equal(ca, cc);
     hd_buf_release(&a);
     hd_buf_release(&b);
@@ -996,7 +810,7 @@ static void test_mime_boundary_from_message_id(void **state)
         for (size_t k = 0; k < 12; k++)
             snprintf(want + 42 + 2 * k, 3, "%02x", md[k]);
         memcpy(want + 66, "\"", 2);
-        assert_true(header_get(out.data, "Content-Type", v, sizeof v));
+        assert_true(hd_test_mime_header_get(out.data, "Content-Type", v, sizeof v));
         assert_string_equal(v, want);
         hd_buf_release(&out);
     }
@@ -1005,13 +819,9 @@ static void test_mime_boundary_from_message_id(void **state)
 /* The encoded body of part i (0 text, 1 html) as it stands in message m. */
 static void raw_body(const char *m, int i, struct hd_buf *out)
 {
-    char ct[256], delim[128];
-    const char *b, *p = m + header_end(m), *body, *end;
-    assert_true(header_get(m, "Content-Type", ct, sizeof ct));
-    b = strstr(ct, "boundary=\"");
-    assert_non_null(b);
-    b += 10;
-    snprintf(delim, sizeof delim, "\r\n--%.*s", (int)strcspn(b, "\""), b);
+    char delim[128];
+    const char *p = m + hd_test_mime_header_end(m), *body = NULL, *end = NULL;
+    hd_test_mime_delimiter(m, delim, sizeof delim);
     for (int k = 0; k <= i; k++) {
         body = strstr(p, "\r\n\r\n") + 4;
         end = strstr(body - 2, delim);
@@ -1168,7 +978,7 @@ static void test_mime_base64_threshold(void **state)
         size_t k = ks[i], edge = 14 * k / 3; /* 2k high of 2k + a: base64 iff 14k > 3a */
         for (size_t a = edge > 2 ? edge - 2 : 0; a <= edge + 2; a++) {
             struct hd_mime_email m = email_de();
-            struct part parts[2];
+            struct hd_test_mime_part parts[2];
             hd_buf_reset(&body);
             /* Interleaved, so the counted bytes land in every lane. */
             for (size_t j = 0, x = 0; j < k || x < a;) {
@@ -1183,10 +993,10 @@ static void test_mime_base64_threshold(void **state)
             m.text = body.data ? body.data : "";
             m.text_len = body.len;
             struct hd_buf out = build_ok(&m);
-            get_parts(out.data, parts);
+            hd_test_mime_get_parts(out.data, parts);
             assert_string_equal(parts[0].cte, 14 * k > 3 * a ? "base64" : "quoted-printable");
             assert_int_equal(parts[0].body.len, body.len);
-            release_parts(parts);
+            hd_test_mime_release_parts(parts);
             hd_buf_release(&out);
         }
     }

@@ -1,7 +1,8 @@
 /* Unit tests for rendering (core/render.c), on the real sample campaign
  * campaigns/ai-training-notice.yaml and its 26 locales. Emails are decoded
- * back independently (header unfolding, RFC 2047 with EVP_DecodeBlock, a
- * small quoted-printable decoder) and push notices parsed with jansson. */
+ * back independently with the test MIME reader (tests/support/mime_read.h:
+ * header unfolding, RFC 2047 with EVP_DecodeBlock, a small quoted-printable
+ * decoder) and push notices parsed with jansson. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,13 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include "hd_test.h"
+#include "mime_read.h"
 #include "herald/audience.h"
 #include "herald/campaign.h"
 #include "herald/region.h"
@@ -189,161 +189,7 @@ static void expect_text(const struct hd_tmpl *t, const struct who *w, const char
     hd_buf_release(&link);
 }
 
-/* ---- independent email decoding ------------------------------------------- */
-
-static size_t header_end(const char *m)
-{
-    const char *p = strstr(m, "\r\n\r\n");
-    assert_non_null(p);
-    return (size_t)(p - m) + 4;
-}
-
-static bool header_get(const char *m, const char *name, char *out, size_t cap)
-{
-    size_t end = header_end(m), nlen = strlen(name);
-    const char *p = m;
-    while (p < m + end - 2) {
-        const char *eol = strstr(p, "\r\n");
-        if (strncasecmp(p, name, nlen) == 0 && p[nlen] == ':') {
-            size_t k = 0;
-            const char *q = p + nlen + 1;
-            for (;;) {
-                eol = strstr(q, "\r\n");
-                assert_true((size_t)(eol - q) + k < cap);
-                memcpy(out + k, q, (size_t)(eol - q));
-                k += (size_t)(eol - q);
-                q = eol + 2;
-                if (*q != ' ' && *q != '\t')
-                    break;
-            }
-            out[k] = '\0';
-            if (out[0] == ' ')
-                memmove(out, out + 1, k);
-            return true;
-        }
-        p = eol + 2;
-    }
-    return false;
-}
-
-static size_t b64_decode(const char *in, size_t n, unsigned char *out)
-{
-    int len;
-    size_t pad = 0;
-    if (n == 0)
-        return 0;
-    assert_int_equal(n % 4, 0);
-    len = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
-    assert_true(len >= 0);
-    while (pad < 2 && in[n - 1 - pad] == '=')
-        pad++;
-    return (size_t)len - pad;
-}
-
-/* RFC 2047 B words and plain tokens, as in test_mime.c. */
-static void decode_words(const char *v, char *out, size_t cap)
-{
-    size_t k = 0;
-    bool prev_ew = false;
-    const char *p = v;
-    while (*p) {
-        while (*p == ' ')
-            p++;
-        if (!*p)
-            break;
-        size_t n = strcspn(p, " ");
-        if (n > 12 && strncmp(p, "=?UTF-8?B?", 10) == 0 && p[n - 2] == '?' && p[n - 1] == '=') {
-            unsigned char piece[128];
-            size_t m;
-            assert_true(n <= 75);
-            m = b64_decode(p + 10, n - 12, piece);
-            assert_true(hd_text_clean((const char *)piece, m));
-            assert_true(k + m < cap);
-            memcpy(out + k, piece, m);
-            k += m;
-            prev_ew = true;
-        } else {
-            if (k > 0 || prev_ew)
-                out[k++] = ' ';
-            assert_true(k + n < cap);
-            memcpy(out + k, p, n);
-            k += n;
-            prev_ew = false;
-        }
-        p += n;
-    }
-    out[k] = '\0';
-}
-
-static int hexval(char c)
-{
-    assert_true((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'));
-    return c <= '9' ? c - '0' : c - 'A' + 10;
-}
-
-static void qp_decode(const char *s, size_t n, struct hd_buf *out)
-{
-    size_t i = 0;
-    while (i < n) {
-        const char *eol = strstr(s + i, "\r\n");
-        size_t end = eol && (size_t)(eol - s) < n ? (size_t)(eol - s) : n;
-        bool soft = end > i && s[end - 1] == '=';
-        assert_true(end - i <= 76);
-        for (size_t j = i; j < end - (soft ? 1 : 0); j++) {
-            if (s[j] == '=') {
-                assert_true(j + 2 < end - (soft ? 1 : 0));
-                hd_buf_putc(out, (char)(hexval(s[j + 1]) * 16 + hexval(s[j + 2])));
-                j += 2;
-            } else {
-                hd_buf_putc(out, s[j]);
-            }
-        }
-        if (end < n && !soft)
-            hd_buf_append(out, "\r\n", 2);
-        i = end + 2;
-    }
-}
-
-/* Decodes part i (0 text, 1 html) into out (CRLF line ends); returns its
- * Content-Transfer-Encoding. */
-static const char *get_part(const char *m, int want, struct hd_buf *out)
-{
-    char ct[256], delim[128];
-    const char *b, *p, *cte = NULL;
-    assert_true(header_get(m, "Content-Type", ct, sizeof ct));
-    b = strstr(ct, "boundary=\"");
-    assert_non_null(b);
-    b += 10;
-    snprintf(delim, sizeof delim, "\r\n--%.*s", (int)strcspn(b, "\""), b);
-    p = m + header_end(m) + strlen(delim) - 2;
-    hd_buf_reset(out);
-    for (int i = 0; i <= want; i++) {
-        const char *h = p + 2, *body = strstr(h, "\r\n\r\n") + 4, *end = strstr(body - 2, delim);
-        assert_non_null(end);
-        if (i == want) {
-            size_t n = end > body ? (size_t)(end - body) : 0;
-            char hdrs[512];
-            snprintf(hdrs, sizeof hdrs, "%.*s", (int)(body - h), h);
-            if (strstr(hdrs, "\r\nContent-Transfer-Encoding: base64\r\n") != NULL) {
-                struct hd_buf joined = HD_BUF_INIT;
-                for (size_t k = 0; k < n; k++)
-                    if (body[k] != '\r' && body[k] != '\n')
-                        hd_buf_putc(&joined, body[k]);
-                hd_buf_reserve(out, joined.len + 4);
-                out->len = b64_decode(joined.data ? joined.data : "", joined.len,
-                                      (unsigned char *)out->data);
-                out->data[out->len] = '\0';
-                hd_buf_release(&joined);
-                cte = "base64";
-            } else {
-                qp_decode(body, n, out);
-                cte = "quoted-printable";
-            }
-        }
-        p = end + strlen(delim);
-    }
-    return cte;
-}
+/* ---- independent email decoding (tests/support/mime_read.h) ---------------- */
 
 /* The objection URL in a decoded text body (up to the line end). */
 static void find_link(const char *text, char *url, size_t cap)
@@ -370,28 +216,28 @@ static void check_email(const struct hd_rendered *out, const struct who *w, cons
     assert_ptr_equal(out->locale, loc);
     /* Subject */
     expect_text(t[HD_TEXT_EMAIL_SUBJECT], w, tag, &want);
-    assert_true(header_get(out->bytes.data, "Subject", v, sizeof v));
-    decode_words(v, dec, sizeof dec);
+    assert_true(hd_test_mime_header_get(out->bytes.data, "Subject", v, sizeof v));
+    hd_test_mime_decode_words(v, dec, sizeof dec);
     assert_string_equal(dec, want.data);
     /* Message-ID and recipient */
     hd_render_message_key(campaign->id, w->id, strlen(w->id), "email", key);
     assert_memory_equal(out->message_id, key, 32);
     assert_string_equal(out->message_id + 32, "@lumen.example");
     snprintf(dec, sizeof dec, "<%s>", out->message_id);
-    assert_true(header_get(out->bytes.data, "Message-ID", v, sizeof v));
+    assert_true(hd_test_mime_header_get(out->bytes.data, "Message-ID", v, sizeof v));
     assert_string_equal(v, dec);
     assert_non_null(strchr(out->recipient, '@'));
     for (const char *c = out->recipient; *c; c++)
         assert_true((unsigned char)*c < 0x80);
-    assert_true(header_get(out->bytes.data, "To", v, sizeof v));
+    assert_true(hd_test_mime_header_get(out->bytes.data, "To", v, sizeof v));
     snprintf(dec, sizeof dec, "<%.320s>", out->recipient);
     assert_non_null(strstr(v, dec));
-    assert_true(header_get(out->bytes.data, "Content-Language", v, sizeof v));
+    assert_true(hd_test_mime_header_get(out->bytes.data, "Content-Language", v, sizeof v));
     assert_string_equal(v, tag);
-    assert_true(header_get(out->bytes.data, "X-Herald-Campaign", v, sizeof v));
+    assert_true(hd_test_mime_header_get(out->bytes.data, "X-Herald-Campaign", v, sizeof v));
     assert_string_equal(v, campaign->id);
     /* Text part: the template's rendering, with the verifiable link. */
-    get_part(out->bytes.data, 0, &part);
+    hd_test_mime_get_part(out->bytes.data, 0, &part);
     expect_text(t[HD_TEXT_EMAIL_TEXT], w, tag, &want);
     assert_non_null(strstr(want.data, LINK_PREFIX));
     {
@@ -410,7 +256,7 @@ static void check_email(const struct hd_rendered *out, const struct who *w, cons
         hd_link_verify(&secret, campaign->link_url, campaign->id, url, person, sizeof person));
     assert_string_equal(person, w->id);
     /* HTML part: the same link, HTML-escaped. */
-    get_part(out->bytes.data, 1, &part);
+    hd_test_mime_get_part(out->bytes.data, 1, &part);
     assert_non_null(strstr(part.data, "&amp;t="));
     assert_non_null(strstr(part.data, LINK_PREFIX));
     hd_buf_release(&want);
@@ -480,9 +326,9 @@ static void test_render_email_and_push_de_el_bg(void **state)
         render_ok(r, &rec.p, ch_email, &out);
         check_email(&out, people[i], people[i]->language, false);
         /* Greek and Bulgarian bodies go out in base64, German in QP. */
-        assert_string_equal(get_part(out.bytes.data, 0, &part),
+        assert_string_equal(hd_test_mime_get_part(out.bytes.data, 0, &part),
                             i == 0 ? "quoted-printable" : "base64");
-        assert_string_equal(get_part(out.bytes.data, 1, &part),
+        assert_string_equal(hd_test_mime_get_part(out.bytes.data, 1, &part),
                             i == 0 ? "quoted-printable" : "base64");
         hd_buf_release(&part);
         render_ok(r, &rec.p, ch_push, &out);
@@ -518,8 +364,8 @@ static void test_render_variant_texts_for_objectors(void **state)
     struct rec rec;
     make_rec(&rec, &de_person, 1);
     render_ok(r, &rec.p, ch_email, &out);
-    assert_true(header_get(out.bytes.data, "Subject", v, sizeof v));
-    decode_words(v, dec, sizeof dec);
+    assert_true(hd_test_mime_header_get(out.bytes.data, "Subject", v, sizeof v));
+    hd_test_mime_decode_words(v, dec, sizeof dec);
     assert_string_equal(dec, "Wir haben Ihren Widerspruch erhalten");
     hd_buf_release(&out.bytes);
     hd_renderer_free(r);
@@ -637,7 +483,7 @@ static void test_render_language_fallback_and_empty_name(void **state)
     rec.p.language[0] = '\0';
     render_ok(r, &rec.p, ch_email, &out);
     assert_string_equal(out.locale->tag, "de");
-    assert_true(header_get(out.bytes.data, "To", v, sizeof v));
+    assert_true(hd_test_mime_header_get(out.bytes.data, "To", v, sizeof v));
     assert_string_equal(v, "anna.schmidt@example.de");
     hd_buf_release(&out.bytes);
     hd_renderer_free(r);
@@ -993,7 +839,7 @@ static void test_render_from_address_converted_once(void **state)
     for (int i = 0; i < 3; i++) {
         render_ok(r, &rec.p, ch_email, &out);
         assert_string_equal(out.message_id + 32, "@xn--lmen-0ra.example");
-        assert_true(header_get(out.bytes.data, "From", v, sizeof v));
+        assert_true(hd_test_mime_header_get(out.bytes.data, "From", v, sizeof v));
         assert_non_null(strstr(v, "<privacy@xn--lmen-0ra.example>"));
     }
     hd_renderer_free(r);
