@@ -18,7 +18,8 @@ static const char usage[] =
     "usage: herald status CAMPAIGN.yaml [--state-dir DIR] [--json] [--uncertain] [--shards]\n"
     "Shows the campaign's progress: per wave and channel the deliveries pending,\n"
     "in flight, sent, retrying, failed and held; rates and ETA of a running\n"
-    "dispatcher; pauses and canary halts.\n"
+    "dispatcher; pauses and canary halts. Pending includes the deliveries\n"
+    "deferred by the send window (shown in parentheses; \"deferred\" in --json).\n"
     "  --shards     also one line per shard (country, language)\n"
     "  --uncertain  list deliveries re-sent after a crash (they may exist twice)\n";
 
@@ -29,12 +30,36 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Counts per channel: the delivery states, then (at index DEFERRED) the
+ * pending ones deferred by the send window, which pending also counts. */
+#define DEFERRED HD_DS_COUNT
+#define NCOUNTS (HD_DS_COUNT + 1)
+_Static_assert(HD_DS_PENDING == 0, "text rows print pending first, then states 1..");
+
 static json_t *states_obj(uint64_t *v)
 {
     json_t *o = json_object();
     for (int st = 0; st < HD_DS_COUNT; st++)
         json_object_set_new(o, hd_dstate_names[st], json_integer((json_int_t)v[st]));
+    json_object_set_new(o, "deferred", json_integer((json_int_t)v[DEFERRED]));
     return o;
+}
+
+/* The pending cell of a text row: "1200", or "1200 (800 deferred)". */
+static int pending_cell(char *buf, size_t size, json_t *st)
+{
+    long long p = json_integer_value(json_object_get(st, "pending")),
+              w = json_integer_value(json_object_get(st, "deferred"));
+    return w ? snprintf(buf, size, "%lld (%lld deferred)", p, w) : snprintf(buf, size, "%lld", p);
+}
+
+/* Widens w to fit the pending cell of st. */
+static void fit_pending(int *w, json_t *st)
+{
+    char cell[64];
+    int n = pending_cell(cell, sizeof cell, st);
+    if (n > *w)
+        *w = n;
 }
 
 static json_t *meta_json(MDB_txn *txn, struct hd_store *s, const char *key)
@@ -134,8 +159,8 @@ int hd_cmd_status(int argc, char **argv)
         goto out;
     }
     size_t nw = c->nwaves ? c->nwaves : 1;
-    uint64_t(*wave)[HD_MAX_CHANNELS][HD_DS_COUNT] = calloc(nw + 1, sizeof *wave);
-    uint64_t chan[HD_MAX_CHANNELS][HD_DS_COUNT];
+    uint64_t(*wave)[HD_MAX_CHANNELS][NCOUNTS] = calloc(nw + 1, sizeof *wave);
+    uint64_t chan[HD_MAX_CHANNELS][NCOUNTS];
     memset(chan, 0, sizeof chan);
     json_t *shards = json_array();
     if (wave == NULL || mdb_cursor_open(txn, s->shards, &cur) != 0) {
@@ -152,9 +177,11 @@ int hd_cmd_status(int argc, char **argv)
         size_t w = c->nwaves == 0 ? 0 : rec.wave < c->nwaves ? rec.wave : nw;
         json_t *sc = json_object();
         for (uint8_t ch = 0; ch < c->nchannels; ch++) {
-            uint64_t st[HD_DS_COUNT];
-            for (uint8_t x = 0; x < HD_DS_COUNT; x++) {
-                st[x] = hd_store_counter_get(txn, s, hd_counter_key(id, ch, x));
+            uint64_t st[NCOUNTS];
+            for (uint8_t x = 0; x < NCOUNTS; x++) {
+                /* a store made before the deferred counter has none: 0 */
+                st[x] = hd_store_counter_get(
+                    txn, s, hd_counter_key(id, ch, (uint8_t)(x == DEFERRED ? HD_CK_DEFERRED : x)));
                 wave[w][ch][x] += st[x];
                 chan[ch][x] += st[x];
             }
@@ -235,9 +262,30 @@ int hd_cmd_status(int argc, char **argv)
             printf("PAUSED: wave %s\n", json_string_value(x));
         json_object_foreach(json_object_get(ctl, "halted"), key, x)
             printf("HALTED: wave %s: %s\n", key, json_string_value(x));
-        printf("\n%-14s %-8s %9s %9s %9s %9s %9s %9s %9s %8s %8s\n", "wave", "channel", "pending",
-               "inflight", "sent", "retry", "failed", "held", "total", "rate/s", "eta");
+        /* The pending column widens to fit "N (D deferred)" cells. */
+        int pw = 9, spw = 9;
+        bool any_deferred = false;
+        char cell[64];
         json_t *wv;
+        json_array_foreach(waves, i, wv)
+        {
+            for (uint8_t ch = 0; ch < c->nchannels; ch++)
+                fit_pending(&pw,
+                            json_object_get(json_object_get(wv, "channels"), c->channels[ch].name));
+        }
+        for (uint8_t ch = 0; ch < c->nchannels; ch++) {
+            json_t *st = json_object_get(channels, c->channels[ch].name);
+            fit_pending(&pw, st);
+            any_deferred = any_deferred || json_integer_value(json_object_get(st, "deferred"));
+        }
+        json_array_foreach(shards, i, wv)
+        {
+            for (uint8_t ch = 0; ch < c->nchannels; ch++)
+                fit_pending(&spw,
+                            json_object_get(json_object_get(wv, "channels"), c->channels[ch].name));
+        }
+        printf("\n%-14s %-8s %*s %9s %9s %9s %9s %9s %9s %8s %8s\n", "wave", "channel", pw,
+               "pending", "inflight", "sent", "retry", "failed", "held", "total", "rate/s", "eta");
         json_array_foreach(waves, i, wv)
         {
             json_t *chs = json_object_get(wv, "channels");
@@ -246,9 +294,10 @@ int hd_cmd_status(int argc, char **argv)
                 long long t = 0;
                 for (int z = 0; z < HD_DS_COUNT; z++)
                     t += json_integer_value(json_object_get(st, hd_dstate_names[z]));
-                printf("%-14s %-8s", json_string_value(json_object_get(wv, "wave")),
-                       c->channels[ch].name);
-                for (int z = 0; z < HD_DS_COUNT; z++)
+                pending_cell(cell, sizeof cell, st);
+                printf("%-14s %-8s %*s", json_string_value(json_object_get(wv, "wave")),
+                       c->channels[ch].name, pw, cell);
+                for (int z = 1; z < HD_DS_COUNT; z++)
                     printf(" %9lld", json_integer_value(json_object_get(st, hd_dstate_names[z])));
                 printf(" %9lld\n", t);
             }
@@ -256,18 +305,22 @@ int hd_cmd_status(int argc, char **argv)
         for (uint8_t ch = 0; ch < c->nchannels; ch++) {
             json_t *st = json_object_get(channels, c->channels[ch].name);
             json_t *eta = json_object_get(st, "eta_s");
-            printf("%-14s %-8s", "ALL", c->channels[ch].name);
-            for (int z = 0; z < HD_DS_COUNT; z++)
+            pending_cell(cell, sizeof cell, st);
+            printf("%-14s %-8s %*s", "ALL", c->channels[ch].name, pw, cell);
+            for (int z = 1; z < HD_DS_COUNT; z++)
                 printf(" %9lld", json_integer_value(json_object_get(st, hd_dstate_names[z])));
             printf(" %9lld %8.0f %7llds\n", json_integer_value(json_object_get(st, "total")),
                    json_real_value(json_object_get(st, "rate")),
                    json_is_integer(eta) ? json_integer_value(eta) : 0LL);
         }
+        if (any_deferred)
+            printf("(N deferred): of the pending, N wait for the send window to open in the "
+                   "person's local time\n");
         if (per_shard) {
             json_t *sh;
-            printf("\n%-5s %-7s %-8s %-14s %-8s %9s %9s %9s %9s %9s %9s\n", "shard", "country",
-                   "language", "wave", "channel", "pending", "inflight", "sent", "retry", "failed",
-                   "held");
+            printf("\n%-5s %-7s %-8s %-14s %-8s %*s %9s %9s %9s %9s %9s\n", "shard", "country",
+                   "language", "wave", "channel", spw, "pending", "inflight", "sent", "retry",
+                   "failed", "held");
             json_array_foreach(shards, i, sh)
             {
                 json_t *w = json_object_get(sh, "wave");
@@ -279,7 +332,9 @@ int hd_cmd_status(int argc, char **argv)
                            json_string_value(json_object_get(sh, "country")),
                            json_string_value(json_object_get(sh, "language")),
                            json_is_string(w) ? json_string_value(w) : "-", c->channels[ch].name);
-                    for (int z = 0; z < HD_DS_COUNT; z++)
+                    pending_cell(cell, sizeof cell, st);
+                    printf(" %*s", spw, cell);
+                    for (int z = 1; z < HD_DS_COUNT; z++)
                         printf(" %9lld",
                                json_integer_value(json_object_get(st, hd_dstate_names[z])));
                     printf("\n");

@@ -16,7 +16,10 @@
  * CPU a message costs, overlaps the commit's wait for the disk. A picked
  * batch changes nothing in the store until step 2 of the next turn (a due
  * retry leaves the due queue there, too), so a crash in between loses
- * nothing: the next run picks the same messages again. */
+ * nothing: the next run picks the same messages again. Only a deferral for
+ * the send window is written while picking (record, due entry and the
+ * HD_CK_DEFERRED counter, in this turn's transaction), and the deferred
+ * message does not join the batch. */
 #include "herald/dispatch.h"
 
 #include <errno.h>
@@ -199,6 +202,7 @@ struct job {
     struct shard_info *si;
     struct hd_delivery_rec r; /* as read; only its numbers are used */
     bool recovered;
+    bool deferred;          /* pending and deferred by the send window when picked */
     int64_t due_ms;         /* its due-queue entry (a retry or deferral), or 0 */
     int64_t first;          /* the first attempt's time: it dates the message */
     struct hd_buf person;   /* a copy of the person record */
@@ -270,8 +274,10 @@ struct disp {
     struct control ctl;
     struct canary *canary; /* per wave */
     size_t nwaves;         /* campaign waves, or 1 implicit wave when it has none */
-    /* counter deltas of the open transaction: shard x channel x state */
+    /* counter deltas of the open transaction: shard x channel x state, and
+     * shard x channel for HD_CK_DEFERRED (pending, deferred by the window) */
     int64_t *delta;
+    int64_t *deferred_delta;
     bool delta_dirty;
     /* recovered in-flight deliveries to re-send first */
     uint8_t (*recovered)[11];
@@ -298,12 +304,21 @@ static void count(struct disp *d, uint16_t shard, uint8_t ch, uint8_t from, uint
     d->delta_dirty = true;
 }
 
+/* A pending delivery starts (+1) or stops (-1) being deferred by the send
+ * window: it is pending with a next-attempt time and a due entry. Counted
+ * when the store changes, in the same transaction. */
+static void count_deferred(struct disp *d, uint16_t shard, uint8_t ch, int64_t delta)
+{
+    d->deferred_delta[(size_t)shard * HD_MAX_CHANNELS + ch] += delta;
+    d->delta_dirty = true;
+}
+
 static int flush_deltas(struct disp *d)
 {
     if (!d->delta_dirty)
         return 0;
     for (size_t s = 0; s < d->nshards; s++)
-        for (uint8_t ch = 0; ch < HD_MAX_CHANNELS; ch++)
+        for (uint8_t ch = 0; ch < HD_MAX_CHANNELS; ch++) {
             for (uint8_t st = 0; st < HD_DS_COUNT; st++) {
                 int64_t *v = delta_at(d, (uint16_t)s, ch, st);
                 if (*v &&
@@ -312,6 +327,15 @@ static int flush_deltas(struct disp *d)
                     return -1;
                 *v = 0;
             }
+            /* Stores made before the counter existed may hold deferrals it
+             * never counted: releasing those stops at 0. */
+            int64_t *v = &d->deferred_delta[s * HD_MAX_CHANNELS + ch];
+            if (*v && hd_store_counter_add_floor(
+                          d->txn, d->store, hd_counter_key(d->shards[s].id, ch, HD_CK_DEFERRED), *v,
+                          d->err) != 0)
+                return -1;
+            *v = 0;
+        }
     d->delta_dirty = false;
     return 0;
 }
@@ -762,6 +786,10 @@ static int take(struct disp *d, struct shard_info *si, const uint8_t key[11],
         time_t open = hd_window_next_open(d->tz, tz, strlen(tz), (time_t)(now / 1000),
                                           d->c->window_start, d->c->window_end);
         if (open > now / 1000) {
+            /* A pending delivery deferred for the first time (not one
+             * deferred again from the due queue, nor a retry) is counted. */
+            if (r->state == HD_DS_PENDING && r->next_attempt_ms == 0)
+                count_deferred(d, (uint16_t)(si - d->shards), ch, 1);
             r->next_attempt_ms = (int64_t)open * 1000;
             d->res->deferred++;
             return (due_ms && del_due(d, due_ms, key)) || put_delivery(d, key, r) ||
@@ -775,6 +803,7 @@ static int take(struct disp *d, struct shard_info *si, const uint8_t key[11],
     j->r = *r;
     j->r.next_attempt_ms = 0;
     j->recovered = recovered;
+    j->deferred = r->state == HD_DS_PENDING && r->next_attempt_ms != 0;
     j->due_ms = due_ms;
     j->first = r->first_attempt_ms ? r->first_attempt_ms : now;
     j->ridx = b->nrendered[ch]++;
@@ -896,6 +925,9 @@ static int finish_job(struct disp *d, struct batch *b, struct job *j)
     }
     if (j->due_ms && del_due(d, j->due_ms, j->key) != 0)
         return -1;
+    /* A deferred delivery leaves pending here (in flight, or failed). */
+    if (j->deferred)
+        count_deferred(d, (uint16_t)(si - d->shards), ch, -1);
     if (j->rc != 0) {
         /* Data that cannot be rendered never will be: a permanent failure,
          * recorded with its reason. */
@@ -1699,6 +1731,7 @@ static void release(struct disp *d)
     free(d->pre);
     free(d->shards);
     free(d->delta);
+    free(d->deferred_delta);
     hd_buf_release(&d->rec);
     hd_proofs_close(d->proofs);
     hd_tzset_free(d->tz);
@@ -1752,6 +1785,8 @@ int hd_dispatch_run(const struct hd_campaign *c, const struct hd_dispatch_opts *
     d.nwaves = c->nwaves ? c->nwaves : 1;
     d.canary = calloc(d.nwaves, sizeof *d.canary);
     d.delta = calloc((d.nshards ? d.nshards : 1) * HD_MAX_CHANNELS * HD_DS_COUNT, sizeof *d.delta);
+    d.deferred_delta =
+        calloc((d.nshards ? d.nshards : 1) * HD_MAX_CHANNELS, sizeof *d.deferred_delta);
     for (size_t n = 0; n < 2; n++) {
         d.batch[n].jobs = calloc((size_t)BATCH_MAX * c->nchannels, sizeof *d.batch[n].jobs);
         if (d.batch[n].jobs == NULL)
@@ -1760,7 +1795,7 @@ int hd_dispatch_run(const struct hd_campaign *c, const struct hd_dispatch_opts *
             if ((d.batch[n].rendered[ch] = calloc(BATCH_MAX, sizeof **d.batch[n].rendered)) == NULL)
                 goto oom;
     }
-    if (d.canary == NULL || d.delta == NULL || pool_start(&d) != 0)
+    if (d.canary == NULL || d.delta == NULL || d.deferred_delta == NULL || pool_start(&d) != 0)
         goto oom;
     for (size_t w = 0; w < d.nwaves; w++) {
         d.canary[w].len = c->canary_window ? c->canary_window : 1;

@@ -238,8 +238,8 @@ int hd_store_meta_put(MDB_txn *txn, const struct hd_store *s, const char *key, c
     return rc ? hd_store_fail(err, rc, "writing meta") : 0;
 }
 
-int hd_store_counter_add(MDB_txn *txn, const struct hd_store *s, struct hd_counter_key key,
-                         int64_t delta, struct hd_err *err)
+static int counter_add(MDB_txn *txn, const struct hd_store *s, struct hd_counter_key key,
+                       int64_t delta, bool floor, struct hd_err *err)
 {
     MDB_val k = {sizeof key.b, key.b}, v;
     uint64_t n = 0;
@@ -248,11 +248,26 @@ int hd_store_counter_add(MDB_txn *txn, const struct hd_store *s, struct hd_count
         memcpy(&n, v.mv_data, sizeof n);
     else if (rc != 0 && rc != MDB_NOTFOUND)
         return hd_store_fail(err, rc, "reading a counter");
-    n = (uint64_t)((int64_t)n + delta);
+    if (floor && delta < 0 && n < (uint64_t)0 - (uint64_t)delta)
+        n = 0;
+    else
+        n += (uint64_t)delta;
     v.mv_size = sizeof n;
     v.mv_data = &n;
     rc = mdb_put(txn, s->counters, &k, &v, 0);
     return rc ? hd_store_fail(err, rc, "writing a counter") : 0;
+}
+
+int hd_store_counter_add(MDB_txn *txn, const struct hd_store *s, struct hd_counter_key key,
+                         int64_t delta, struct hd_err *err)
+{
+    return counter_add(txn, s, key, delta, false, err);
+}
+
+int hd_store_counter_add_floor(MDB_txn *txn, const struct hd_store *s, struct hd_counter_key key,
+                               int64_t delta, struct hd_err *err)
+{
+    return counter_add(txn, s, key, delta, true, err);
 }
 
 uint64_t hd_store_counter_get(MDB_txn *txn, const struct hd_store *s, struct hd_counter_key key)

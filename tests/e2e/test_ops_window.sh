@@ -2,7 +2,8 @@
 # send_window in the person's local time: a window that opens at the next
 # UTC minute defers everyone, releases the people in UTC when it opens, and
 # keeps the people in Asia/Tokyo (9 h ahead, outside it) deferred to their
-# own opening; the dispatcher waits for them until SIGTERM.
+# own opening; the dispatcher waits for them until SIGTERM. `herald status`
+# counts the deferred ones apart ("deferred", part of "pending") throughout.
 source "$(dirname "$0")/lib.sh"
 
 # At least 20 s before the window opens, so the deferral is seen first.
@@ -52,6 +53,17 @@ $((tokyo * 1000)) 20" ] || fail "due queue: $(due)"
 [ "$(ls "$WORK/maildir/new" | wc -l)" -eq 0 ] || fail "messages left before the window opened"
 pass "before $start UTC nothing leaves: 30 deferred to $start UTC, 20 to Tokyo's $start"
 
+# status: the deferred ones per shard, wave and channel; still pending too.
+[ "$(q 'n("IE","email","deferred"), n("FR","email","deferred"), s["waves"][0]["channels"]["email"]["deferred"]')" = "(30, 20, 50)" ] ||
+  fail "deferred per shard and wave: $(q 's["waves"]')"
+[ "$(q '[s["channels"]["email"][k] for k in ("pending", "deferred", "total")]')" = "[50, 50, 50]" ] ||
+  fail "deferred of the channel: $(q 's["channels"]["email"]')"
+"$HERALD" status "$camp" --state-dir "$state" --shards >"$WORK/status.txt"
+grep -Eq '^ALL +email +50 \(50 deferred\) +0 +0 ' "$WORK/status.txt" &&
+  grep -Eq ' IE .* email +30 \(30 deferred\) +0 ' "$WORK/status.txt" ||
+  fail "status text: $(cat "$WORK/status.txt")"
+pass "status: pending 50 of which deferred 50 (IE 30, FR 20), in JSON and text"
+
 # The minute turns: the UTC people go, soon after.
 ops_wait $((open - $(date +%s) + 30)) '[ "$(q "n(\"IE\",\"email\",\"sent\")")" -eq 30 ]'
 now=$(date +%s)
@@ -62,7 +74,9 @@ kill -0 "$run" 2>/dev/null || fail "the run exited while Tokyo's deferrals were 
   fail "Tokyo people: $(q '[sh for sh in s["shards"] if sh["country"] == "FR"]')"
 [ "$(due)" = "$((tokyo * 1000)) 20" ] || fail "due queue after the opening: $(due)"
 [ "$(ls "$WORK/maildir/new" | wc -l)" -eq 30 ] || fail "maildir does not hold the 30 UTC messages"
-pass "at $start UTC the 30 UTC people were sent; Tokyo's 20 stay deferred"
+[ "$(q 'n("IE","email","deferred"), n("IE","email","pending"), n("FR","email","deferred"), s["channels"]["email"]["deferred"], s["channels"]["email"]["pending"]')" = "(0, 0, 20, 20, 20)" ] ||
+  fail "deferred after the opening: $(q 's["channels"]["email"]')"
+pass "at $start UTC the 30 UTC people were sent (deferred 0); Tokyo's 20 stay deferred (20)"
 
 kill -TERM "$run"
 got=0
@@ -71,6 +85,6 @@ wait "$run" || got=$?
 [ "$got" -eq 0 ] || fail "run exit $got: $(cat "$WORK/run.log")"
 grep -q 'run stopped: 30 sent, 0 failed, 0 retries scheduled, 50 deferred by send windows' "$WORK/run.log" ||
   fail "run summary: $(tail -2 "$WORK/run.log")"
-[ "$(q 'n(None,"email","sent"), n("FR","email","pending")')" = "(30, 20)" ] ||
+[ "$(q 'n(None,"email","sent"), n("FR","email","pending"), n(None,"email","deferred")')" = "(30, 20, 20)" ] ||
   fail "after the stop: $(q 's["channels"]["email"]')"
 pass "the waiting run stops on SIGTERM: 30 sent, 50 deferred, Tokyo's still pending"

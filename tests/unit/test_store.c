@@ -602,6 +602,45 @@ static void test_store_counters_add_and_get(void **state)
     hd_store_close(s);
 }
 
+/* The deferred counter: a key outside every state and skip value, and an
+ * add that stops at 0 (a store made before the counter lacks it). */
+static void test_store_counter_add_floor_stops_at_zero(void **state)
+{
+    struct hd_err err = {0};
+    (void)state;
+    assert_true(HD_CK_DEFERRED >= HD_DS_COUNT);
+    assert_true(HD_CK_DEFERRED > HD_CK_SKIP_BASE + HD_CHSKIP_UNSUPPORTED);
+    struct hd_store *s = open_store("st", HD_STORE_CREATE);
+    struct hd_counter_key k = hd_counter_key(2, 1, HD_CK_DEFERRED);
+    struct hd_counter_key pending = hd_counter_key(2, 1, HD_DS_PENDING);
+    MDB_txn *txn = begin(s, true);
+    /* a missing counter reads 0, and taking from it leaves 0 */
+    assert_int_equal(hd_store_counter_get(txn, s, k), 0);
+    assert_int_equal(hd_store_counter_add_floor(txn, s, k, -3, &err), 0);
+    assert_int_equal(hd_store_counter_get(txn, s, k), 0);
+    assert_int_equal(hd_store_counter_add_floor(txn, s, k, 5, &err), 0);
+    assert_int_equal(hd_store_counter_add_floor(txn, s, k, -2, &err), 0);
+    assert_int_equal(hd_store_counter_get(txn, s, k), 3);
+    assert_int_equal(hd_store_counter_add_floor(txn, s, k, -4, &err), 0);
+    assert_int_equal(hd_store_counter_get(txn, s, k), 0);
+    assert_int_equal(hd_store_counter_add_floor(txn, s, k, 7, &err), 0);
+    assert_int_equal(hd_store_counter_add_floor(txn, s, k, INT64_MIN, &err), 0);
+    assert_int_equal(hd_store_counter_get(txn, s, k), 0);
+    assert_int_equal(hd_store_counter_add_floor(txn, s, k, 4, &err), 0);
+    commit(txn);
+
+    txn = begin(s, false);
+    assert_int_equal(hd_store_counter_get(txn, s, k), 4);
+    /* its own key: the pending state counter is untouched */
+    assert_int_equal(hd_store_counter_get(txn, s, pending), 0);
+    MDB_val kv = {4, k.b}, v;
+    assert_int_equal(mdb_get(txn, s->counters, &kv, &v), 0);
+    assert_int_equal(((const uint8_t *)kv.mv_data)[3], 0x20);
+    assert_int_equal(v.mv_size, 8);
+    mdb_txn_abort(txn);
+    hd_store_close(s);
+}
+
 static void test_store_meta_get_and_put(void **state)
 {
     struct hd_err err = {0};
@@ -768,6 +807,8 @@ int main(void)
         cmocka_unit_test(test_store_due_key_orders_by_time),
         cmocka_unit_test_setup_teardown(test_store_audit_appends_in_sequence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_counters_add_and_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_counter_add_floor_stops_at_zero, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_store_meta_get_and_put, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_clear_plan_empties_plan_databases, setup,
                                         teardown),

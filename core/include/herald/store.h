@@ -12,6 +12,7 @@
  *   exclusions  u64 row -> exclusion record (hd_exclusion_rec)
  *   ids         u64 id hash . u64 row -> u16 shard (lookup by person id)
  *   counters    u16 shard . u8 kind . u8 state -> u64 (native order)
+ *               (state HD_CK_DEFERRED: pending, deferred by the send window)
  *   due         u64 due time (unix ms) . delivery key -> "" (deferred and
  *               retrying deliveries, in the order they fall due)
  *   audit       u64 sequence -> JSON (who paused, retried, ... and why)
@@ -88,10 +89,14 @@ extern const char *const hd_dstate_names[HD_DS_COUNT]; /* "pending", ... */
 extern const char *const hd_chskip_names[3];           /* "", "no_address", "unsupported_address" */
 
 /* Counter keys: kind is a channel index (0..HD_MAX_CHANNELS-1) with state an
- * enum hd_dstate, or 16 + enum hd_chskip for channels a person cannot use;
- * HD_CK_PERSONS with HD_CK_ELIGIBLE / HD_CK_VARIANT; and shard
- * HD_SHARD_NONE with kind HD_CK_EXCLUDED and state an enum hd_reason. */
+ * enum hd_dstate, or 16 + enum hd_chskip for channels a person cannot use,
+ * or HD_CK_DEFERRED; HD_CK_PERSONS with HD_CK_ELIGIBLE / HD_CK_VARIANT; and
+ * shard HD_SHARD_NONE with kind HD_CK_EXCLUDED and state an enum hd_reason. */
 #define HD_CK_SKIP_BASE 16
+/* With a channel index: the pending deliveries deferred by the send window
+ * (pending with a next-attempt time and a due entry). Not a state: they are
+ * also counted in HD_DS_PENDING. Absent (0) in stores made before it. */
+#define HD_CK_DEFERRED 0x20
 #define HD_CK_PERSONS 0xFE
 #define HD_CK_ELIGIBLE 0
 #define HD_CK_VARIANT 1 /* eligible, already objected, sent the variant text */
@@ -188,6 +193,11 @@ int hd_store_meta_put(MDB_txn *txn, const struct hd_store *s, const char *key, c
 /* Adds delta to a counter in txn. */
 int hd_store_counter_add(MDB_txn *txn, const struct hd_store *s, struct hd_counter_key key,
                          int64_t delta, struct hd_err *err);
+/* Like hd_store_counter_add, but the counter stops at 0 instead of
+ * wrapping: for a counter a store may lack for records made before it
+ * existed (HD_CK_DEFERRED). */
+int hd_store_counter_add_floor(MDB_txn *txn, const struct hd_store *s, struct hd_counter_key key,
+                               int64_t delta, struct hd_err *err);
 uint64_t hd_store_counter_get(MDB_txn *txn, const struct hd_store *s, struct hd_counter_key key);
 
 /* Empties every plan database, the snapshot and the proofs (for --replan). */
