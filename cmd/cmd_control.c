@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "cmd.h"
+#include "herald/clock.h"
 #include "herald/plan.h"
 #include "herald/region.h"
 #include "herald/store.h"
@@ -32,13 +33,6 @@ static const char retry_usage[] =
     "Requeues failed (or held) deliveries, optionally only one channel's or one\n"
     "country's, for a new round of attempts; records who asked and why.\n";
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static const char *who(void)
 {
     const char *u = getenv("HERALD_OPERATOR");
@@ -53,7 +47,7 @@ static const char *who(void)
 
 static int audit(MDB_txn *txn, struct hd_store *s, json_t *entry, struct hd_err *err)
 {
-    json_object_set_new(entry, "time_ms", json_integer(now_ms()));
+    json_object_set_new(entry, "time_ms", json_integer(hd_now_ms()));
     json_object_set_new(entry, "by", json_string(who()));
     char *text = json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS);
     int rc = text ? hd_store_audit(txn, s, text, err) : -1;
@@ -298,7 +292,7 @@ int hd_cmd_retry(int argc, char **argv)
         cur = NULL;
     }
     uint8_t want = t.failed ? HD_DS_FAILED : HD_DS_HELD;
-    int64_t now = now_ms();
+    int64_t now = hd_now_ms();
     int rc = mdb_cursor_open(txn, s->deliveries, &cur);
     if (rc != 0) {
         hd_store_fail(&err, rc, "reading deliveries");

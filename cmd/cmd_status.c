@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "cmd.h"
+#include "herald/clock.h"
 #include "herald/plan.h"
 #include "herald/store.h"
 
@@ -22,13 +23,6 @@ static const char usage[] =
     "deferred by the send window (shown in parentheses; \"deferred\" in --json).\n"
     "  --shards     also one line per shard (country, language)\n"
     "  --uncertain  list deliveries re-sent after a crash (they may exist twice)\n";
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Counts per channel: the delivery states, then (at index DEFERRED) the
  * pending ones deferred by the send window, which pending also counts. */
@@ -218,7 +212,7 @@ int hd_cmd_status(int argc, char **argv)
         int64_t updated = json_integer_value(json_object_get(progress, "updated_ms"));
         const char *st = json_string_value(json_object_get(progress, "state"));
         int pid = (int)json_integer_value(json_object_get(progress, "pid"));
-        running = st && strcmp(st, "running") == 0 && now_ms() - updated < 5000 && pid > 0 &&
+        running = st && strcmp(st, "running") == 0 && hd_now_ms() - updated < 5000 && pid > 0 &&
                   kill(pid, 0) == 0;
     }
     for (uint8_t ch = 0; ch < c->nchannels; ch++) {

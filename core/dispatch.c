@@ -38,6 +38,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "herald/clock.h"
 #include "herald/link.h"
 #include "herald/plan.h"
 #include "herald/proof.h"
@@ -50,13 +51,6 @@
 #define CONTROL_EVERY_MS 200
 #define PROGRESS_EVERY_MS 1000
 #define NO_WAVE 0xFFFF
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- outcomes, reported from any thread -------------------------------------- */
 
@@ -375,7 +369,7 @@ static void logf_(struct disp *d, const char *level, const char *fmt, ...)
     if (d->opts->live_progress)
         fputs("\r\033[K", stderr);
     if (d->opts->log_format == HD_LOG_JSON) {
-        json_t *o = json_pack("{s:I, s:s, s:s, s:s}", "time_ms", (json_int_t)now_ms(), "level",
+        json_t *o = json_pack("{s:I, s:s, s:s, s:s}", "time_ms", (json_int_t)hd_now_ms(), "level",
                               level, "campaign", d->c->id, "message", msg);
         char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
         if (s)
@@ -551,7 +545,7 @@ static int canary_note(struct disp *d, uint16_t wave, bool failed)
         char audit[512];
         snprintf(audit, sizeof audit,
                  "{\"time_ms\":%" PRId64 ",\"action\":\"halt\",\"wave\":\"%s\",\"by\":\"canary\"}",
-                 now_ms(), d->c->waves[wave].name);
+                 hd_now_ms(), d->c->waves[wave].name);
         rc = hd_store_audit(d->txn, d->store, audit, d->err);
     }
 out:
@@ -657,7 +651,7 @@ static int apply_outcome(struct disp *d, struct outcome *o)
     uint8_t ch = s->key[10];
     struct shard_info *si = shard_by_id(d, shard);
     struct hd_delivery_rec r;
-    int64_t now = now_ms();
+    int64_t now = hd_now_ms();
     memset(&r, 0, sizeof r);
     r.attempts = s->attempts;
     r.flags = s->flags;
@@ -773,7 +767,7 @@ static int take(struct disp *d, struct shard_info *si, const uint8_t key[11],
     struct chan *c = &d->ch[ch];
     struct batch *b = &d->batch[d->fill];
     struct job *j = &b->jobs[b->njobs];
-    int64_t now = now_ms();
+    int64_t now = hd_now_ms();
     *taken = false;
     if (load_person(d, key, &j->person, &j->p) != 0)
         return -1;
@@ -918,7 +912,7 @@ static int finish_job(struct disp *d, struct batch *b, struct job *j)
     struct hd_delivery_rec *r = &j->r;
     struct hd_rendered *out = &b->rendered[ch][j->ridx];
     uint8_t from = r->state;
-    int64_t now = now_ms();
+    int64_t now = hd_now_ms();
     if (d->stopping || (!j->recovered && shard_blocked(d, si))) {
         drop_job(d, j);
         return 0;
@@ -1305,7 +1299,7 @@ static int recover_inflight(struct disp *d)
         if (d->opts->hold_inflight) {
             r.state = HD_DS_HELD;
             r.flags |= HD_DF_UNCERTAIN;
-            r.last_change_ms = now_ms();
+            r.last_change_ms = hd_now_ms();
             if (put_delivery(d, key, &r) != 0)
                 return -1;
             count(d, (uint16_t)(si - d->shards), key[10], HD_DS_INFLIGHT, HD_DS_HELD);
@@ -1433,7 +1427,7 @@ out:
 static int write_progress(struct disp *d, const char *state)
 {
     json_t *chans = json_object();
-    int64_t now = now_ms();
+    int64_t now = hd_now_ms();
     for (uint8_t ch = 0; ch < d->c->nchannels; ch++) {
         struct chan *c = &d->ch[ch];
         size_t oldest = (c->window_i + 1) % 8;
@@ -1475,7 +1469,7 @@ static void show_progress(struct disp *d)
         struct chan *c = &d->ch[ch];
         size_t oldest = (c->window_i + 1) % 8;
         double rate = 0;
-        int64_t now = now_ms();
+        int64_t now = hd_now_ms();
         if (c->window_ms[oldest] && now > c->window_ms[oldest])
             rate = (double)(c->sent + c->failed - c->window_done[oldest]) * 1000.0 /
                    (double)(now - c->window_ms[oldest]);
@@ -1545,7 +1539,7 @@ static int run_loop(struct disp *d)
     uint64_t turns = 0;
     bool announced_wait = false;
     for (;;) {
-        int64_t now = now_ms(), wave_wait = 0;
+        int64_t now = hd_now_ms(), wave_wait = 0;
         bool walk_done = true, paused_left = false;
         if (d->opts->stop && *d->opts->stop && !d->stopping) {
             d->stopping = true;

@@ -414,7 +414,7 @@ int hd_proofs_export(struct hd_store *s, const struct hd_proof_export_opts *o,
         json_object_set_new(files, "records.csv", json_string(h_csv));
     }
     json_t *key_ids = hdp_summary_key_ids(&c.sum);
-    *hdp_put_ts(ts, hdp_now_ms()) = '\0';
+    *hdp_put_ts(ts, hd_now_ms()) = '\0';
     json_t *m = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:{s:b, s:I}}",
         "format", HD_PROOF_FORMAT, "campaign", campaign, "snapshot_sha256", snapshot, "exported_at",

@@ -29,13 +29,11 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "herald/clock.h"
 #include "herald/hash.h"
 #include "herald/proof.h"
 
 /* ---- proof_util.c ---------------------------------------------------------------------------- */
-
-/* The wall clock in milliseconds since the epoch. */
-int64_t hdp_now_ms(void);
 
 /* The value of a lowercase hex digit, or -1. */
 int hdp_hexval(char c);

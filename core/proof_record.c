@@ -719,7 +719,7 @@ int hd_proofs_exclusions(struct hd_proofs *p, const struct hd_store *s, MDB_txn 
                          int (*renew)(void *ctx), void *ctx, struct hd_err *err)
 {
     uint8_t start[8];
-    int64_t now = hdp_now_ms();
+    int64_t now = hd_now_ms();
     uint64_t n = 0;
     struct hd_buf rec = HD_BUF_INIT;
     int result = -1;

@@ -1,0 +1,11 @@
+/* clock.c - see herald/clock.h. */
+#include "herald/clock.h"
+
+#include <time.h>
+
+int64_t hd_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
