@@ -25,8 +25,11 @@
 
 #include "herald/hash.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdalign.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
@@ -116,4 +119,49 @@ void hd_hex(const void *bytes, size_t n, char *out)
         out[2 * i + 1] = digits[b[i] & 15];
     }
     out[2 * n] = '\0';
+}
+
+int hd_sha256_fd(int fd, const char *name, char hex[2 * HD_SHA256_LEN + 1], uint64_t *size,
+                 struct hd_err *err)
+{
+    /* 64 KiB per read hashes as fast as bigger pieces (the hashing, not the
+     * system calls, is the cost) and needs no allocation. */
+    unsigned char buf[1 << 16];
+    uint8_t md[HD_SHA256_LEN];
+    struct hd_sha256 h;
+    uint64_t total = 0;
+
+    hd_sha256_init(&h);
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            hd_err_set(err, HD_EX_IOERR, "%s: read error: %s", name, strerror(errno));
+            return -1;
+        }
+        if (n == 0)
+            break;
+        hd_sha256_update(&h, buf, (size_t)n);
+        total += (uint64_t)n;
+    }
+    hd_sha256_final(&h, md);
+    hd_hex(md, HD_SHA256_LEN, hex);
+    if (size != NULL)
+        *size = total;
+    return 0;
+}
+
+int hd_sha256_file(const char *path, char hex[2 * HD_SHA256_LEN + 1], uint64_t *size,
+                   struct hd_err *err)
+{
+    int rc, fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        hd_err_set(err, errno == ENOENT ? HD_EX_NOINPUT : HD_EX_IOERR, "%s: cannot open: %s", path,
+                   strerror(errno));
+        return -1;
+    }
+    rc = hd_sha256_fd(fd, path, hex, size, err);
+    close(fd);
+    return rc;
 }

@@ -11,15 +11,12 @@
  */
 #include "herald/link.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 
+#include "herald/files.h"
 #include "herald/hash.h"
 
 /* Domain separation: the MAC input starts with this label and a NUL. */
@@ -531,66 +528,6 @@ done:
     return ok;
 }
 
-/* Reads the key file into buf (cap bytes); returns the byte count or -1
- * with err set. */
-static long read_key_file(const char *path, unsigned char *buf, size_t cap, struct hd_err *err)
-{
-    struct stat st;
-    size_t got = 0;
-    long rc = -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-
-    if (fd < 0) {
-        hd_err_set(err, HD_EX_CONFIG, "cannot open objection link key file %s: %s", path,
-                   strerror(errno));
-        goto done;
-    }
-    if (fstat(fd, &st) != 0) {
-        hd_err_set(err, HD_EX_CONFIG, "cannot stat objection link key file %s: %s", path,
-                   strerror(errno));
-        goto done;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        hd_err_set(err, HD_EX_CONFIG, "objection link key file %s is not a regular file", path);
-        goto done;
-    }
-    /* Anyone who can read the key can forge objection links for every
-     * person, and anyone who can write it can break all links sent so far. */
-    if ((st.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)) != 0) {
-        hd_err_set(err, HD_EX_CONFIG,
-                   "objection link key file %s is accessible by group or others (mode %04o); "
-                   "run: chmod 600 %s",
-                   path, (unsigned)(st.st_mode & 07777), path);
-        goto done;
-    }
-    /* st_size catches a long file whose byte cap+1.. would otherwise be
-     * silently ignored by the bounded read below. */
-    if ((unsigned long long)st.st_size > cap) {
-        hd_err_set(err, HD_EX_CONFIG,
-                   "objection link key file %s is longer than %d bytes (plus a newline)", path,
-                   HD_LINK_SECRET_MAX);
-        goto done;
-    }
-    while (got < cap) {
-        ssize_t r = read(fd, buf + got, cap - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            hd_err_set(err, HD_EX_CONFIG, "cannot read objection link key file %s: %s", path,
-                       strerror(errno));
-            goto done;
-        }
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    rc = (long)got;
-done:
-    if (fd >= 0)
-        close(fd);
-    return rc;
-}
-
 int hd_link_secret_load(struct hd_link_secret *out, const char *env_name, const char *key_file,
                         struct hd_err *err)
 {
@@ -636,22 +573,12 @@ int hd_link_secret_load(struct hd_link_secret *out, const char *env_name, const 
                        "environment variable or a key file)");
         goto done;
     }
-    n = read_key_file(key_file, buf, sizeof buf, err);
+    /* Anyone who can read the key can forge objection links for every
+     * person, and anyone who can write it can break all links sent so far. */
+    n = hd_key_file_read(key_file, "objection link key file", buf, HD_LINK_SECRET_MAX, 0, err);
     if (n < 0)
         goto done;
     len = (size_t)n;
-    /* Editors and `echo` add a newline; it is not part of the secret. */
-    if (len > 0 && buf[len - 1] == '\n') {
-        len--;
-        if (len > 0 && buf[len - 1] == '\r')
-            len--;
-    }
-    if (len > HD_LINK_SECRET_MAX) {
-        hd_err_set(err, HD_EX_CONFIG,
-                   "objection link key file %s is longer than %d bytes (plus a newline)", key_file,
-                   HD_LINK_SECRET_MAX);
-        goto done;
-    }
     if (len < HD_LINK_SECRET_MIN) {
         hd_err_set(err, HD_EX_CONFIG,
                    "objection link secret in key file %s is shorter than %d bytes", key_file,

@@ -19,8 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "herald/audience.h"
 #include "herald/hash.h"
 #include "herald/proof.h"
@@ -37,45 +35,6 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* SHA-256 of a file's bytes, as 64 hex digits; size in *size. */
-static int file_sha256(const char *path, char out[65], uint64_t *size, struct hd_err *err)
-{
-    unsigned char md[32];
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    FILE *f = fopen(path, "rb");
-    char *buf = malloc(1 << 20);
-    int rc = -1;
-    size_t n;
-
-    *size = 0;
-    if (f == NULL) {
-        hd_err_set(err, errno == ENOENT ? HD_EX_NOINPUT : HD_EX_IOERR, "%s: cannot open: %s", path,
-                   strerror(errno));
-        goto out;
-    }
-    if (ctx == NULL || buf == NULL || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-        hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
-        goto out;
-    }
-    while ((n = fread(buf, 1, 1 << 20, f)) > 0) {
-        EVP_DigestUpdate(ctx, buf, n);
-        *size += n;
-    }
-    if (ferror(f)) {
-        hd_err_set(err, HD_EX_IOERR, "%s: read error: %s", path, strerror(errno));
-        goto out;
-    }
-    EVP_DigestFinal_ex(ctx, md, NULL);
-    hd_hex(md, 32, out);
-    rc = 0;
-out:
-    if (f)
-        fclose(f);
-    free(buf);
-    EVP_MD_CTX_free(ctx);
-    return rc;
 }
 
 /* ---- the objections set --------------------------------------------------- */
@@ -1048,10 +1007,11 @@ int hd_plan_run(const struct hd_campaign *c, const struct hd_plan_opts *opts,
         hd_plan_default_dir(c, dir, sizeof dir);
 
     campaign_fingerprint(c, &fp);
-    if (file_sha256(c->audience_path, fp.audience, &aud_size, err) != 0)
+    if (hd_sha256_file(c->audience_path, fp.audience, &aud_size, err) != 0)
         goto out;
     strcpy(fp.objections, "none");
-    if (c->objections_path && file_sha256(c->objections_path, fp.objections, &obj_size, err) != 0)
+    if (c->objections_path &&
+        hd_sha256_file(c->objections_path, fp.objections, &obj_size, err) != 0)
         goto out;
 
     if (hd_proofs_open(&pl->proofs, c, NULL, err) != 0)

@@ -12,9 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "herald/files.h"
 #include "herald/hash.h"
 #include "proof_internal.h"
 
@@ -123,30 +123,6 @@ static void sha256_hex(const void *data, size_t len, char out[65])
     uint8_t h[HD_SHA256_LEN];
     hd_sha256(data, len, h);
     hd_hex(h, HD_SHA256_LEN, out);
-}
-
-static int mkdirs(const char *dir, struct hd_err *err)
-{
-    char path[4096];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof path) {
-        hd_err_set(err, HD_EX_USAGE, "bad output directory");
-        return -1;
-    }
-    memcpy(path, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (path[i] != '/' && path[i] != '\0')
-            continue;
-        char saved = path[i];
-        path[i] = '\0';
-        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-            hd_err_set(err, HD_EX_CANTCREAT, "cannot create directory %s: %s", path,
-                       strerror(errno));
-            return -1;
-        }
-        path[i] = saved;
-    }
-    return 0;
 }
 
 static uint64_t not_final(MDB_txn *txn, const struct hd_store *s)
@@ -300,7 +276,7 @@ int hd_proofs_export(struct hd_store *s, const struct hd_proof_export_opts *o,
         goto out;
     }
     hdp_vkey_line(name, raw, vkey, sizeof vkey);
-    if (mkdirs(o->out_dir, err) != 0)
+    if (hd_mkdirs(o->out_dir, 0755, "output directory", err) != 0)
         goto out;
     snprintf(tmp_records, sizeof tmp_records, "%s/.records.jsonl.tmp", o->out_dir);
     snprintf(tmp_csv, sizeof tmp_csv, "%s/.records.csv.tmp", o->out_dir);

@@ -8,17 +8,14 @@
  * adds the outcome, seq and prev. The line is byte for byte the one
  * hd_proof_format (proof_format.c) writes for the same fields.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 
 #include "herald/audience.h"
+#include "herald/files.h"
 #include "herald/hash.h"
 #include "herald/mime.h"
 #include "herald/render.h"
@@ -81,50 +78,6 @@ void hd_proof_link_hmac(const struct hd_pseudonym_key *k, const char *url, size_
 
 /* ---- the pseudonym key ----------------------------------------------------------------------- */
 
-static long read_secret_file(const char *path, const char *what, unsigned char *buf, size_t cap,
-                             struct hd_err *err)
-{
-    struct stat st;
-    size_t got = 0;
-    long rc = -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        hd_err_set(err, HD_EX_CONFIG, "cannot open %s %s: %s", what, path, strerror(errno));
-        return -1;
-    }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        hd_err_set(err, HD_EX_CONFIG, "%s %s is not a regular file", what, path);
-        goto done;
-    }
-    /* Whoever reads the pseudonym key can re-identify every record. */
-    if ((st.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)) != 0) {
-        hd_err_set(err, HD_EX_CONFIG,
-                   "%s %s is accessible by group or others (mode %04o); run: chmod 600 %s", what,
-                   path, (unsigned)(st.st_mode & 07777), path);
-        goto done;
-    }
-    if ((unsigned long long)st.st_size > cap) {
-        hd_err_set(err, HD_EX_CONFIG, "%s %s is longer than %zu bytes", what, path, cap - 2);
-        goto done;
-    }
-    while (got < cap) {
-        ssize_t r = read(fd, buf + got, cap - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            hd_err_set(err, HD_EX_CONFIG, "cannot read %s %s: %s", what, path, strerror(errno));
-            goto done;
-        }
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    rc = (long)got;
-done:
-    close(fd);
-    return rc;
-}
-
 int hd_pseudonym_key_load(struct hd_pseudonym_key *k, const char *env, const char *file,
                           const char *key_id, struct hd_err *err)
 {
@@ -142,18 +95,18 @@ int hd_pseudonym_key_load(struct hd_pseudonym_key *k, const char *env, const cha
         }
         memcpy(k->bytes, v, len);
     } else if (file != NULL) {
-        long n = read_secret_file(file, "pseudonym key file", buf, sizeof buf, err);
+        /* Whoever reads the pseudonym key can re-identify every record. A
+         * lone final "\r" has always been dropped too (HD_KEY_FILE_LONE_CR):
+         * keeping it now would change every pseudonym made with the key. */
+        long n = hd_key_file_read(file, "pseudonym key file", buf, HD_PSEUDONYM_KEY_MAX,
+                                  HD_KEY_FILE_LONE_CR, err);
         if (n < 0) {
             if (env)
                 hd_err_prefix(err, "environment variable %s is not set, and", env);
             return -1;
         }
         len = (size_t)n;
-        if (len > 0 && buf[len - 1] == '\n')
-            len--;
-        if (len > 0 && buf[len - 1] == '\r')
-            len--;
-        if (len < HD_PSEUDONYM_KEY_MIN || len > HD_PSEUDONYM_KEY_MAX) {
+        if (len < HD_PSEUDONYM_KEY_MIN) {
             OPENSSL_cleanse(buf, sizeof buf);
             hd_err_set(err, HD_EX_CONFIG, "pseudonym key file %s must hold %d to %d bytes", file,
                        HD_PSEUDONYM_KEY_MIN, HD_PSEUDONYM_KEY_MAX);

@@ -7,6 +7,7 @@
  * file, or the record line.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,36 +20,18 @@
 static const char *const bundle_files[] = {"summary.json", "VERIFY.md", "signer.vkey",
                                            "records.csv", NULL};
 
-/* SHA-256 of a file, read in pieces (records.csv is as big as the records). */
+/* SHA-256 of a bundle file (records.csv is as big as the records). One that
+ * cannot be opened is a changed bundle (HD_EX_FAIL, named as in the
+ * manifest); a read error is an I/O error. */
 static int sha256_file(const char *path, char hex[65], struct hd_err *err)
 {
-    uint8_t h[32];
-    char buf[1 << 16];
-    size_t n;
-    FILE *f = fopen(path, "rb");
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    int rc = -1;
-    if (f == NULL) {
+    int rc, fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
         hd_err_set(err, HD_EX_FAIL, "%s: %s", strrchr(path, '/') + 1, strerror(errno));
-        goto out;
+        return -1;
     }
-    if (md == NULL || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
-        hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
-        goto out;
-    }
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        EVP_DigestUpdate(md, buf, n);
-    if (ferror(f)) {
-        hd_err_set(err, HD_EX_IOERR, "%s: %s", path, strerror(errno));
-        goto out;
-    }
-    EVP_DigestFinal_ex(md, h, NULL);
-    hd_hex(h, 32, hex);
-    rc = 0;
-out:
-    if (f)
-        fclose(f);
-    EVP_MD_CTX_free(md);
+    rc = hd_sha256_fd(fd, path, hex, NULL, err);
+    close(fd);
     return rc;
 }
 

@@ -8,6 +8,8 @@
 #include <sys/sysmacros.h>
 #include <sys/stat.h>
 
+#include "herald/files.h"
+
 const char *const hd_reason_names[HD_R_COUNT] = {
     "out_of_region", "minor", "already_objected", "no_channel", "duplicate_id", "invalid_row"};
 const char *const hd_dstate_names[HD_DS_COUNT] = {"pending", "inflight", "sent",
@@ -44,31 +46,6 @@ void hd_store_close(struct hd_store *s)
     free(s);
 }
 
-static int mkdir_p(const char *dir, struct hd_err *err)
-{
-    char path[4096];
-    size_t n = strlen(dir);
-    if (n >= sizeof path) {
-        hd_err_set(err, HD_EX_USAGE, "state directory path too long");
-        return -1;
-    }
-    memcpy(path, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (path[i] != '/' && path[i] != '\0')
-            continue;
-        char saved = path[i];
-        path[i] = '\0';
-        /* Parents get the usual mode; the store itself is private (0700). */
-        if (mkdir(path, saved == '\0' ? 0700 : 0755) != 0 && errno != EEXIST) {
-            hd_err_set(err, HD_EX_CANTCREAT, "cannot create directory \"%s\": %s", path,
-                       strerror(errno));
-            return -1;
-        }
-        path[i] = saved;
-    }
-    return 0;
-}
-
 int hd_store_open(struct hd_store **out, const char *dir, unsigned flags, struct hd_err *err)
 {
     struct hd_store *s = calloc(1, sizeof *s);
@@ -84,7 +61,8 @@ int hd_store_open(struct hd_store **out, const char *dir, unsigned flags, struct
         goto fail;
     }
     if (flags & HD_STORE_CREATE) {
-        if (mkdir_p(dir, err) != 0)
+        /* Parents get the usual mode; the store itself is private. */
+        if (hd_mkdirs(dir, 0700, "state directory", err) != 0)
             goto fail;
     } else if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         hd_err_set(err, HD_EX_NOINPUT, "no state store at \"%s\": run `herald plan` first", dir);

@@ -1,17 +1,20 @@
-/* Unit tests for SHA-256 and HMAC-SHA256 (core/hash.c). */
+/* Unit tests for SHA-256, HMAC-SHA256 and the file hash (core/hash.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "hd_test.h"
 #include "herald/hash.h"
 
 static void hex(const uint8_t *b, size_t n, char *out)
@@ -235,6 +238,94 @@ static void test_hmac_matches_openssl(void **state)
     }
 }
 
+/* ---- the SHA-256 of a file ------------------------------------------------------------------ */
+
+/* Sizes around the 64 KiB read and the 64-byte block, and a few MiB. */
+static void test_sha256_file_matches_bytes(void **state)
+{
+    static const size_t sizes[] = {0, 1, 63, 64, 65, 65535, 65536, 65537, 200000, 3 << 20};
+    const char *dir = hd_test_tmpdir();
+    uint8_t *data = malloc(3 << 20), md[HD_SHA256_LEN];
+    char want[2 * HD_SHA256_LEN + 1], hex[2 * HD_SHA256_LEN + 1];
+    struct hd_err err = {0};
+    (void)state;
+    assert_non_null(data);
+    fill_random(data, 3 << 20);
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        char *path = hd_test_write(dir, "f", (const char *)data, sizes[i]);
+        uint64_t size = 12345;
+        hd_sha256(data, sizes[i], md);
+        hd_hex(md, HD_SHA256_LEN, want);
+        assert_int_equal(hd_sha256_file(path, hex, &size, &err), 0);
+        assert_string_equal(hex, want);
+        assert_int_equal(size, sizes[i]);
+        /* size is optional */
+        memset(hex, 0, sizeof hex);
+        assert_int_equal(hd_sha256_file(path, hex, NULL, &err), 0);
+        assert_string_equal(hex, want);
+        free(path);
+    }
+    assert_int_equal(err.code, 0);
+    free(data);
+    hd_test_rmtree(dir);
+}
+
+static void test_sha256_file_empty_and_fd(void **state)
+{
+    const char *dir = hd_test_tmpdir();
+    char *path = hd_test_write(dir, "f", "xxabc", 5);
+    char hex[2 * HD_SHA256_LEN + 1];
+    uint64_t size = 1;
+    struct hd_err err = {0};
+    int fd;
+    (void)state;
+    /* from the descriptor's offset to the end; the descriptor stays open */
+    fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(lseek(fd, 2, SEEK_SET), 2);
+    assert_int_equal(hd_sha256_fd(fd, path, hex, &size, &err), 0);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_int_equal(size, 3);
+    /* at the end now: the empty string */
+    assert_int_equal(hd_sha256_fd(fd, path, hex, &size, &err), 0);
+    assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    assert_int_equal(size, 0);
+    assert_int_equal(close(fd), 0);
+    free(path);
+    hd_test_rmtree(dir);
+}
+
+static void test_sha256_file_errors(void **state)
+{
+    const char *dir = hd_test_tmpdir();
+    char path[1024], want[1200], hex[2 * HD_SHA256_LEN + 1] = "untouched";
+    uint64_t size = 7;
+    struct hd_err err = {0};
+    (void)state;
+    /* missing: HD_EX_NOINPUT, named */
+    snprintf(path, sizeof path, "%s/missing.csv", dir);
+    assert_int_equal(hd_sha256_file(path, hex, &size, &err), -1);
+    assert_int_equal(err.code, HD_EX_NOINPUT);
+    snprintf(want, sizeof want, "%s: cannot open: No such file or directory", path);
+    assert_string_equal(err.msg, want);
+    /* another open failure (a symbolic link to itself): HD_EX_IOERR */
+    err = (struct hd_err){0};
+    snprintf(path, sizeof path, "%s/loop", dir);
+    assert_int_equal(symlink(path, path), 0);
+    assert_int_equal(hd_sha256_file(path, hex, &size, &err), -1);
+    assert_int_equal(err.code, HD_EX_IOERR);
+    assert_non_null(strstr(err.msg, ": cannot open: "));
+    /* a read error (a directory opens, but does not read): HD_EX_IOERR */
+    err = (struct hd_err){0};
+    assert_int_equal(hd_sha256_file(dir, hex, &size, &err), -1);
+    assert_int_equal(err.code, HD_EX_IOERR);
+    snprintf(want, sizeof want, "%s: read error: Is a directory", dir);
+    assert_string_equal(err.msg, want);
+    assert_string_equal(hex, "untouched");
+    assert_int_equal(size, 7);
+    hd_test_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -245,6 +336,9 @@ int main(void)
         cmocka_unit_test(test_hmac_rfc4231),
         cmocka_unit_test(test_hmac_key_reused),
         cmocka_unit_test(test_hmac_matches_openssl),
+        cmocka_unit_test(test_sha256_file_matches_bytes),
+        cmocka_unit_test(test_sha256_file_empty_and_fd),
+        cmocka_unit_test(test_sha256_file_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

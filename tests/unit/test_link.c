@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "hd_test.h"
 #include "herald/link.h"
@@ -511,6 +512,35 @@ static void test_link_secret_from_0600_file(void **state)
     hd_test_rmtree(dir);
 }
 
+/* A lone final "\r" (no "\n") is part of the secret, as it always was: the
+ * pseudonym key file drops it (test_proof.c), this one must not, or every
+ * link already sent would break. */
+static void test_link_secret_keeps_lone_cr(void **state)
+{
+    const char *dir = hd_test_tmpdir();
+    char *cr = hd_test_write(dir, "cr", SECRET "\r", (size_t)-1);
+    char *missing = NULL;
+    struct hd_link_secret s;
+    struct hd_err err = {0};
+    char expected[1024];
+    (void)state;
+    assert_int_equal(chmod(cr, 0600), 0);
+    assert_int_equal(hd_link_secret_load(&s, NULL, cr, &err), 0);
+    assert_int_equal(s.len, strlen(SECRET) + 1);
+    assert_memory_equal(s.bytes, SECRET "\r", s.len);
+    /* a missing file is named */
+    missing = hd_test_write(dir, "gone", "", 0);
+    assert_int_equal(unlink(missing), 0);
+    assert_int_equal(hd_link_secret_load(&s, NULL, missing, &err), -1);
+    assert_int_equal(err.code, HD_EX_CONFIG);
+    snprintf(expected, sizeof expected,
+             "cannot open objection link key file %s: No such file or directory", missing);
+    assert_string_equal(err.msg, expected);
+    free(cr);
+    free(missing);
+    hd_test_rmtree(dir);
+}
+
 static void test_link_secret_refuses_0644_file(void **state)
 {
     const char *dir = hd_test_tmpdir();
@@ -633,6 +663,7 @@ int main(void)
         cmocka_unit_test(test_link_secret_from_env),
         cmocka_unit_test(test_link_secret_env_wins_over_file),
         cmocka_unit_test(test_link_secret_from_0600_file),
+        cmocka_unit_test(test_link_secret_keeps_lone_cr),
         cmocka_unit_test(test_link_secret_refuses_0644_file),
         cmocka_unit_test(test_link_secret_too_short),
         cmocka_unit_test(test_link_secret_too_long),

@@ -92,6 +92,34 @@ static void test_proof_key_load(void **state)
     assert_int_equal(k.len, strlen(KEY));
     assert_string_equal(k.id, "k-13aebafa272f");
     free(path);
+    /* "\r\n" and a lone final "\r" are not part of it either (the link
+     * secret keeps a lone "\r": test_link.c); "\r\r\n" keeps one "\r". */
+    const char *const ends[] = {"\r\n", "\r", "\r\r\n"};
+    for (size_t i = 0; i < 3; i++) {
+        char data[64];
+        snprintf(data, sizeof data, "%s%s", KEY, ends[i]);
+        path = hd_test_write(dir, "p.key", data, (size_t)-1);
+        chmod(path, 0600);
+        assert_int_equal(hd_pseudonym_key_load(&k, NULL, path, NULL, &err), 0);
+        assert_int_equal(k.len, strlen(KEY) + (i == 2));
+        assert_memory_equal(k.bytes, KEY, strlen(KEY));
+        free(path);
+    }
+    /* an empty file, and a missing one: named, with what to do */
+    path = hd_test_write(dir, "empty.key", "\n", (size_t)-1);
+    chmod(path, 0600);
+    assert_int_equal(hd_pseudonym_key_load(&k, NULL, path, NULL, &err), -1);
+    assert_int_equal(err.code, HD_EX_CONFIG);
+    assert_non_null(strstr(err.msg, path));
+    free(path);
+    path = hd_test_write(dir, "short.key", "0123456789\n", (size_t)-1);
+    chmod(path, 0600);
+    assert_int_equal(hd_pseudonym_key_load(&k, NULL, path, NULL, &err), -1);
+    assert_int_equal(err.code, HD_EX_CONFIG);
+    char want[512];
+    snprintf(want, sizeof want, "pseudonym key file %s must hold 16 to 256 bytes", path);
+    assert_string_equal(err.msg, want);
+    free(path);
     hd_test_rmtree(dir);
 }
 

@@ -18,6 +18,9 @@
  *     hd_sha256_update(&w, msg, len);
  *     hd_hmac_end(&key, &w, mac);
  *
+ * hd_sha256_file and hd_sha256_fd hash a whole file (read in 64 KiB pieces
+ * into a stack buffer) and report errors in a struct hd_err (herald/err.h).
+ *
  * Ownership: nothing here allocates or keeps a pointer to its arguments; a
  * struct hd_hmac holds key-derived secrets (anyone who has it can make MACs),
  * so wipe it with hd_hmac_wipe when done. hd_hmac_end wipes the work state.
@@ -32,6 +35,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "herald/err.h"
 
 #define HD_SHA256_LEN 32
 
@@ -54,6 +59,21 @@ void hd_sha256(const void *data, size_t len, uint8_t out[HD_SHA256_LEN]);
 /* Writes n bytes as 2n lowercase hex digits and a NUL (out has 2n + 1
  * bytes): how digests, keys and MACs are shown everywhere. */
 void hd_hex(const void *bytes, size_t n, char *out);
+
+/* SHA-256 of the file at path, as 64 lowercase hex digits and a NUL in hex;
+ * its size in bytes in *size unless size is NULL. Returns 0, or -1 with err
+ * set (hex and *size untouched):
+ *   HD_EX_NOINPUT  "PATH: cannot open: REASON" when path does not exist,
+ *   HD_EX_IOERR    the same for any other open failure, and
+ *                  "PATH: read error: REASON" (from hd_sha256_fd). */
+int hd_sha256_file(const char *path, char hex[2 * HD_SHA256_LEN + 1], uint64_t *size,
+                   struct hd_err *err);
+/* The same for an open descriptor: hashes what fd reads from its current
+ * offset to the end of the file (restarting reads that EINTR interrupts);
+ * fd stays open, the caller closes it. name is the file's name in messages.
+ * Returns 0, or -1 with err set to HD_EX_IOERR "NAME: read error: REASON". */
+int hd_sha256_fd(int fd, const char *name, char hex[2 * HD_SHA256_LEN + 1], uint64_t *size,
+                 struct hd_err *err);
 
 /* An HMAC-SHA256 key with its pads absorbed once. */
 struct hd_hmac {
