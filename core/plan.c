@@ -225,6 +225,7 @@ struct planner {
 struct id_entry {
     uint64_t hash, row;
     uint16_t shard; /* HD_SHARD_NONE: the row is in exclusions */
+    uint8_t pad[6]; /* zero: runs are written to disk whole, padding included */
 };
 
 static uint16_t wave_for(const struct hd_campaign *c, const char *country, const char *lang)
@@ -493,10 +494,8 @@ static int add_id(struct planner *pl, const char *dir, const char *id, size_t le
 {
     if (pl->run_len == RUN_ENTRIES && flush_run(pl, dir) != 0)
         return -1;
-    pl->run[pl->run_len].hash = hd_person_hash(id, len);
-    pl->run[pl->run_len].row = row;
-    pl->run[pl->run_len].shard = shard;
-    pl->run_len++;
+    pl->run[pl->run_len++] =
+        (struct id_entry){.hash = hd_person_hash(id, len), .row = row, .shard = shard};
     return 0;
 }
 
