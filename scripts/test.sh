@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing, builds Herald twice (release,
-# and ASan+UBSan), then runs unit and end-to-end tests through ctest, and the
-# unit tests again under the sanitizers.
+# and ASan+UBSan), then runs unit and end-to-end tests through ctest, the unit
+# tests again under valgrind (memcheck), and again under the sanitizers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
