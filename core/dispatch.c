@@ -59,68 +59,62 @@ struct outcome {
     enum hd_outcome_kind kind;
     int code;
     unsigned retry_after_s;
-    char *event, *provider_id, *response; /* one allocation, event first */
+    size_t text; /* event, provider id, response: NUL-terminated, in a row */
+};
+
+/* Reported outcomes and the text they carry. The writer swaps the whole of
+ * it for its own, emptied, copy each turn, so once both have grown to a
+ * turn's worth, reporting an outcome allocates nothing. */
+struct outcomes {
+    struct outcome *items;
+    size_t count, cap;
+    struct hd_buf text;
 };
 
 struct outbox {
     pthread_mutex_t lock;
-    struct outcome *items;
-    size_t count, cap;
+    struct outcomes q;
     bool oom;
 };
 
-static char *copy3(const char *a, const char *b, const char *c, char **pb, char **pc)
+static int put_text(struct hd_buf *b, const char *s, size_t max)
 {
-    size_t la = a ? strlen(a) : 0, lb = b ? strlen(b) : 0, lc = c ? strlen(c) : 0;
-    if (lc > HD_RESPONSE_MAX)
-        lc = HD_RESPONSE_MAX;
-    char *p = malloc(la + lb + lc + 3);
-    if (p == NULL)
-        return NULL;
-    memcpy(p, a ? a : "", la);
-    p[la] = '\0';
-    *pb = p + la + 1;
-    memcpy(*pb, b ? b : "", lb);
-    (*pb)[lb] = '\0';
-    *pc = *pb + lb + 1;
-    memcpy(*pc, c ? c : "", lc);
-    (*pc)[lc] = '\0';
-    return p;
+    size_t n = s ? strlen(s) : 0;
+    return hd_buf_append(b, s ? s : "", n < max ? n : max) || hd_buf_putc(b, '\0');
 }
 
 static void host_report(void *ctx, const struct hd_outcome *o)
 {
     struct outbox *box = ctx;
-    struct outcome it;
-    memset(&it, 0, sizeof it);
-    it.handle = o->handle;
-    it.kind = o->kind;
-    it.code = o->code;
-    it.retry_after_s = o->retry_after_s;
+    struct outcomes *q = &box->q;
     /* A failure's text is its reason unless the service said something. */
     const char *text = o->response ? o->response : o->reason;
-    it.event = copy3(o->event                          ? o->event
-                     : o->kind == HD_OUTCOME_ACCEPTED  ? "accepted"
-                     : o->kind == HD_OUTCOME_TRANSIENT ? "transient_failure"
-                                                       : "permanent_failure",
-                     o->provider_id, text, &it.provider_id, &it.response);
+    const char *event = o->event                          ? o->event
+                        : o->kind == HD_OUTCOME_ACCEPTED  ? "accepted"
+                        : o->kind == HD_OUTCOME_TRANSIENT ? "transient_failure"
+                                                          : "permanent_failure";
     pthread_mutex_lock(&box->lock);
-    if (it.event == NULL) {
+    if (q->count == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 1024;
+        struct outcome *items = realloc(q->items, cap * sizeof *items);
+        if (items == NULL) {
+            box->oom = true;
+            pthread_mutex_unlock(&box->lock);
+            return;
+        }
+        q->items = items;
+        q->cap = cap;
+    }
+    size_t at = q->text.len;
+    if (put_text(&q->text, event, SIZE_MAX) || put_text(&q->text, o->provider_id, SIZE_MAX) ||
+        put_text(&q->text, text, HD_RESPONSE_MAX)) {
         box->oom = true;
     } else {
-        if (box->count == box->cap) {
-            size_t cap = box->cap ? box->cap * 2 : 1024;
-            struct outcome *items = realloc(box->items, cap * sizeof *items);
-            if (items == NULL) {
-                box->oom = true;
-                free(it.event);
-                pthread_mutex_unlock(&box->lock);
-                return;
-            }
-            box->items = items;
-            box->cap = cap;
-        }
-        box->items[box->count++] = it;
+        q->items[q->count++] = (struct outcome){.handle = o->handle,
+                                                .kind = o->kind,
+                                                .code = o->code,
+                                                .retry_after_s = o->retry_after_s,
+                                                .text = at};
     }
     pthread_mutex_unlock(&box->lock);
 }
@@ -256,6 +250,7 @@ struct disp {
     struct hd_proofs *proofs; /* NULL: the campaign keeps no proofs */
     struct hd_tzset *tz;
     struct outbox box;
+    struct outcomes drained; /* the writer's side of box.q */
     struct hd_channel_host host;
     struct chan ch[HD_MAX_CHANNELS];
     struct shard_info *shards;
@@ -268,10 +263,8 @@ struct disp {
     struct control ctl;
     struct canary *canary; /* per wave */
     size_t nwaves;         /* campaign waves, or 1 implicit wave when it has none */
-    /* counter deltas of the open transaction: shard x channel x state, and
-     * shard x channel for HD_CK_DEFERRED (pending, deferred by the window) */
+    /* counter deltas of the open transaction: shard x channel x NCOUNTERS */
     int64_t *delta;
-    int64_t *deferred_delta;
     bool delta_dirty;
     /* recovered in-flight deliveries to re-send first */
     uint8_t (*recovered)[11];
@@ -285,9 +278,14 @@ struct disp {
     int64_t last_log_ms; /* plain progress lines go out every 10 s */
 };
 
-static int64_t *delta_at(struct disp *d, uint16_t shard, uint8_t ch, uint8_t state)
+/* The counters a turn changes per shard and channel: the delivery states,
+ * then DEFERRED (HD_CK_DEFERRED: pending and deferred by the send window). */
+#define DEFERRED HD_DS_COUNT
+#define NCOUNTERS (HD_DS_COUNT + 1)
+
+static int64_t *delta_at(struct disp *d, uint16_t shard, uint8_t ch, uint8_t counter)
 {
-    return &d->delta[((size_t)shard * HD_MAX_CHANNELS + ch) * HD_DS_COUNT + state];
+    return &d->delta[((size_t)shard * HD_MAX_CHANNELS + ch) * NCOUNTERS + counter];
 }
 
 static void count(struct disp *d, uint16_t shard, uint8_t ch, uint8_t from, uint8_t to)
@@ -303,7 +301,7 @@ static void count(struct disp *d, uint16_t shard, uint8_t ch, uint8_t from, uint
  * when the store changes, in the same transaction. */
 static void count_deferred(struct disp *d, uint16_t shard, uint8_t ch, int64_t delta)
 {
-    d->deferred_delta[(size_t)shard * HD_MAX_CHANNELS + ch] += delta;
+    *delta_at(d, shard, ch, DEFERRED) += delta;
     d->delta_dirty = true;
 }
 
@@ -312,24 +310,20 @@ static int flush_deltas(struct disp *d)
     if (!d->delta_dirty)
         return 0;
     for (size_t s = 0; s < d->nshards; s++)
-        for (uint8_t ch = 0; ch < HD_MAX_CHANNELS; ch++) {
-            for (uint8_t st = 0; st < HD_DS_COUNT; st++) {
-                int64_t *v = delta_at(d, (uint16_t)s, ch, st);
-                if (*v &&
-                    hd_store_counter_add(d->txn, d->store, hd_counter_key(d->shards[s].id, ch, st),
-                                         *v, d->err) != 0)
+        for (uint8_t ch = 0; ch < HD_MAX_CHANNELS; ch++)
+            for (uint8_t n = 0; n < NCOUNTERS; n++) {
+                int64_t *v = delta_at(d, (uint16_t)s, ch, n);
+                if (*v == 0)
+                    continue;
+                struct hd_counter_key key =
+                    hd_counter_key(d->shards[s].id, ch, n == DEFERRED ? HD_CK_DEFERRED : n);
+                /* Stores made before DEFERRED existed may hold deferrals it
+                 * never counted: releasing those stops at 0. */
+                if ((n == DEFERRED ? hd_store_counter_add_floor
+                                   : hd_store_counter_add)(d->txn, d->store, key, *v, d->err) != 0)
                     return -1;
                 *v = 0;
             }
-            /* Stores made before the counter existed may hold deferrals it
-             * never counted: releasing those stops at 0. */
-            int64_t *v = &d->deferred_delta[s * HD_MAX_CHANNELS + ch];
-            if (*v && hd_store_counter_add_floor(
-                          d->txn, d->store, hd_counter_key(d->shards[s].id, ch, HD_CK_DEFERRED), *v,
-                          d->err) != 0)
-                return -1;
-            *v = 0;
-        }
     d->delta_dirty = false;
     return 0;
 }
@@ -640,7 +634,7 @@ static void free_slot(struct disp *d, uint64_t handle)
         d->free_hint = handle;
 }
 
-static int apply_outcome(struct disp *d, struct outcome *o)
+static int apply_outcome(struct disp *d, const struct outcome *o, const char *text)
 {
     if (o->handle >= d->nslots || !d->slots[o->handle].used) {
         logf_(d, "warning", "a module reported an unknown message (handle %" PRIu64 ")", o->handle);
@@ -659,12 +653,12 @@ static int apply_outcome(struct disp *d, struct outcome *o)
     r.first_attempt_ms = s->first_ms;
     r.last_change_ms = now;
     memcpy(r.sha256, s->sha256, 32);
-    r.event = o->event;
-    r.event_len = (uint16_t)strlen(o->event);
-    r.provider_id = o->provider_id;
-    r.provider_id_len = (uint16_t)strlen(o->provider_id);
-    r.response = o->response;
-    r.response_len = (uint16_t)strlen(o->response);
+    r.event = text;
+    r.event_len = (uint16_t)strlen(r.event);
+    r.provider_id = r.event + r.event_len + 1;
+    r.provider_id_len = (uint16_t)strlen(r.provider_id);
+    r.response = r.provider_id + r.provider_id_len + 1;
+    r.response_len = (uint16_t)strlen(r.response);
     bool failed_attempt = o->kind != HD_OUTCOME_ACCEPTED;
     if (o->kind == HD_OUTCOME_ACCEPTED) {
         r.state = HD_DS_SENT;
@@ -696,28 +690,24 @@ static int apply_outcome(struct disp *d, struct outcome *o)
 
 static int drain_outcomes(struct disp *d)
 {
-    struct outcome *items;
-    size_t n;
+    struct outcomes *q = &d->drained;
     int rc = 0;
+    q->count = 0;
+    hd_buf_reset(&q->text);
     pthread_mutex_lock(&d->box.lock);
-    items = d->box.items;
-    n = d->box.count;
-    d->box.items = NULL;
-    d->box.count = d->box.cap = 0;
+    struct outcomes t = d->box.q;
+    d->box.q = *q;
+    *q = t;
     bool oom = d->box.oom;
     pthread_mutex_unlock(&d->box.lock);
     if (oom) {
         hd_err_set(d->err, HD_EX_SOFTWARE, "out of memory recording outcomes");
-        rc = -1;
+        return -1;
     }
-    if (n && rc == 0 && txn_open(d) != 0)
-        rc = -1;
-    for (size_t i = 0; i < n; i++) {
-        if (rc == 0 && apply_outcome(d, &items[i]) != 0)
-            rc = -1;
-        free(items[i].event);
-    }
-    free(items);
+    if (q->count && txn_open(d) != 0)
+        return -1;
+    for (size_t i = 0; i < q->count && rc == 0; i++)
+        rc = apply_outcome(d, &q->items[i], q->text.data + q->items[i].text);
     return rc;
 }
 
@@ -1600,7 +1590,7 @@ static int run_loop(struct disp *d)
             return 0;
         bool outcomes_waiting;
         pthread_mutex_lock(&d->box.lock);
-        outcomes_waiting = d->box.count > 0;
+        outcomes_waiting = d->box.q.count > 0;
         pthread_mutex_unlock(&d->box.lock);
         if (outcomes_waiting)
             continue;
@@ -1710,11 +1700,10 @@ static void release(struct disp *d)
             hd_buf_release(&b->jobs[i].person);
         free(b->jobs);
     }
-    pthread_mutex_lock(&d->box.lock);
-    for (size_t i = 0; i < d->box.count; i++)
-        free(d->box.items[i].event);
-    free(d->box.items);
-    pthread_mutex_unlock(&d->box.lock);
+    free(d->box.q.items);
+    hd_buf_release(&d->box.q.text);
+    free(d->drained.items);
+    hd_buf_release(&d->drained.text);
     pthread_mutex_destroy(&d->box.lock);
     for (size_t w = 0; d->canary && w < d->nwaves; w++)
         free(d->canary[w].ring);
@@ -1725,7 +1714,6 @@ static void release(struct disp *d)
     free(d->pre);
     free(d->shards);
     free(d->delta);
-    free(d->deferred_delta);
     hd_buf_release(&d->rec);
     hd_proofs_close(d->proofs);
     hd_tzset_free(d->tz);
@@ -1778,9 +1766,7 @@ int hd_dispatch_run(const struct hd_campaign *c, const struct hd_dispatch_opts *
         goto out;
     d.nwaves = c->nwaves ? c->nwaves : 1;
     d.canary = calloc(d.nwaves, sizeof *d.canary);
-    d.delta = calloc((d.nshards ? d.nshards : 1) * HD_MAX_CHANNELS * HD_DS_COUNT, sizeof *d.delta);
-    d.deferred_delta =
-        calloc((d.nshards ? d.nshards : 1) * HD_MAX_CHANNELS, sizeof *d.deferred_delta);
+    d.delta = calloc((d.nshards ? d.nshards : 1) * HD_MAX_CHANNELS * NCOUNTERS, sizeof *d.delta);
     for (size_t n = 0; n < 2; n++) {
         d.batch[n].jobs = calloc((size_t)BATCH_MAX * c->nchannels, sizeof *d.batch[n].jobs);
         if (d.batch[n].jobs == NULL)
@@ -1789,7 +1775,7 @@ int hd_dispatch_run(const struct hd_campaign *c, const struct hd_dispatch_opts *
             if ((d.batch[n].rendered[ch] = calloc(BATCH_MAX, sizeof **d.batch[n].rendered)) == NULL)
                 goto oom;
     }
-    if (d.canary == NULL || d.delta == NULL || d.deferred_delta == NULL || pool_start(&d) != 0)
+    if (d.canary == NULL || d.delta == NULL || pool_start(&d) != 0)
         goto oom;
     for (size_t w = 0; w < d.nwaves; w++) {
         d.canary[w].len = c->canary_window ? c->canary_window : 1;
