@@ -281,42 +281,50 @@ size_t hd_channel_check_campaign(const struct hd_campaign *campaign, const char 
 
 /* ---- settings helpers for the built-in modules ---------------------------- */
 
-static void join_names(char *out, size_t size, const char *const *names)
+void hd_settings_join(char *out, size_t size, const char *const *known)
 {
     out[0] = '\0';
-    for (size_t i = 0; names[i]; i++)
-        snprintf(out + strlen(out), size - strlen(out), "%s%s", i ? ", " : "", names[i]);
+    for (size_t i = 0; known[i]; i++)
+        snprintf(out + strlen(out), size - strlen(out), "%s%s", i ? ", " : "", known[i]);
+}
+
+const struct hd_ynode *hd_settings_unknown(const struct hd_ynode *map, const char *const *known,
+                                           const char **suggestion)
+{
+    for (size_t i = 0; map && i < map->count; i++) {
+        const struct hd_ynode *k = map->keys[i];
+        bool ok = false;
+        for (size_t j = 0; known[j] && !ok; j++)
+            ok = strcmp(k->str, known[j]) == 0;
+        if (!ok) {
+            *suggestion = hd_suggest(k->str, known);
+            return k;
+        }
+    }
+    *suggestion = NULL;
+    return NULL;
 }
 
 int hd_settings_check_keys(const struct hd_campaign *c, const struct hd_channel_conf *conf,
                            const char *const *known, struct hd_err *err)
 {
-    const struct hd_ynode *s = conf->settings;
+    const char *sug;
+    const struct hd_ynode *k = hd_settings_unknown(conf->settings, known, &sug);
+    char list[256];
     (void)c;
-    if (s == NULL)
+    if (k == NULL)
         return 0;
-    for (size_t i = 0; i < s->count; i++) {
-        const struct hd_ynode *k = s->keys[i];
-        bool ok = false;
-        for (size_t j = 0; known[j] && !ok; j++)
-            ok = strcmp(k->str, known[j]) == 0;
-        if (ok)
-            continue;
-        const char *sug = hd_suggest(k->str, known);
-        char list[256];
-        join_names(list, sizeof list, known);
-        if (sug)
-            hd_err_at(err, HD_EX_DATAERR, k->file, k->line, k->col,
-                      "unknown setting \"%s\" for channel \"%s\" (module %s; did you mean "
-                      "\"%s\"?)",
-                      k->str, conf->name, conf->module, sug);
-        else
-            hd_err_at(err, HD_EX_DATAERR, k->file, k->line, k->col,
-                      "unknown setting \"%s\" for channel \"%s\" (module %s knows: %s)", k->str,
-                      conf->name, conf->module, list[0] ? list : "no settings");
-        return -1;
-    }
-    return 0;
+    hd_settings_join(list, sizeof list, known);
+    if (sug)
+        hd_err_at(err, HD_EX_DATAERR, k->file, k->line, k->col,
+                  "unknown setting \"%s\" for channel \"%s\" (module %s; did you mean "
+                  "\"%s\"?)",
+                  k->str, conf->name, conf->module, sug);
+    else
+        hd_err_at(err, HD_EX_DATAERR, k->file, k->line, k->col,
+                  "unknown setting \"%s\" for channel \"%s\" (module %s knows: %s)", k->str,
+                  conf->name, conf->module, list[0] ? list : "no settings");
+    return -1;
 }
 
 const struct hd_ynode *hd_settings_get(const struct hd_campaign *c,

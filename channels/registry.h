@@ -19,6 +19,14 @@ extern const struct hd_channel_ops hd_channel_null_ops;
 extern const struct hd_channel_ops hd_channel_smtp_ops;
 extern const struct hd_channel_ops hd_channel_http_push_ops;
 
+/* The first key of mapping map that is not in known (NULL-terminated), or
+ * NULL when all are; *suggestion is then the closest known name (a
+ * did-you-mean) or NULL. For nested mappings; the callers word the error. */
+const struct hd_ynode *hd_settings_unknown(const struct hd_ynode *map, const char *const *known,
+                                           const char **suggestion);
+/* known joined with ", " into out (truncated to size). */
+void hd_settings_join(char *out, size_t size, const char *const *known);
+
 /* Checks that every key of the channel's settings mapping is in known
  * (NULL-terminated), with a did-you-mean. A channel without settings passes;
  * use hd_settings_need for required keys. */

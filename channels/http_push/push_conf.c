@@ -13,7 +13,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "herald/suggest.h"
 #include "push.h"
 
 #define MAX_IN_FLIGHT_MAX 4096ul
@@ -65,27 +64,19 @@ static char *xstrdup(const char *s)
 static int check_map_keys(const struct hd_ynode *map, const char *what, const char *const *known,
                           struct hd_err *err)
 {
-    for (size_t i = 0; i < map->count; i++) {
-        const struct hd_ynode *k = map->keys[i];
-        bool ok = false;
-        for (size_t j = 0; known[j] && !ok; j++)
-            ok = strcmp(k->str, known[j]) == 0;
-        if (ok)
-            continue;
-        const char *sug = hd_suggest(k->str, known);
-        char list[256] = "";
-        for (size_t j = 0; known[j]; j++)
-            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", j ? ", " : "",
-                     known[j]);
-        if (sug)
-            hd_err_at(err, HD_EX_DATAERR, k->file, k->line, k->col,
-                      "unknown setting \"%s\" in %s (did you mean \"%s\"?)", k->str, what, sug);
-        else
-            hd_err_at(err, HD_EX_DATAERR, k->file, k->line, k->col,
-                      "unknown setting \"%s\" in %s (known: %s)", k->str, what, list);
-        return -1;
-    }
-    return 0;
+    const char *sug;
+    const struct hd_ynode *k = hd_settings_unknown(map, known, &sug);
+    char list[256];
+    if (k == NULL)
+        return 0;
+    hd_settings_join(list, sizeof list, known);
+    if (sug)
+        hd_err_at(err, HD_EX_DATAERR, k->file, k->line, k->col,
+                  "unknown setting \"%s\" in %s (did you mean \"%s\"?)", k->str, what, sug);
+    else
+        hd_err_at(err, HD_EX_DATAERR, k->file, k->line, k->col,
+                  "unknown setting \"%s\" in %s (known: %s)", k->str, what, list);
+    return -1;
 }
 
 static int need_map(const struct hd_ynode *n, const char *key, struct hd_err *err)

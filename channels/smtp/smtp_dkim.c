@@ -24,7 +24,6 @@
 #include <openssl/pem.h>
 
 #include "dkim.h"
-#include "herald/suggest.h"
 #include "smtp_internal.h"
 
 struct dkim_key {
@@ -142,18 +141,13 @@ static int dkim_parse(const struct hd_ynode *map, struct dkim_names *out, struct
                   "ed25519_key_file)");
         return -1;
     }
-    for (size_t i = 0; i < map->count; i++) {
-        const struct hd_ynode *k = map->keys[i];
-        bool ok = false;
-        for (size_t j = 0; known[j] && !ok; j++)
-            ok = strcmp(k->str, known[j]) == 0;
-        if (!ok) {
-            const char *sug = hd_suggest(k->str, known);
-            hd_err_at(err, HD_EX_DATAERR, k->file, k->line, k->col,
-                      "unknown dkim setting \"%s\"%s%s%s", k->str, sug ? " (did you mean \"" : "",
-                      sug ? sug : "", sug ? "\"?)" : "");
-            return -1;
-        }
+    const char *sug;
+    const struct hd_ynode *unknown = hd_settings_unknown(map, known, &sug);
+    if (unknown) {
+        hd_err_at(err, HD_EX_DATAERR, unknown->file, unknown->line, unknown->col,
+                  "unknown dkim setting \"%s\"%s%s%s", unknown->str, sug ? " (did you mean \"" : "",
+                  sug ? sug : "", sug ? "\"?)" : "");
+        return -1;
     }
     n_domain = get_str(map, "domain", &domain, err, &bad);
     if (!bad)
