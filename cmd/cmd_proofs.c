@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "cmd.h"
+#include "herald/files.h"
 #include "herald/hash.h"
 #include "herald/merkle.h"
 #include "herald/plan.h"
@@ -304,7 +305,7 @@ static int load_key(const char *pubkey, const char *dir, struct hd_proof_pubkey 
 static int read_checkpoint(const char *path, const struct hd_proof_pubkey *key,
                            struct hd_checkpoint *cp, struct hd_buf *text, struct hd_err *err)
 {
-    if (hd_proof_read_file(path, text, err) != 0)
+    if (hd_file_read(path, text, err) != 0)
         return -1;
     if (hd_checkpoint_verify(text->data, text->len, key, cp, err) != 0) {
         hd_err_prefix(err, "%s", path);
@@ -821,7 +822,7 @@ static struct hd_campaign *snap_load(struct snap *sn, MDB_txn *txn, const struct
     EVP_DigestUpdate(md, head, (size_t)hn);
     EVP_DigestUpdate(md, sn->campaign.data, sn->campaign.len);
     for (size_t i = 0; i < c->nlocales; i++) {
-        if (hd_proof_read_file(c->locales[i].file, &lb, err) != 0)
+        if (hd_file_read(c->locales[i].file, &lb, err) != 0)
             break;
         hn = snprintf(head, sizeof head, "%s\n%zu\n", c->locales[i].tag, lb.len);
         EVP_DigestUpdate(md, head, (size_t)hn);

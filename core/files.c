@@ -1,8 +1,9 @@
-/* files.c - a directory with its parents, a secret key file (see
- * herald/files.h). */
+/* files.c - a directory with its parents, a secret key file, a whole file
+ * (see herald/files.h). */
 #include "herald/files.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -111,4 +112,31 @@ fail:
         close(fd);
     OPENSSL_cleanse(buf, cap);
     return -1;
+}
+
+int hd_file_read(const char *path, struct hd_buf *out, struct hd_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    char buf[65536];
+    size_t n;
+    hd_buf_reset(out);
+    if (f == NULL) {
+        hd_err_set(err, errno == ENOENT ? HD_EX_NOINPUT : HD_EX_IOERR, "%s: %s", path,
+                   strerror(errno));
+        return -1;
+    }
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        if (hd_buf_append(out, buf, n) != 0) {
+            fclose(f);
+            hd_err_set(err, HD_EX_SOFTWARE, "%s: too large or out of memory", path);
+            return -1;
+        }
+    }
+    if (ferror(f)) {
+        hd_err_set(err, HD_EX_IOERR, "%s: %s", path, strerror(errno));
+        fclose(f);
+        return -1;
+    }
+    fclose(f);
+    return 0;
 }

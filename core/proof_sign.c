@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
 
+#include "herald/files.h"
 #include "herald/hash.h"
 #include "proof_internal.h"
 
@@ -161,7 +162,7 @@ int hd_proof_pubkey_load(const char *path, struct hd_proof_pubkey *k, struct hd_
     struct hd_buf b = HD_BUF_INIT;
     int rc = -1;
     memset(k, 0, sizeof *k);
-    if (hd_proof_read_file(path, &b, err) != 0) {
+    if (hd_file_read(path, &b, err) != 0) {
         hd_err_prefix(err, "public key");
         return -1;
     }

@@ -89,33 +89,6 @@ int hd_proof_unbase64(const char *s, size_t n, uint8_t *out, size_t cap, size_t 
     return 0;
 }
 
-int hd_proof_read_file(const char *path, struct hd_buf *out, struct hd_err *err)
-{
-    FILE *f = fopen(path, "rb");
-    char buf[65536];
-    size_t n;
-    hd_buf_reset(out);
-    if (f == NULL) {
-        hd_err_set(err, errno == ENOENT ? HD_EX_NOINPUT : HD_EX_IOERR, "%s: %s", path,
-                   strerror(errno));
-        return -1;
-    }
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
-        if (hd_buf_append(out, buf, n) != 0) {
-            fclose(f);
-            hd_err_set(err, HD_EX_SOFTWARE, "%s: too large or out of memory", path);
-            return -1;
-        }
-    }
-    if (ferror(f)) {
-        hd_err_set(err, HD_EX_IOERR, "%s: %s", path, strerror(errno));
-        fclose(f);
-        return -1;
-    }
-    fclose(f);
-    return 0;
-}
-
 int hdp_write_new(const char *path, const void *data, size_t len, mode_t mode, bool force,
                   struct hd_err *err)
 {

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "herald/files.h"
 #include "herald/hash.h"
 #include "proof_internal.h"
 
@@ -79,7 +80,7 @@ int hd_proofs_verify(const char *bundle, const char *pubkey, struct hd_proof_ver
         res->own_key = true;
     }
     snprintf(path, sizeof path, "%s/checkpoint", bundle);
-    if (hd_proof_read_file(path, &b, err) != 0) {
+    if (hd_file_read(path, &b, err) != 0) {
         if (err->code == HD_EX_NOINPUT)
             err->code = HD_EX_FAIL;
         goto out;
@@ -93,7 +94,7 @@ int hd_proofs_verify(const char *bundle, const char *pubkey, struct hd_proof_ver
     }
     /* 2. the manifest, bound by the signature */
     snprintf(path, sizeof path, "%s/manifest.json", bundle);
-    if (hd_proof_read_file(path, &man, err) != 0) {
+    if (hd_file_read(path, &man, err) != 0) {
         err->code = HD_EX_FAIL;
         goto out;
     }
@@ -212,7 +213,7 @@ int hd_proofs_verify(const char *bundle, const char *pubkey, struct hd_proof_ver
     /* 5. the summary says what the records say */
     summary = hdp_summary_text(&c.sum, c.count ? c.campaign : mc);
     snprintf(path, sizeof path, "%s/summary.json", bundle);
-    if (summary == NULL || hd_proof_read_file(path, &b, err) != 0) {
+    if (summary == NULL || hd_file_read(path, &b, err) != 0) {
         if (err->code == 0 || err->code == HD_EX_NOINPUT)
             hd_err_set(err, HD_EX_FAIL, "summary.json: cannot be read");
         goto out;

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "herald/buf.h"
 #include "herald/err.h"
 
 /* Longest path hd_mkdirs takes, in bytes without the NUL. */
@@ -62,5 +63,10 @@ int hd_mkdirs(const char *dir, mode_t mode, const char *what, struct hd_err *err
  * OPENSSL_cleanse when done); on failure it is wiped here. */
 long hd_key_file_read(const char *path, const char *what, unsigned char *buf, size_t max,
                       unsigned flags, struct hd_err *err);
+
+/* Reads a whole (small) file into out (reset first). Errors name the file:
+ * HD_EX_NOINPUT when it does not exist, HD_EX_IOERR for other open and read
+ * failures, HD_EX_SOFTWARE when out cannot grow. */
+int hd_file_read(const char *path, struct hd_buf *out, struct hd_err *err);
 
 #endif

@@ -324,7 +324,5 @@ int hd_proofs_each_record(const char *path,
 int hd_proof_unhex(const char *s, size_t n, uint8_t *out);
 size_t hd_proof_base64(const uint8_t *b, size_t n, char *out); /* out: 4*ceil(n/3)+1 */
 int hd_proof_unbase64(const char *s, size_t n, uint8_t *out, size_t cap, size_t *outlen);
-/* Reads a whole (small) file into out. */
-int hd_proof_read_file(const char *path, struct hd_buf *out, struct hd_err *err);
 
 #endif
