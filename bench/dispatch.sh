@@ -38,22 +38,8 @@ machine_notes
 echo "tmp:     $TMP ($(df -h --output=source,fstype "$TMP" | tail -1 | tr -s ' '))"
 
 # ---- the audience: generated people who are all reachable on both channels ----------
-# `herald generate` gives realistic names, languages and time zones, plus
-# deliberate junk (minors, malformed rows, people outside the region, no
-# address...). Keep only clean adults in the region with an ASCII email
-# local part (IDN domains are fine) and a push token, so that each kept row
-# is exactly 2 deliveries. About 62% of generated rows pass; generate 2x
-# what is needed.
-REGION='AT|BE|BG|HR|CY|CZ|DK|EE|FI|FR|DE|GR|HU|IE|IT|LV|LT|LU|MT|NL|PL|PT|RO|SK|SI|ES|SE|IS|LI|NO|GB'
-"$HERALD" generate --rows $((PEOPLE * 2 + 1000)) --seed 1 2>/dev/null |
-    LC_ALL=C awk -F, -v region="^($REGION)\$" '
-        NR == 1 { print; next }
-        NF == 8 && $2 ~ /^[A-Za-z0-9._+-]+@[^@ ]+\.[^@. ]+$/ && $2 !~ /\.\./ &&
-        $3 != "" && $4 ~ region &&
-        $6 ~ /^(19[0-9][0-9]|200[0-6])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$/ &&
-        $8 !~ /[\t\r"]/ && !seen[$1]++' |
-    LC_ALL=C.UTF-8 grep -a -x '.*' |
-    head -n $((PEOPLE + 1)) >"$TMP/audience.csv" || true
+# (bench_people in bench/lib.sh: each kept row is exactly 2 deliveries)
+bench_people "$PEOPLE" 1 both >"$TMP/audience.csv"
 GOT=$(($(wc -l <"$TMP/audience.csv") - 1))
 [ "$GOT" = "$PEOPLE" ] || {
     echo "bench: only $GOT clean people generated, wanted $PEOPLE" >&2
@@ -65,34 +51,9 @@ GOT=$(($(wc -l <"$TMP/audience.csv") - 1))
 export HERALD_LINK_SECRET=bench-secret-0123456789abcdef0123456789abcdef
 export HERALD_PSEUDONYM_KEY=bench-pseudonym-key-0123456789abcdef0123456789
 campaign() { # campaign FILE MODULE EMAIL_SETTINGS PUSH_SETTINGS [EXTRA]
-    cat >"$1" <<EOF
-id: bench-dispatch
-description: herald run benchmark (bench/dispatch.sh)
-reference_date: 2025-06-26
-vars:
-  company: Lumen
-audience:
-  source: "$TMP/audience.csv"
-  format: csv
-  fields:
-    id: id
-    email: email
-    push_token: push_token
-    country: country
-    language: language
-    birth_date: birth_date
-    time_zone: time_zone
-    name: name
-  regions: [EU, EEA, UK]
-  minimum_age: 18
-objection_link:
-  url: "https://privacy.lumen.example/ai/object?p={{person}}&t={{token}}"
-  secret_env: HERALD_LINK_SECRET
-locales:
-  dir: "$ROOT/locales/ai-training-notice"
-  default: en
-  require_own_language: [FR, BE]
-channels:
+    {
+        bench_campaign_head bench-dispatch "$TMP/audience.csv"
+        cat <<EOF
   email:
     type: email
     module: "$2"
@@ -106,6 +67,7 @@ $3
 $4
 ${5:-}
 EOF
+    } >"$1"
 }
 campaign "$TMP/null.yaml" null "" ""
 campaign "$TMP/proofs.yaml" null "" "" "proofs:

@@ -100,3 +100,51 @@ machine_notes() {
     echo "host:    $(nproc) vCPU ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r)"
     echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min)"
 }
+
+# bench_people COUNT SEED NEEDS > CSV: COUNT people from `herald generate`
+# that the plan keeps and that can be reached as NEEDS says (email, push or
+# both): clean adults in the EU/EEA/UK region, an email address with an
+# ASCII local part (IDN domains are fine) and/or a push token. The
+# generator's deliberate junk (minors, malformed rows, no address...) is left
+# out so that each row is exactly one delivery per needed channel; about 62%
+# of generated rows pass, so twice COUNT are generated. The caller checks the
+# count (a short file means the generator changed).
+bench_people() {
+    local region='AT|BE|BG|HR|CY|CZ|DK|EE|FI|FR|DE|GR|HU|IE|IT|LV|LT|LU|MT|NL|PL|PT|RO|SK|SI|ES|SE|IS|LI|NO|GB'
+    local email=0 push=0
+    case $3 in email) email=1 ;; push) push=1 ;; both) email=1 push=1 ;; esac
+    "$HERALD" generate --rows $(($1 * 2 + 1000)) --seed "$2" 2>/dev/null |
+        LC_ALL=C awk -F, -v region="^($region)\$" -v email="$email" -v push="$push" '
+            NR == 1 { print; next }
+            NF == 8 && $4 ~ region &&
+            (!email || ($2 ~ /^[A-Za-z0-9._+-]+@[^@ ]+\.[^@. ]+$/ && $2 !~ /\.\./)) &&
+            (!push || $3 != "") &&
+            $6 ~ /^(19[0-9][0-9]|200[0-6])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$/ &&
+            $8 !~ /[\t\r"]/ && !seen[$1]++' |
+        LC_ALL=C.UTF-8 grep -a -x '.*' | head -n $(($1 + 1)) || true
+}
+
+# bench_campaign_head ID AUDIENCE: the YAML every benchmark campaign starts
+# with (the sample's locales and objection link, the audience, no waves, no
+# send window), up to and including "channels:".
+bench_campaign_head() {
+    cat <<YAML
+id: $1
+reference_date: 2025-06-26
+vars:
+  company: Lumen
+audience:
+  source: "$2"
+  format: csv
+  regions: [EU, EEA, UK]
+  minimum_age: 18
+objection_link:
+  url: "https://privacy.lumen.example/ai/object?p={{person}}&t={{token}}"
+  secret_env: HERALD_LINK_SECRET
+locales:
+  dir: "$ROOT/locales/ai-training-notice"
+  default: en
+  require_own_language: [FR, BE]
+channels:
+YAML
+}

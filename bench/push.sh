@@ -99,36 +99,16 @@ curl -sf -o /dev/null -X POST -d '{}' "http://127.0.0.1:$PORT/push" ||
 echo "server:  nginx, 1 worker, 127.0.0.1:$PORT (HTTP/1.1) and :$TLS_PORT (TLS, ALPN h2 + http/1.1)"
 
 # ---- audience: N people with a push token ----------------------------------------------------
-REGION='AT|BE|BG|HR|CY|CZ|DK|EE|FI|FR|DE|GR|HU|IE|IT|LV|LT|LU|MT|NL|PL|PT|RO|SK|SI|ES|SE|IS|LI|NO|GB'
-"$HERALD" generate --rows $((N * 2 + 1000)) --seed 7 2>/dev/null |
-    LC_ALL=C awk -F, -v region="^($REGION)\$" '
-        NR == 1 { print; next }
-        NF == 8 && $3 != "" && $4 ~ region &&
-        $6 ~ /^(19[0-9][0-9]|200[0-6])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$/ &&
-        $8 !~ /[\t\r"]/ && !seen[$1]++' |
-    LC_ALL=C.UTF-8 grep -a -x '.*' | head -n $((N + 1)) >"$TMP/audience.csv" || true
+bench_people "$N" 7 push >"$TMP/audience.csv"
+GOT=$(($(wc -l <"$TMP/audience.csv") - 1))
+[ "$GOT" = "$N" ] || { echo "bench: only $GOT clean people generated, wanted $N" >&2; exit 1; }
 head -n 1001 "$TMP/audience.csv" >"$TMP/sample.csv"
 
 export HERALD_LINK_SECRET=bench-secret-0123456789abcdef0123456789abcdef
 campaign() { # campaign FILE AUDIENCE MODULE SETTINGS(yaml lines, 6 spaces)
-    cat >"$1" <<EOF
-id: bench-push
-reference_date: 2025-06-26
-vars:
-  company: Lumen
-audience:
-  source: "$2"
-  format: csv
-  regions: [EU, EEA, UK]
-  minimum_age: 18
-objection_link:
-  url: "https://privacy.lumen.example/ai/object?p={{person}}&t={{token}}"
-  secret_env: HERALD_LINK_SECRET
-locales:
-  dir: "$ROOT/locales/ai-training-notice"
-  default: en
-  require_own_language: [FR, BE]
-channels:
+    {
+        bench_campaign_head bench-push "$2"
+        cat <<EOF
   inapp:
     type: push
     module: $3
@@ -136,6 +116,7 @@ channels:
     settings:
 $4
 EOF
+    } >"$1"
 }
 
 # A typical rendered notice for h2load (which repeats one body): the

@@ -53,19 +53,9 @@ machine_notes
 echo "tools:   postfix $(dpkg-query -W -f '${Version}' postfix 2>/dev/null || echo '?') (smtp-sink, smtp-source), libesmtp $(pkg-config --modversion libesmtp-1.0 2>/dev/null || echo '?')"
 
 # ---- the audience: N generated people with a plain email address ----------------------
-# (the same filter as bench/dispatch.sh, without the push token requirement)
-REGION='AT|BE|BG|HR|CY|CZ|DK|EE|FI|FR|DE|GR|HU|IE|IT|LV|LT|LU|MT|NL|PL|PT|RO|SK|SI|ES|SE|IS|LI|NO|GB'
-people() { # people COUNT SEED > CSV
-    "$HERALD" generate --rows $(($1 * 2 + 1000)) --seed "$2" 2>/dev/null |
-        LC_ALL=C awk -F, -v region="^($REGION)\$" '
-            NR == 1 { print; next }
-            NF == 8 && $2 ~ /^[A-Za-z0-9._+-]+@[^@ ]+\.[^@. ]+$/ && $2 !~ /\.\./ && $4 ~ region &&
-            $6 ~ /^(19[0-9][0-9]|200[0-6])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$/ &&
-            $8 !~ /[\t\r"]/ && !seen[$1]++' |
-        LC_ALL=C.UTF-8 grep -a -x '.*' | head -n $(($1 + 1)) || true
-}
-people "$N" 1 >"$TMP/audience.csv"
-people "$NAGLE_N" 2 >"$TMP/audience-small.csv"
+# (bench_people in bench/lib.sh, without the push token requirement)
+bench_people "$N" 1 email >"$TMP/audience.csv"
+bench_people "$NAGLE_N" 2 email >"$TMP/audience-small.csv"
 GOT=$(($(wc -l <"$TMP/audience.csv") - 1))
 [ "$GOT" = "$N" ] || { echo "bench: only $GOT clean people generated, wanted $N" >&2; exit 1; }
 
@@ -81,25 +71,9 @@ for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
 # ---- campaigns ----------------------------------------------------------------------------
 export HERALD_LINK_SECRET=bench-secret-0123456789abcdef0123456789abcdef
 campaign() { # campaign FILE AUDIENCE MODULE SETTINGS
-    cat >"$1" <<EOF
-id: bench-smtp
-description: herald smtp benchmark (bench/smtp.sh)
-reference_date: 2025-06-26
-vars:
-  company: Lumen
-audience:
-  source: "$2"
-  format: csv
-  regions: [EU, EEA, UK]
-  minimum_age: 18
-objection_link:
-  url: "https://privacy.lumen.example/ai/object?p={{person}}&t={{token}}"
-  secret_env: HERALD_LINK_SECRET
-locales:
-  dir: "$ROOT/locales/ai-training-notice"
-  default: en
-  require_own_language: [FR, BE]
-channels:
+    {
+        bench_campaign_head bench-smtp "$2"
+        cat <<EOF
   email:
     type: email
     module: $3
@@ -108,6 +82,7 @@ channels:
     settings:
 $4
 EOF
+    } >"$1"
 }
 SMTP_SETTINGS="      relays: [\"127.0.0.1:$PORT\"]
       starttls: off
