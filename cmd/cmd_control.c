@@ -129,10 +129,9 @@ static int open_store(const struct hd_campaign *c, const struct target *t, struc
                       struct hd_err *err)
 {
     char dir[4096];
-    if (t->state_dir)
-        snprintf(dir, sizeof dir, "%s", t->state_dir);
-    else
-        hd_plan_default_dir(c, dir, sizeof dir);
+    if (t->state_dir) /* as given: a copy cut to dir's size would be another path */
+        return hd_store_open(s, t->state_dir, 0, err);
+    hd_plan_default_dir(c, dir, sizeof dir);
     return hd_store_open(s, dir, 0, err);
 }
 

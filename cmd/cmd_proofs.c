@@ -103,14 +103,14 @@ static int cmd_export(int argc, char **argv)
                 "herald: warning: campaign \"%s\" has no proofs: section, so it keeps no "
                 "proof records (docs/proofs.md)\n",
                 c->id);
-    if (state_dir)
-        snprintf(dir, sizeof dir, "%s", state_dir);
-    else
+    if (state_dir == NULL) { /* a copy cut to dir's size would be another path */
         hd_plan_default_dir(c, dir, sizeof dir);
+        state_dir = dir;
+    }
     o.tool = "herald " HERALD_VERSION;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (hd_store_open(&s, dir, HD_STORE_RDONLY, &err) != 0 ||
+    if (hd_store_open(&s, state_dir, HD_STORE_RDONLY, &err) != 0 ||
         hd_proofs_export(s, &o, &res, &err) != 0) {
         code = hd_cli_fail(err.code ? err.code : HD_EX_SOFTWARE, "proofs export: %s", err.msg);
         goto out;
@@ -881,11 +881,11 @@ static int cmd_show(int argc, char **argv)
         return code;
     if (hd_link_secret_load(&secret, c->link_secret_env, c->link_secret_file, &err) != 0)
         goto fail;
-    if (state_dir)
-        snprintf(dir, sizeof dir, "%s", state_dir);
-    else
+    if (state_dir == NULL) { /* a copy cut to dir's size would be another path */
         hd_plan_default_dir(c, dir, sizeof dir);
-    if (hd_store_open(&s, dir, HD_STORE_RDONLY, &err) != 0 ||
+        state_dir = dir;
+    }
+    if (hd_store_open(&s, state_dir, HD_STORE_RDONLY, &err) != 0 ||
         hd_store_begin(s, false, &txn, &err) != 0)
         goto fail;
     if ((cs = snap_load(&sn, txn, s, &err)) == NULL)
@@ -896,7 +896,7 @@ static int cmd_show(int argc, char **argv)
     hd_hex(sn.sha256, 32, hex);
     if (!found || b.len != 64 || memcmp(b.data, hex, 64) != 0) {
         hd_err_set(&err, HD_EX_DATAERR,
-                   "the campaign snapshot in %s does not hash to its snapshot_sha256", dir);
+                   "the campaign snapshot in %s does not hash to its snapshot_sha256", state_dir);
         goto fail;
     }
     printf("campaign %s, snapshot %s (from the state store)\n", cs->id, hex);
@@ -946,7 +946,7 @@ static int cmd_show(int argc, char **argv)
     if (!have) {
         code = excluded ? HD_EX_FAIL : HD_EX_NOINPUT;
         if (!excluded)
-            fprintf(stderr, "herald: proofs show: no person \"%s\" in %s\n", person, dir);
+            fprintf(stderr, "herald: proofs show: no person \"%s\" in %s\n", person, state_dir);
         goto out;
     }
     printf("person %s: %.2s, language %s%s\n", person, p.country, p.language,

@@ -39,6 +39,7 @@
 #include <openssl/crypto.h>
 
 #include "herald/clock.h"
+#include "herald/files.h"
 #include "herald/link.h"
 #include "herald/plan.h"
 #include "herald/proof.h"
@@ -1727,7 +1728,8 @@ int hd_dispatch_run(const struct hd_campaign *c, const struct hd_dispatch_opts *
                     struct hd_dispatch_result *result, struct hd_err *err)
 {
     struct disp d;
-    char dir[4096], lock_path[4200];
+    char dir_buf[4096];
+    const char *dir = opts->state_dir;
     int rc = -1;
 
     memset(&d, 0, sizeof d);
@@ -1745,16 +1747,19 @@ int hd_dispatch_run(const struct hd_campaign *c, const struct hd_dispatch_opts *
     d.host.ctx = &d.box;
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
 
-    if (opts->state_dir)
-        snprintf(dir, sizeof dir, "%s", opts->state_dir);
-    else
-        hd_plan_default_dir(c, dir, sizeof dir);
+    if (dir == NULL) { /* not a copy of opts->state_dir: one cut short is another path */
+        hd_plan_default_dir(c, dir_buf, sizeof dir_buf);
+        dir = dir_buf;
+    }
     if (hd_store_open(&d.store, dir, 0, err) != 0)
         goto out;
-    /* One dispatcher per store: a second would double-send. */
-    snprintf(lock_path, sizeof lock_path, "%s/run.lock", dir);
-    d.lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (d.lock_fd < 0 || flock(d.lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    /* One dispatcher per store: a second would double-send. The lock file
+     * is opened through the checked directory, never through a link. */
+    d.lock_fd = hd_private_file_open(d.store->dirfd, "run.lock", dir, O_RDWR | O_CREAT,
+                                     S_IWGRP | S_IWOTH, "run lock file", err);
+    if (d.lock_fd < 0)
+        goto out;
+    if (flock(d.lock_fd, LOCK_EX | LOCK_NB) != 0) {
         hd_err_set(err, HD_EX_TEMPFAIL, "another `herald run` is using %s", dir);
         goto out;
     }

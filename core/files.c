@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -139,4 +140,223 @@ int hd_file_read(const char *path, struct hd_buf *out, struct hd_err *err)
     }
     fclose(f);
     return 0;
+}
+
+/* ---- trusted directories and private files (issue 10, finding 3) ------------ */
+
+/* "dir/name" for messages; name alone when shown is NULL. */
+static void shown_path(char *out, size_t cap, const char *shown, const char *name)
+{
+    if (shown == NULL)
+        snprintf(out, cap, "%s", name);
+    else
+        snprintf(out, cap, "%s/%s", shown, name);
+}
+
+int hd_private_dir_open(int at, const char *name, const char *shown, const char *what,
+                        struct hd_err *err)
+{
+    char path[HD_MKDIRS_PATH_MAX + 300];
+    struct stat st;
+    /* Below a directory already checked, a link is never followed; the
+     * path the user named may itself be a link to their directory. */
+    int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY | (at == AT_FDCWD ? 0 : O_NOFOLLOW);
+    int fd = openat(at, name, flags);
+
+    shown_path(path, sizeof path, shown, name);
+    if (fd < 0) {
+        int e = errno;
+        if (e == ENOENT)
+            hd_err_set(err, HD_EX_NOINPUT, "%s \"%s\" does not exist", what, path);
+        else if (e == ELOOP && at != AT_FDCWD)
+            hd_err_set(err, HD_EX_CONFIG,
+                       "%s \"%s\" is a symbolic link, which Herald does not follow here: "
+                       "remove it (rm %s)",
+                       what, path, path);
+        else if (e == ENOTDIR)
+            hd_err_set(err, HD_EX_CANTCREAT, "%s \"%s\" is not a directory", what, path);
+        else
+            hd_err_set(err, HD_EX_CANTCREAT, "cannot open %s \"%s\": %s", what, path, strerror(e));
+        errno = e;
+        return -1;
+    }
+    if (fstat(fd, &st) != 0) {
+        hd_err_set(err, HD_EX_IOERR, "cannot stat %s \"%s\": %s", what, path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (st.st_uid != geteuid()) {
+        hd_err_set(err, HD_EX_CONFIG,
+                   "%s \"%s\" belongs to uid %lu, not to you (uid %lu): run: chown %lu %s, or "
+                   "use a directory of your own",
+                   what, path, (unsigned long)st.st_uid, (unsigned long)geteuid(),
+                   (unsigned long)geteuid(), path);
+        close(fd);
+        return -1;
+    }
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        hd_err_set(err, HD_EX_CONFIG,
+                   "%s \"%s\" is writable by group or others (mode %04o), so others could "
+                   "plant files in it: run: chmod 700 %s",
+                   what, path, (unsigned)(st.st_mode & 07777), path);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int hd_private_file_open(int at, const char *name, const char *shown, int flags, mode_t forbid,
+                         const char *what, struct hd_err *err)
+{
+    char path[HD_MKDIRS_PATH_MAX + 300];
+    struct stat st;
+    /* O_NONBLOCK: a FIFO planted under the name must not block the open;
+     * it is refused below and the flag is cleared for a regular file. */
+    int fd = openat(at, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
+
+    shown_path(path, sizeof path, shown, name);
+    if (fd < 0) {
+        int e = errno;
+        if (e == ELOOP)
+            hd_err_set(err, HD_EX_CONFIG,
+                       "%s %s is a symbolic link, which Herald does not follow: remove it "
+                       "(rm %s)",
+                       what, path, path);
+        else if (e == ENOENT && !(flags & O_CREAT))
+            hd_err_set(err, HD_EX_NOINPUT, "%s %s does not exist", what, path);
+        else
+            hd_err_set(err, (flags & O_CREAT) ? HD_EX_CANTCREAT : HD_EX_IOERR,
+                       "cannot %s %s %s: %s", (flags & O_CREAT) ? "create" : "open", what, path,
+                       strerror(e));
+        errno = e;
+        return -1;
+    }
+    if (fstat(fd, &st) != 0) {
+        hd_err_set(err, HD_EX_IOERR, "cannot stat %s %s: %s", what, path, strerror(errno));
+        goto fail;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        hd_err_set(err, HD_EX_CONFIG, "%s %s is not a regular file: remove it (rm %s)", what, path,
+                   path);
+        goto fail;
+    }
+    if (st.st_uid != geteuid()) {
+        hd_err_set(err, HD_EX_CONFIG,
+                   "%s %s belongs to uid %lu, not to you (uid %lu): run: chown %lu %s, or "
+                   "remove it",
+                   what, path, (unsigned long)st.st_uid, (unsigned long)geteuid(),
+                   (unsigned long)geteuid(), path);
+        goto fail;
+    }
+    if (st.st_nlink != 1) {
+        /* another name of the same file, perhaps where others can read it */
+        hd_err_set(err, HD_EX_CONFIG,
+                   "%s %s has %lu hard links: give it a copy of its own (cp %s %s.new && mv "
+                   "%s.new %s)",
+                   what, path, (unsigned long)st.st_nlink, path, path, path, path);
+        goto fail;
+    }
+    if ((st.st_mode & forbid) != 0) {
+        hd_err_set(err, HD_EX_CONFIG,
+                   "%s %s is accessible by group or others (mode %04o): run: "
+                   "chmod %s %s",
+                   what, path, (unsigned)(st.st_mode & 07777),
+                   (forbid & (S_IRGRP | S_IROTH)) ? "600" : "go-w", path);
+        goto fail;
+    }
+    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
+        hd_err_set(err, HD_EX_IOERR, "cannot use %s %s: %s", what, path, strerror(errno));
+        goto fail;
+    }
+    return fd;
+fail:
+    close(fd);
+    return -1;
+}
+
+/* ---- outputs in a place the user chose --------------------------------------- */
+
+int hd_out_tmp_open(const char *path, mode_t mode, char *tmp, size_t tmp_cap, struct hd_err *err)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    int dirlen = slash ? (int)(slash - path) : 0;
+    int n = snprintf(tmp, tmp_cap, "%.*s%s.%s.XXXXXX", dirlen, path, slash ? "/" : "", base);
+    int fd;
+
+    if (*base == '\0' || n < 0 || (size_t)n >= tmp_cap) {
+        hd_err_set(err, HD_EX_CANTCREAT, "cannot create %s: %s", path,
+                   *base == '\0' ? "no file name" : strerror(ENAMETOOLONG));
+        tmp[0] = '\0';
+        return -1;
+    }
+    /* mkstemp creates with O_CREAT | O_EXCL, which never follows a link. */
+    if ((fd = mkstemp(tmp)) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
+        hd_err_set(err, HD_EX_CANTCREAT, "cannot create %s: %s", path, strerror(errno));
+        tmp[0] = '\0';
+        return -1;
+    }
+    if (fchmod(fd, mode) != 0) {
+        hd_err_set(err, HD_EX_CANTCREAT, "cannot create %s: %s", path, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        tmp[0] = '\0';
+        return -1;
+    }
+    return fd;
+}
+
+int hd_out_commit(const char *tmp, const char *path, bool replace, struct hd_err *err)
+{
+    /* rename() replaces a link at path, and link() fails on one: neither
+     * writes through it. */
+    int rc = replace ? rename(tmp, path) : link(tmp, path);
+    int e = errno;
+    if (rc != 0 || !replace)
+        unlink(tmp);
+    if (rc != 0) {
+        hd_err_set(err, HD_EX_CANTCREAT, "cannot create %s: %s", path, strerror(e));
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+int hd_out_write(const char *path, const void *data, size_t len, mode_t mode, bool replace,
+                 struct hd_err *err)
+{
+    char tmp[HD_MKDIRS_PATH_MAX + 300];
+    const char *p = data;
+    size_t left = len;
+    int fd = hd_out_tmp_open(path, mode, tmp, sizeof tmp, err);
+
+    if (fd < 0)
+        return -1;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            goto fail;
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0)
+        goto fail;
+    if (close(fd) != 0) {
+        fd = -1;
+        goto fail;
+    }
+    return hd_out_commit(tmp, path, replace, err);
+fail:
+    hd_err_set(err, HD_EX_IOERR, "cannot write %s: %s", path,
+               errno ? strerror(errno) : "short write");
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    return -1;
 }

@@ -11,6 +11,7 @@
 #include "herald/plan.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -462,15 +463,24 @@ static int cmp_entry(const void *a, const void *b)
     return x->row < y->row ? -1 : x->row > y->row;
 }
 
+/* Sort runs live in the state directory, which hd_store_open checked is
+ * ours and closed to others; they are still made with O_EXCL | O_NOFOLLOW
+ * through the directory's fd (a stale one from a crashed plan is removed
+ * first), so a link in their place is never followed. */
 static int flush_run(struct planner *pl, const char *dir)
 {
-    char path[4200];
-    FILE *f;
+    char path[4200], name[64];
+    FILE *f = NULL;
+    int fd;
     if (pl->run_len == 0)
         return 0;
     qsort(pl->run, pl->run_len, sizeof *pl->run, cmp_entry);
-    snprintf(path, sizeof path, "%s/plan-run-%zu.tmp", dir, pl->nruns);
-    f = fopen(path, "wb");
+    snprintf(name, sizeof name, "plan-run-%zu.tmp", pl->nruns);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    unlinkat(pl->store->dirfd, name, 0);
+    fd = openat(pl->store->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0 && (f = fdopen(fd, "wb")) == NULL)
+        close(fd);
     if (f == NULL || fwrite(pl->run, sizeof *pl->run, pl->run_len, f) != pl->run_len ||
         fclose(f) != 0) {
         hd_err_set(pl->err, HD_EX_IOERR, "%s: cannot write a sort run: %s", path, strerror(errno));
@@ -658,7 +668,11 @@ static int merge_runs(struct planner *pl)
     if (readers == NULL || heap == NULL)
         goto oom;
     for (size_t i = 0; i < pl->nruns; i++) {
-        readers[i].f = fopen(pl->run_paths[i], "rb");
+        const char *slash = strrchr(pl->run_paths[i], '/');
+        int fd = openat(pl->store->dirfd, slash ? slash + 1 : pl->run_paths[i],
+                        O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0 && (readers[i].f = fdopen(fd, "rb")) == NULL)
+            close(fd);
         if (readers[i].f == NULL) {
             hd_err_set(pl->err, HD_EX_IOERR, "%s: cannot read a sort run: %s", pl->run_paths[i],
                        strerror(errno));
@@ -987,7 +1001,8 @@ int hd_plan_run(const struct hd_campaign *c, const struct hd_plan_opts *opts,
     struct planner *pl = calloc(1, sizeof *pl);
     struct hd_audience *aud = NULL;
     struct fingerprint fp;
-    char dir[4096];
+    char dir_buf[4096];
+    const char *dir = opts->state_dir;
     uint64_t aud_size = 0, obj_size = 0;
     double t0 = now_s(), last_progress = t0;
     int rc = -1;
@@ -1000,10 +1015,12 @@ int hd_plan_run(const struct hd_campaign *c, const struct hd_plan_opts *opts,
     pl->c = c;
     pl->err = err;
     pl->zones = json_array();
-    if (opts->state_dir)
-        snprintf(dir, sizeof dir, "%s", opts->state_dir);
-    else
-        hd_plan_default_dir(c, dir, sizeof dir);
+    /* The caller's path as it is: a copy cut to a buffer's size would name
+     * another directory (hd_store_open refuses one too long to open). */
+    if (dir == NULL) {
+        hd_plan_default_dir(c, dir_buf, sizeof dir_buf);
+        dir = dir_buf;
+    }
 
     campaign_fingerprint(c, &fp);
     if (hd_sha256_file(c->audience_path, fp.audience, &aud_size, err) != 0)
@@ -1133,7 +1150,8 @@ out:
     if (pl->txn)
         mdb_txn_abort(pl->txn);
     for (size_t i = 0; i < pl->nruns; i++) {
-        unlink(pl->run_paths[i]);
+        const char *slash = strrchr(pl->run_paths[i], '/');
+        unlinkat(pl->store->dirfd, slash ? slash + 1 : pl->run_paths[i], 0);
         free(pl->run_paths[i]);
     }
     free(pl->run_paths);

@@ -7,6 +7,8 @@
 #include <sys/mman.h>
 #include <sys/sysmacros.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "herald/files.h"
 
@@ -42,8 +44,48 @@ void hd_store_close(struct hd_store *s)
         return;
     if (s->env)
         mdb_env_close(s->env);
+    if (s->dirfd >= 0)
+        close(s->dirfd);
     free(s->dir);
     free(s);
+}
+
+/* Checks one of LMDB's files before LMDB opens it (see hd_store_open): not
+ * a link, a regular file of ours with one name and mode 0600 or stricter.
+ * lock.mdb is always opened for writing (LMDB writes it even for readers);
+ * a reader on a read-only file system may find it missing or unwritable,
+ * and LMDB then works without it. Fills *st for data.mdb. */
+static int check_store_file(const struct hd_store *s, const char *name, unsigned flags,
+                            struct stat *st, struct hd_err *err)
+{
+    bool lock = strcmp(name, "lock.mdb") == 0;
+    int oflags = (flags & HD_STORE_CREATE) || lock ? O_RDWR | O_CREAT
+                 : (flags & HD_STORE_RDONLY)       ? O_RDONLY
+                                                   : O_RDWR;
+    struct hd_err e2 = {0, ""};
+    int fd = hd_private_file_open(s->dirfd, name, s->dir, oflags, 077, "state store file", err);
+    if (fd < 0 && lock && (flags & HD_STORE_RDONLY) &&
+        (errno == EROFS || errno == EACCES || errno == EPERM)) {
+        fd = hd_private_file_open(s->dirfd, name, s->dir, O_RDONLY, 077, "state store file", &e2);
+        if (fd < 0 && errno == ENOENT)
+            return 0;
+        if (fd < 0)
+            *err = e2;
+    }
+    if (fd < 0) {
+        if (errno == ENOENT) /* nothing is created in a directory that is not a store */
+            hd_err_set(err, HD_EX_NOINPUT,
+                       "\"%s\" is not a herald state store (no %s): run `herald plan` first",
+                       s->dir, name);
+        return -1;
+    }
+    if (st != NULL && fstat(fd, st) != 0) {
+        hd_err_set(err, HD_EX_IOERR, "cannot stat %s/%s: %s", s->dir, name, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    return 0;
 }
 
 int hd_store_open(struct hd_store **out, const char *dir, unsigned flags, struct hd_err *err)
@@ -52,22 +94,56 @@ int hd_store_open(struct hd_store **out, const char *dir, unsigned flags, struct
     MDB_txn *txn = NULL;
     unsigned env_flags = MDB_NOTLS;
     unsigned db_flags = (flags & HD_STORE_CREATE) ? MDB_CREATE : 0;
-    struct stat st;
+    struct stat data_st, st;
+    char env_path[64];
+    const char *lmdb_dir = dir;
+    size_t dirlen = strlen(dir);
     int rc;
 
     *out = NULL;
+    if (s != NULL)
+        s->dirfd = -1;
     if (s == NULL || (s->dir = strdup(dir)) == NULL) {
         hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
+        goto fail;
+    }
+    /* Before anything is created: a longer path cannot be opened whole. */
+    if (dirlen == 0 || dirlen > HD_MKDIRS_PATH_MAX) {
+        hd_err_set(err, (flags & HD_STORE_CREATE) ? HD_EX_CANTCREAT : HD_EX_NOINPUT,
+                   "state directory path is %s (%zu bytes, at most %d)",
+                   dirlen ? "too long" : "empty", dirlen, HD_MKDIRS_PATH_MAX);
         goto fail;
     }
     if (flags & HD_STORE_CREATE) {
         /* Parents get the usual mode; the store itself is private. */
         if (hd_mkdirs(dir, 0700, "state directory", err) != 0)
             goto fail;
-    } else if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        hd_err_set(err, HD_EX_NOINPUT, "no state store at \"%s\": run `herald plan` first", dir);
+    }
+    /* The directory must be ours and closed to others: whoever can write it
+     * can plant data.mdb or lock.mdb as links (LMDB follows them, writing
+     * the store or its lock where the link points) or replace them. */
+    if ((s->dirfd = hd_private_dir_open(AT_FDCWD, dir, NULL, "state directory", err)) < 0) {
+        if (err->code == HD_EX_NOINPUT ||
+            (!(flags & HD_STORE_CREATE) && err->code == HD_EX_CANTCREAT && errno == ENOTDIR))
+            hd_err_set(err, HD_EX_NOINPUT, "no state store at \"%s\": run `herald plan` first",
+                       dir);
         goto fail;
     }
+    /* LMDB opens DIR/data.mdb and DIR/lock.mdb itself, with O_CREAT and
+     * without O_NOFOLLOW. So both are created or checked here first (never
+     * a link, a regular file of ours, one name, mode 0600), and LMDB is
+     * handed the directory as /proc/self/fd/N: its paths resolve through
+     * the directory we checked, whatever is renamed above it meanwhile.
+     * Race-free: the directory belongs to us and no one else may write it,
+     * so between the check and LMDB's open only our own user (or root) can
+     * change its entries; and data.mdb's device and inode are compared with
+     * the file LMDB opened. */
+    if (check_store_file(s, "data.mdb", flags, &data_st, err) != 0 ||
+        check_store_file(s, "lock.mdb", flags, NULL, err) != 0)
+        goto fail;
+    snprintf(env_path, sizeof env_path, "/proc/self/fd/%d", s->dirfd);
+    if (access(env_path, X_OK) == 0)
+        lmdb_dir = env_path;
     if (flags & HD_STORE_RDONLY)
         env_flags |= MDB_RDONLY;
     if (flags & HD_STORE_BULK)
@@ -78,7 +154,7 @@ int hd_store_open(struct hd_store **out, const char *dir, unsigned flags, struct
         hd_store_fail(err, rc, "opening the state store");
         goto fail;
     }
-    if ((rc = mdb_env_open(s->env, dir, env_flags, 0600)) != 0) {
+    if ((rc = mdb_env_open(s->env, lmdb_dir, env_flags, 0600)) != 0) {
         if (rc == ENOENT && !(flags & HD_STORE_CREATE)) {
             /* a directory without data.mdb (read-only opens do not create it) */
             hd_err_set(err, HD_EX_NOINPUT, "no state store at \"%s\": run `herald plan` first",
@@ -87,6 +163,15 @@ int hd_store_open(struct hd_store **out, const char *dir, unsigned flags, struct
             hd_store_fail(err, rc, "opening the state store");
             hd_err_prefix(err, "%s", dir);
         }
+        goto fail;
+    }
+    int data_fd = -1;
+    if (mdb_env_get_fd(s->env, &data_fd) != 0 || fstat(data_fd, &st) != 0 ||
+        st.st_dev != data_st.st_dev || st.st_ino != data_st.st_ino) {
+        hd_err_set(err, HD_EX_CONFIG,
+                   "%s/data.mdb was replaced while it was being opened: check who else "
+                   "writes to %s",
+                   dir, dir);
         goto fail;
     }
     if ((rc = mdb_txn_begin(s->env, NULL, (flags & HD_STORE_RDONLY) ? MDB_RDONLY : 0, &txn)) != 0) {
@@ -135,12 +220,13 @@ fail:
  * /proc/self/maps by its device and inode. Best effort: NULL if not found. */
 static void *find_map(const struct hd_store *s, size_t *len)
 {
-    char path[4200], line[4600];
+    char line[4600];
     struct stat st;
     FILE *f;
     void *addr = NULL;
-    snprintf(path, sizeof path, "%s/data.mdb", s->dir);
-    if (stat(path, &st) != 0 || (f = fopen("/proc/self/maps", "r")) == NULL)
+    int fd = -1;
+    if (mdb_env_get_fd(s->env, &fd) != 0 || fstat(fd, &st) != 0 ||
+        (f = fopen("/proc/self/maps", "r")) == NULL)
         return NULL;
     while (addr == NULL && fgets(line, sizeof line, f)) {
         unsigned long lo, hi, ino, dmaj, dmin;

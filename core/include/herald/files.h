@@ -11,6 +11,7 @@
 #ifndef HERALD_FILES_H
 #define HERALD_FILES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -68,5 +69,62 @@ long hd_key_file_read(const char *path, const char *what, unsigned char *buf, si
  * HD_EX_NOINPUT when it does not exist, HD_EX_IOERR for other open and read
  * failures, HD_EX_SOFTWARE when out cannot grow. */
 int hd_file_read(const char *path, struct hd_buf *out, struct hd_err *err);
+
+/* ---- trusted directories and private files ----------------------------------
+ * What Herald keeps (the state store, the file module's Maildir and outbox)
+ * must not be readable or replaceable by others, and a link planted where
+ * Herald writes must never be followed (issue 10, finding 3). */
+
+/* Opens the directory name (relative to the directory fd at, or AT_FDCWD)
+ * and checks that it belongs to the effective user and that neither group
+ * nor others can write it; returns its fd (O_CLOEXEC) or -1 with err set.
+ * Below a directory fd (at != AT_FDCWD) a symbolic link is not followed; a
+ * path from the user (AT_FDCWD) may be a link to a directory of theirs.
+ * shown is the directory name is in (for messages; NULL: name alone), what
+ * names it ("state directory"). errno is kept for the open's failure.
+ *   HD_EX_NOINPUT   it does not exist;
+ *   HD_EX_CANTCREAT it is not a directory, or cannot be opened;
+ *   HD_EX_CONFIG    "belongs to uid N, not to you (uid M): run: chown M P",
+ *                   "is writable by group or others (mode 0777) ...: run:
+ *                   chmod 700 P", "is a symbolic link ... (rm P)";
+ *   HD_EX_IOERR     fstat failed. */
+int hd_private_dir_open(int at, const char *name, const char *shown, const char *what,
+                        struct hd_err *err);
+
+/* Opens the file name in the directory fd at with flags (O_RDONLY, O_RDWR,
+ * O_CREAT (mode 0600), O_APPEND...) plus O_NOFOLLOW and O_CLOEXEC, and
+ * checks with fstat that it is a regular file of the effective user with
+ * one link and none of the mode bits forbid (e.g. 077, or S_IWGRP|S_IWOTH).
+ * A FIFO or device does not block the open. Returns the fd or -1 with err
+ * set (errno kept for the open's failure):
+ *   HD_EX_CONFIG    a symbolic link, not a regular file, another owner,
+ *                   hard links, a forbidden mode (each says what to run);
+ *   HD_EX_NOINPUT   it does not exist (without O_CREAT);
+ *   HD_EX_CANTCREAT it cannot be created (with O_CREAT), HD_EX_IOERR it
+ *                   cannot be opened (without). */
+int hd_private_file_open(int at, const char *name, const char *shown, int flags, mode_t forbid,
+                         const char *what, struct hd_err *err);
+
+/* ---- outputs in a place the user chose ----------------------------------------
+ * Written to a new temporary file next to the output (O_EXCL, mode set with
+ * fchmod), then renamed into place: a link planted at the output's name is
+ * replaced, never written through, and a reader never sees half a file. */
+
+/* Creates the temporary file "DIR/.NAME.XXXXXX" for path in tmp (tmp_cap
+ * bytes) with mode; returns its fd, or -1 with err set (HD_EX_CANTCREAT)
+ * and tmp empty. */
+int hd_out_tmp_open(const char *path, mode_t mode, char *tmp, size_t tmp_cap, struct hd_err *err);
+
+/* Moves tmp to path (replace: over whatever is there, a link included;
+ * otherwise fails with EEXIST if path exists). tmp is gone afterwards,
+ * whatever the outcome. Returns 0 or -1 with err set (HD_EX_CANTCREAT) and
+ * errno kept. */
+int hd_out_commit(const char *tmp, const char *path, bool replace, struct hd_err *err);
+
+/* Writes len bytes to path through a temporary file (fsync'd), as above.
+ * Returns 0 or -1 with err set (HD_EX_CANTCREAT, HD_EX_IOERR); errno is
+ * EEXIST when !replace and path exists. */
+int hd_out_write(const char *path, const void *data, size_t len, mode_t mode, bool replace,
+                 struct hd_err *err);
 
 #endif

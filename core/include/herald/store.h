@@ -53,6 +53,7 @@ struct hd_store {
     MDB_dbi proofs; /* u64 leaf index (BE) -> proof record line (docs/proofs.md) */
     char *dir;
     void *map; /* where LMDB mapped data.mdb, found on first hd_store_drop_mapped */
+    int dirfd; /* the state directory, checked as ours (open files in it with openat) */
 };
 
 /* Delivery states. */
@@ -165,6 +166,17 @@ struct hd_delivery_rec {
 };
 #define HD_RESPONSE_MAX 512 /* a service's reply is kept up to this many bytes */
 
+/* Opens the store in dir (HD_STORE_CREATE: making dir, mode 0700, and the
+ * store). The directory must belong to the effective user and not be
+ * writable by group or others; data.mdb and lock.mdb must be regular files
+ * of ours with one link and mode 0600 or stricter, and are never followed
+ * as links (docs/state-store.md, "Trust"). Errors:
+ *   HD_EX_CANTCREAT dir cannot be created, is not a directory, is not
+ *                   writable (with HD_STORE_CREATE), or its path is longer
+ *                   than 4095 bytes (checked before anything is created);
+ *   HD_EX_NOINPUT   no store there (without HD_STORE_CREATE);
+ *   HD_EX_CONFIG    a trust check failed (the message says what to run);
+ *   others as hd_store_fail. */
 int hd_store_open(struct hd_store **out, const char *dir, unsigned flags, struct hd_err *err);
 /* Closes and frees; NULL is a no-op. */
 void hd_store_close(struct hd_store *s);
