@@ -166,9 +166,13 @@ int hd_private_dir_open(int at, const char *name, const char *shown, const char 
     shown_path(path, sizeof path, shown, name);
     if (fd < 0) {
         int e = errno;
+        struct stat lst;
+        /* O_DIRECTORY | O_NOFOLLOW on a link fails with ENOTDIR, not ELOOP */
+        bool link = at != AT_FDCWD && (e == ELOOP || e == ENOTDIR) &&
+                    fstatat(at, name, &lst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lst.st_mode);
         if (e == ENOENT)
             hd_err_set(err, HD_EX_NOINPUT, "%s \"%s\" does not exist", what, path);
-        else if (e == ELOOP && at != AT_FDCWD)
+        else if (link)
             hd_err_set(err, HD_EX_CONFIG,
                        "%s \"%s\" is a symbolic link, which Herald does not follow here: "
                        "remove it (rm %s)",

@@ -15,6 +15,11 @@
  * extra copy. The outbox is written with one write() per batch under an
  * exclusive flock(), so lines from several writers never interleave.
  *
+ * Trust: the maildir and its tmp/, new/ and cur/ must belong to the user
+ * and not be writable by group or others, and are used through their fds;
+ * the outbox is opened with O_NOFOLLOW and must be a regular file of the
+ * user that group and others cannot write. Either refusal is exit 78.
+ *
  * Test aids: fail_every / permanent_every inject failures, delay_ms slows
  * every batch. docs/channel-modules.md describes the settings.
  */
@@ -31,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "herald/files.h"
 #include "registry.h"
 
 #define DELAY_MS_MAX 60000ul
@@ -43,7 +49,8 @@ struct file_chan {
     unsigned long delay_ms;
     struct hd_faults faults;
     /* email */
-    char hostname[100]; /* safe for Maildir names: no / or : (truncated) */
+    char hostname[100];         /* safe for Maildir names: no / or : (truncated) */
+    int dir_fd, tmp_fd, new_fd; /* the maildir and its tmp/ and new/, checked as ours */
     unsigned long long tmp_seq;
     /* push: what we know of the outbox, to number lines */
     int fd;
@@ -156,22 +163,36 @@ static void sleep_ms(unsigned long ms)
 
 /* ---- email: Maildir -------------------------------------------------------- */
 
+/* A maildir and its tmp/, new/ and cur/ must be ours and closed to others
+ * (hd_private_dir_open), and are used through their fds: a link planted as
+ * tmp/ or new/ is refused, and renaming a directory above the maildir
+ * afterwards changes nothing. */
 static int open_maildir(struct file_chan *ch, const struct hd_ynode *where, struct hd_err *err)
 {
     static const char *const subs[] = {"tmp", "new", "cur"};
-    char sub[PATH_MAX];
     if (mkdir_p(ch->path, 0700) != 0) {
         hd_err_at(err, HD_EX_CANTCREAT, where->file, where->line, where->col,
                   "cannot create maildir \"%s\": %s", ch->path, strerror(errno));
         return -1;
     }
+    if ((ch->dir_fd = hd_private_dir_open(AT_FDCWD, ch->path, NULL, "maildir", err)) < 0)
+        goto located;
     for (size_t i = 0; i < 3; i++) {
-        snprintf(sub, sizeof sub, "%s/%s", ch->path, subs[i]);
-        if (mkdir_p(sub, 0700) != 0) {
+        if (mkdirat(ch->dir_fd, subs[i], 0700) != 0 && errno != EEXIST) {
             hd_err_at(err, HD_EX_CANTCREAT, where->file, where->line, where->col,
-                      "cannot create maildir \"%s\": %s: %s", ch->path, sub, strerror(errno));
+                      "cannot create maildir \"%s\": %s/%s: %s", ch->path, ch->path, subs[i],
+                      strerror(errno));
             return -1;
         }
+        int fd = hd_private_dir_open(ch->dir_fd, subs[i], ch->path, "maildir directory", err);
+        if (fd < 0)
+            goto located;
+        if (i == 0)
+            ch->tmp_fd = fd;
+        else if (i == 1)
+            ch->new_fd = fd;
+        else
+            close(fd);
     }
     /* Maildir names must not contain '/' or ':'; escape them as the
      * Maildir convention does (\057, \072). */
@@ -190,6 +211,9 @@ static int open_maildir(struct file_chan *ch, const struct hd_ynode *where, stru
     }
     ch->hostname[o] = '\0';
     return 0;
+located:
+    hd_err_prefix(err, "%s:%lu:%lu", where->file, where->line, where->col);
+    return -1;
 }
 
 /* The message id's part before "@", kept to [A-Za-z0-9_-]. */
@@ -210,15 +234,16 @@ static void message_key(const struct hd_message *m, char *out, size_t size)
 
 static void email_one(struct file_chan *ch, const struct hd_message *m)
 {
-    char tmp[PATH_MAX], dst[PATH_MAX], name[NAME_MAX + 1], key[65], reason[PATH_MAX + 128];
+    char tmp[NAME_MAX + 1], name[NAME_MAX + 1], key[65], reason[PATH_MAX + 128];
     long long now = (long long)time(NULL);
     int fd, rc;
 
-    snprintf(tmp, sizeof tmp, "%s/tmp/%lld.P%ldQ%llu.%s", ch->path, now, (long)getpid(),
-             ++ch->tmp_seq, ch->hostname);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    snprintf(tmp, sizeof tmp, "%lld.P%ldQ%llu.%s", now, (long)getpid(), ++ch->tmp_seq,
+             ch->hostname);
+    fd = openat(ch->tmp_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
-        snprintf(reason, sizeof reason, "cannot create %s: %s", tmp, strerror(errno));
+        snprintf(reason, sizeof reason, "cannot create %s/tmp/%s: %s", ch->path, tmp,
+                 strerror(errno));
         report(ch, m, HD_OUTCOME_TRANSIENT, "inbox.failed", NULL, reason);
         return;
     }
@@ -226,20 +251,23 @@ static void email_one(struct file_chan *ch, const struct hd_message *m)
     if (rc == 0 && ch->fsync)
         rc = fsync(fd);
     if (rc != 0) {
-        snprintf(reason, sizeof reason, "cannot write %s: %s", tmp, strerror(errno));
+        snprintf(reason, sizeof reason, "cannot write %s/tmp/%s: %s", ch->path, tmp,
+                 strerror(errno));
         close(fd);
-        unlink(tmp);
+        unlinkat(ch->tmp_fd, tmp, 0);
         report(ch, m, HD_OUTCOME_TRANSIENT, "inbox.failed", NULL, reason);
         return;
     }
     if (close(fd) != 0) {
-        snprintf(reason, sizeof reason, "cannot write %s: %s", tmp, strerror(errno));
-        unlink(tmp);
+        snprintf(reason, sizeof reason, "cannot write %s/tmp/%s: %s", ch->path, tmp,
+                 strerror(errno));
+        unlinkat(ch->tmp_fd, tmp, 0);
         report(ch, m, HD_OUTCOME_TRANSIENT, "inbox.failed", NULL, reason);
         return;
     }
 
-    /* Deliver without overwriting: link() fails on an existing name. */
+    /* Deliver without overwriting: linkat() fails on an existing name (a
+     * link included, which it does not follow). */
     message_key(m, key, sizeof key);
     rc = -1;
     for (unsigned k = 1; k <= 1000; k++) {
@@ -247,31 +275,24 @@ static void email_one(struct file_chan *ch, const struct hd_message *m)
             snprintf(name, sizeof name, "%lld.%s_%u.%s", now, key, m->attempt, ch->hostname);
         else
             snprintf(name, sizeof name, "%lld.%s_%u_%u.%s", now, key, m->attempt, k, ch->hostname);
-        snprintf(dst, sizeof dst, "%s/new/%s", ch->path, name);
-        rc = link(tmp, dst);
+        rc = linkat(ch->tmp_fd, tmp, ch->new_fd, name, 0);
         if (rc == 0 || errno != EEXIST)
             break;
     }
     if (rc != 0) {
-        snprintf(reason, sizeof reason, "cannot deliver to %s: %s", dst, strerror(errno));
-        unlink(tmp);
+        snprintf(reason, sizeof reason, "cannot deliver to %s/new/%s: %s", ch->path, name,
+                 strerror(errno));
+        unlinkat(ch->tmp_fd, tmp, 0);
         report(ch, m, HD_OUTCOME_TRANSIENT, "inbox.failed", NULL, reason);
         return;
     }
-    unlink(tmp);
-    if (ch->fsync) {
-        snprintf(dst, sizeof dst, "%s/new", ch->path);
-        fd = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        rc = fd < 0 ? -1 : fsync(fd);
-        if (fd >= 0)
-            close(fd);
-        if (rc != 0) {
-            /* the file is there but may not survive a power cut: let the
-             * dispatcher retry (a re-send is a visible extra copy) */
-            snprintf(reason, sizeof reason, "cannot sync %s: %s", dst, strerror(errno));
-            report(ch, m, HD_OUTCOME_TRANSIENT, "inbox.failed", NULL, reason);
-            return;
-        }
+    unlinkat(ch->tmp_fd, tmp, 0);
+    if (ch->fsync && fsync(ch->new_fd) != 0) {
+        /* the file is there but may not survive a power cut: let the
+         * dispatcher retry (a re-send is a visible extra copy) */
+        snprintf(reason, sizeof reason, "cannot sync %s/new: %s", ch->path, strerror(errno));
+        report(ch, m, HD_OUTCOME_TRANSIENT, "inbox.failed", NULL, reason);
+        return;
     }
     report(ch, m, HD_OUTCOME_ACCEPTED, "inbox.stored", name, NULL);
 }
@@ -292,10 +313,13 @@ static int open_outbox(struct file_chan *ch, const struct hd_ynode *where, struc
             return -1;
         }
     }
-    ch->fd = open(ch->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    /* Never through a link, and only a regular file of ours that others
+     * cannot write: a file planted in a shared directory would receive
+     * every push token and message. */
+    ch->fd = hd_private_file_open(AT_FDCWD, ch->path, NULL, O_RDWR | O_APPEND | O_CREAT,
+                                  S_IWGRP | S_IWOTH, "outbox", err);
     if (ch->fd < 0) {
-        hd_err_at(err, HD_EX_CANTCREAT, where->file, where->line, where->col,
-                  "cannot open outbox \"%s\": %s", ch->path, strerror(errno));
+        hd_err_prefix(err, "%s:%lu:%lu", where->file, where->line, where->col);
         return -1;
     }
     ch->ends_in_newline = true;
@@ -474,6 +498,12 @@ static void file_close(void *instance)
         return;
     if (ch->type == HD_CHANNEL_PUSH && ch->fd >= 0)
         close(ch->fd);
+    if (ch->dir_fd >= 0)
+        close(ch->dir_fd);
+    if (ch->tmp_fd >= 0)
+        close(ch->tmp_fd);
+    if (ch->new_fd >= 0)
+        close(ch->new_fd);
     free(ch->path);
     free(ch);
 }
@@ -531,7 +561,7 @@ static int file_create(const struct hd_channel_host *host, const struct hd_campa
         abort();
     ch->host = *host;
     ch->type = conf->type;
-    ch->fd = -1;
+    ch->fd = ch->dir_fd = ch->tmp_fd = ch->new_fd = -1;
     if (file_settings(campaign, conf, ch, &path, &where, err) != 0)
         goto fail;
     ch->path = resolve(campaign, path);

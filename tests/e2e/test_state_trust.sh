@@ -128,3 +128,37 @@ if $root; then
   chmod 700 "$WORK"
   pass "a state directory that is not writable exits 73"
 fi
+
+# ---- finding 3: the file module's outbox and Maildir ----
+victim "$WORK/victim-outbox"
+ln -s "$WORK/victim-outbox" "$WORK/inapp.jsonl"
+expect_exit 78 "$HERALD" run "$camp" --state-dir "$state"
+untouched "$WORK/victim-outbox" "run with an outbox link"
+grep -qF "$WORK/inapp.jsonl" "$WORK/err" || fail "outbox link not named: $(cat "$WORK/err")"
+rm "$WORK/inapp.jsonl"
+if $root; then
+  install -m 600 -o nobody /dev/null "$WORK/inapp.jsonl"
+  expect_exit 78 "$HERALD" run "$camp" --state-dir "$state"
+  grep -q 'chown' "$WORK/err" || fail "foreign outbox: $(cat "$WORK/err")"
+  rm "$WORK/inapp.jsonl"
+fi
+pass "an outbox that is a link or another user's file is refused (78)"
+
+rm -rf "$WORK/maildir"
+mkdir -m 700 "$WORK/maildir" "$WORK/elsewhere"
+ln -s "$WORK/elsewhere" "$WORK/maildir/new"
+mkdir -m 700 "$WORK/maildir/tmp" "$WORK/maildir/cur"
+expect_exit 78 "$HERALD" run "$camp" --state-dir "$state"
+[ -z "$(ls -A "$WORK/elsewhere")" ] || fail "a message went through the maildir's new link"
+rm "$WORK/maildir/new"
+mkdir -m 777 "$WORK/maildir/new"
+chmod 777 "$WORK/maildir/new"
+expect_exit 78 "$HERALD" run "$camp" --state-dir "$state"
+grep -q 'chmod 700' "$WORK/err" || fail "open maildir: $(cat "$WORK/err")"
+chmod 700 "$WORK/maildir/new"
+pass "a Maildir with a linked or world-writable subdirectory is refused (78)"
+
+expect_exit 0 "$HERALD" run "$camp" --state-dir "$state" --ignore-send-window
+[ "$(find "$WORK/maildir/new" -type f | wc -l)" -eq 20 ] || fail "not 20 messages delivered"
+[ "$(wc -l <"$WORK/inapp.jsonl")" -eq 20 ] || fail "not 20 push lines"
+pass "the fixed-up store, Maildir and outbox run to completion"
