@@ -73,11 +73,10 @@ static bool is_stdout(const char *path)
     return path == NULL || strcmp(path, "-") == 0;
 }
 
-/* Opens an output file. *created tells whether this run made it: only then
- * may a failed run remove it again. An existing path (a file the user wants
- * overwritten, a FIFO, a device such as /dev/null) is opened as it is, is
- * emptied only by truncate_output once every file has opened, and is never
- * removed. */
+/* Opens an output file, never through a link at path. *created tells whether this run made it: only
+ * then may a failed run remove it again. An existing path (a file the user wants overwritten, a
+ * FIFO, a device such as /dev/null) is opened as it is, is emptied only by truncate_output once
+ * every file has opened, and is never removed. */
 static FILE *open_output(const char *path, bool *created, struct hd_err *err)
 {
     int fd;
@@ -85,11 +84,20 @@ static FILE *open_output(const char *path, bool *created, struct hd_err *err)
     *created = false;
     if (is_stdout(path))
         return stdout;
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    /* O_NOFOLLOW: a link planted at path is refused, never written through
+     * (a FIFO or device named directly still works). */
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
     if (fd >= 0)
         *created = true;
     else if (errno == EEXIST)
-        fd = open(path, O_WRONLY);
+        fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ELOOP) {
+        hd_err_set(err, HD_EX_CANTCREAT,
+                   "'%s' is a symbolic link, which Herald does not write through: name its "
+                   "target, or remove it",
+                   path);
+        return NULL;
+    }
     if (fd < 0) {
         hd_err_set(err, HD_EX_CANTCREAT, "cannot create '%s': %s", path, strerror(errno));
         return NULL;

@@ -327,14 +327,20 @@ static json_t *hex_array(uint8_t (*h)[32], size_t n)
 
 static int write_json(json_t *j, const char *out, struct hd_err *err)
 {
-    int rc = out ? json_dump_file(j, out, JSON_INDENT(2) | JSON_SORT_KEYS)
-                 : json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-    if (rc != 0) {
-        hd_err_set(err, HD_EX_CANTCREAT, "cannot write %s", out ? out : "the proof");
+    if (out) {
+        /* a new file renamed into place: never through a link at out */
+        char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+        int rc = text ? hd_out_write(out, text, strlen(text), 0644, true, err) : -1;
+        if (text == NULL)
+            hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
+        free(text);
+        return rc;
+    }
+    if (json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
+        hd_err_set(err, HD_EX_CANTCREAT, "cannot write the proof");
         return -1;
     }
-    if (!out)
-        putchar('\n');
+    putchar('\n');
     return 0;
 }
 
@@ -1041,14 +1047,10 @@ static int cmd_show(int argc, char **argv)
             char file[4200];
             snprintf(file, sizeof file, "%s/%s.%s", out, name,
                      cs->channels[ch].type == HD_CHANNEL_EMAIL ? "eml" : "json");
-            FILE *f = fopen(file, "wb");
-            if (f == NULL || fwrite(rd.bytes.data, 1, rd.bytes.len, f) != rd.bytes.len) {
-                if (f)
-                    fclose(f);
-                hd_err_set(&err, HD_EX_CANTCREAT, "cannot write %s", file);
+            /* a new file (0600: it is one person's message) renamed into place:
+             * never through a link at file */
+            if (hd_out_write(file, rd.bytes.data, rd.bytes.len, 0600, true, &err) != 0)
                 goto fail;
-            }
-            fclose(f);
             printf("  written to %s\n", file);
         } else {
             printf("----- %s message -----\n", name);

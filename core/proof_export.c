@@ -105,17 +105,9 @@ static const char verify_md[] =
 static int write_atomic(const char *dir, const char *name, const void *data, size_t len,
                         struct hd_err *err)
 {
-    char tmp[4200], path[4200];
-    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
+    char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (hdp_write_new(tmp, data, len, 0644, true, err) != 0)
-        return -1;
-    if (rename(tmp, path) != 0) {
-        hd_err_set(err, HD_EX_CANTCREAT, "cannot write %s: %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    return hd_out_write(path, data, len, 0644, true, err);
 }
 
 static void sha256_hex(const void *data, size_t len, char out[65])
@@ -253,7 +245,7 @@ int hd_proofs_export(struct hd_store *s, const struct hd_proof_export_opts *o,
     FILE *out = NULL;
     struct hdp_rcheck c;
     struct hd_buf b = HD_BUF_INIT, meta = HD_BUF_INIT, note = HD_BUF_INIT;
-    char name[128], path[4200], tmp_records[4200], tmp_csv[4200];
+    char name[128], path[4200], tmp_records[4200] = "", tmp_csv[4200] = "";
     char *summary = NULL, *manifest = NULL, verify_text[sizeof verify_md + 512];
     char campaign[HD_ID_MAX + 1] = "", snapshot[65] = "", root_hex[65], root_b64[64];
     char vkey[512], ts[25];
@@ -278,17 +270,28 @@ int hd_proofs_export(struct hd_store *s, const struct hd_proof_export_opts *o,
     hdp_vkey_line(name, raw, vkey, sizeof vkey);
     if (hd_mkdirs(o->out_dir, 0755, "output directory", err) != 0)
         goto out;
-    snprintf(tmp_records, sizeof tmp_records, "%s/.records.jsonl.tmp", o->out_dir);
-    snprintf(tmp_csv, sizeof tmp_csv, "%s/.records.csv.tmp", o->out_dir);
-    if ((out = fopen(tmp_records, "wb")) == NULL) {
+    /* Each file is written to a new temporary file (O_EXCL) and renamed into
+     * place: a link planted in the bundle directory is replaced, never
+     * written through. */
+    int tfd;
+    snprintf(path, sizeof path, "%s/records.jsonl", o->out_dir);
+    if ((tfd = hd_out_tmp_open(path, 0644, tmp_records, sizeof tmp_records, err)) < 0)
+        goto out;
+    if ((out = fdopen(tfd, "wb")) == NULL) {
         hd_err_set(err, HD_EX_CANTCREAT, "cannot create %s: %s", tmp_records, strerror(errno));
+        close(tfd);
         goto out;
     }
     setvbuf(out, NULL, _IOFBF, 1 << 20);
     if (o->csv) {
         c.csv = true;
         c.csv_md = EVP_MD_CTX_new();
-        if ((c.csv_out = fopen(tmp_csv, "wb")) == NULL || c.csv_md == NULL ||
+        snprintf(path, sizeof path, "%s/records.csv", o->out_dir);
+        if ((tfd = hd_out_tmp_open(path, 0644, tmp_csv, sizeof tmp_csv, err)) < 0)
+            goto out;
+        if ((c.csv_out = fdopen(tfd, "wb")) == NULL)
+            close(tfd);
+        if (c.csv_out == NULL || c.csv_md == NULL ||
             !EVP_DigestInit_ex(c.csv_md, EVP_sha256(), NULL)) {
             hd_err_set(err, HD_EX_CANTCREAT, "cannot create %s: %s", tmp_csv, strerror(errno));
             goto out;
@@ -411,12 +414,19 @@ int hd_proofs_export(struct hd_store *s, const struct hd_proof_export_opts *o,
         goto out;
 
     snprintf(path, sizeof path, "%s/records.jsonl", o->out_dir);
-    if (rename(tmp_records, path) != 0) {
-        hd_err_set(err, HD_EX_CANTCREAT, "cannot write %s: %s", path, strerror(errno));
+    rc = hd_out_commit(tmp_records, path, true, err);
+    tmp_records[0] = '\0';
+    if (rc != 0)
         goto out;
-    }
+    rc = -1;
     snprintf(path, sizeof path, "%s/records.csv", o->out_dir);
-    if (o->csv ? rename(tmp_csv, path) != 0 : (unlink(path) != 0 && errno != ENOENT)) {
+    if (o->csv) {
+        rc = hd_out_commit(tmp_csv, path, true, err);
+        tmp_csv[0] = '\0';
+        if (rc != 0)
+            goto out;
+        rc = -1;
+    } else if (unlink(path) != 0 && errno != ENOENT) {
         hd_err_set(err, HD_EX_CANTCREAT, "cannot write %s: %s", path, strerror(errno));
         goto out;
     }
@@ -438,11 +448,10 @@ out:
         fclose(out);
     if (c.csv_out)
         fclose(c.csv_out);
-    if (rc != 0) {
+    if (tmp_records[0]) /* not renamed into place: the run failed */
         unlink(tmp_records);
-        if (o->csv)
-            unlink(tmp_csv);
-    }
+    if (tmp_csv[0])
+        unlink(tmp_csv);
     hdp_rcheck_free(&c);
     EVP_PKEY_free(pk);
     free(summary);

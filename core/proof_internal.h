@@ -38,8 +38,10 @@
 /* The value of a lowercase hex digit, or -1. */
 int hdp_hexval(char c);
 
-/* Creates path (O_EXCL unless force) with mode, writes data and fsyncs it.
- * Returns 0, or -1 with err (HD_EX_CANTCREAT, HD_EX_IOERR). */
+/* Writes data to path with mode through a new temporary file (fsync'd),
+ * renamed into place (force) or linked there (fails if path exists): a
+ * link at path is never followed (hd_out_write). Returns 0, or -1 with err
+ * (HD_EX_CANTCREAT, HD_EX_IOERR). */
 int hdp_write_new(const char *path, const void *data, size_t len, mode_t mode, bool force,
                   struct hd_err *err);
 

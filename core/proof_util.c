@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "herald/files.h"
 #include "proof_internal.h"
 
 /* Lowercase hex only: the canonical form. */
@@ -92,18 +93,15 @@ int hd_proof_unbase64(const char *s, size_t n, uint8_t *out, size_t cap, size_t 
 int hdp_write_new(const char *path, const void *data, size_t len, mode_t mode, bool force,
                   struct hd_err *err)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (force ? O_TRUNC : O_EXCL), mode);
-    if (fd < 0) {
-        hd_err_set(err, HD_EX_CANTCREAT, "cannot create %s: %s%s", path, strerror(errno),
-                   errno == EEXIST ? " (pass --force to replace it)" : "");
+    /* Through a new temporary file renamed (or, without force, linked)
+     * into place: a link planted at path is never written through. */
+    if (hd_out_write(path, data, len, mode, force, err) != 0) {
+        if (!force && errno == EEXIST)
+            hd_err_set(err, HD_EX_CANTCREAT, "cannot create %s: %s (pass --force to replace it)",
+                       path, strerror(EEXIST));
         return -1;
     }
-    if (fchmod(fd, mode) != 0 || write(fd, data, len) != (ssize_t)len || fsync(fd) != 0) {
-        hd_err_set(err, HD_EX_IOERR, "cannot write %s: %s", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    return close(fd) == 0 ? 0 : -1;
+    return 0;
 }
 
 /* Gigabytes of records would fill the page cache with dirty pages and push

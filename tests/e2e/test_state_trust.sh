@@ -162,3 +162,43 @@ expect_exit 0 "$HERALD" run "$camp" --state-dir "$state" --ignore-send-window
 [ "$(find "$WORK/maildir/new" -type f | wc -l)" -eq 20 ] || fail "not 20 messages delivered"
 [ "$(wc -l <"$WORK/inapp.jsonl")" -eq 20 ] || fail "not 20 push lines"
 pass "the fixed-up store, Maildir and outbox run to completion"
+
+# ---- finding 3: outputs in user-chosen places ----
+expect_exit 0 "$HERALD" keys generate --out "$WORK/signing"
+bundle=$WORK/bundle
+mkdir "$bundle"
+for f in records.jsonl .records.jsonl.tmp summary.json checkpoint manifest.json; do
+  victim "$WORK/victim-b-$f"
+  ln -s "$WORK/victim-b-$f" "$bundle/$f"
+done
+expect_exit 0 "$HERALD" proofs export "$camp" --state-dir "$state" --out "$bundle" --key "$WORK/signing.key"
+for f in records.jsonl .records.jsonl.tmp summary.json checkpoint manifest.json; do
+  untouched "$WORK/victim-b-$f" "proofs export over a $f link"
+done
+for f in records.jsonl summary.json checkpoint manifest.json; do
+  [ -f "$bundle/$f" ] && [ ! -L "$bundle/$f" ] || fail "bundle $f is not a regular file"
+done
+expect_exit 0 "$HERALD" proofs verify "$bundle" --pubkey "$WORK/signing.pub"
+pass "proofs export replaces links planted in the bundle directory, never writes through them"
+
+victim "$WORK/victim-prove"
+ln -s "$WORK/victim-prove" "$WORK/prove.json"
+expect_exit 0 "$HERALD" proofs prove "$bundle" --person p000001 --pseudonym-key-env HERALD_PSEUDONYM_KEY \
+  --out "$WORK/prove.json"
+untouched "$WORK/victim-prove" "proofs prove --out over a link"
+[ -f "$WORK/prove.json" ] && [ ! -L "$WORK/prove.json" ] || fail "prove.json is still a link"
+mkdir "$WORK/show"
+victim "$WORK/victim-show"
+ln -s "$WORK/victim-show" "$WORK/show/email.eml"
+"$HERALD" proofs show "$camp" --state-dir "$state" --person p000001 --out "$WORK/show" \
+  >"$WORK/out" 2>"$WORK/err" || true
+untouched "$WORK/victim-show" "proofs show --out over a link"
+grep -q 'Lumen' "$WORK/show/email.eml" || fail "show did not write email.eml: $(cat "$WORK/err")"
+pass "proofs prove and show write new files in place of planted links"
+
+victim "$WORK/victim-gen"
+ln -s "$WORK/victim-gen" "$WORK/gen.csv"
+expect_exit 73 "$HERALD" generate --rows 10 --out "$WORK/gen.csv"
+untouched "$WORK/victim-gen" "generate --out over a link"
+grep -q 'link' "$WORK/err" || fail "generate: link not named: $(cat "$WORK/err")"
+pass "generate refuses to write through a link (73)"
