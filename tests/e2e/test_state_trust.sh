@@ -99,6 +99,20 @@ grep -q "chmod 600" "$WORK/err" || fail "loose data.mdb not refused with chmod: 
 chmod 600 "$state/data.mdb"
 pass "links planted in a planned store (lock.mdb, run.lock) are not followed by run or status"
 
+# Plan's sort runs (every 2^19 rows) are made in the state directory without
+# following a link planted in their place.
+"$HERALD" generate --rows 530000 --seed 5 --out "$WORK/big.csv" 2>/dev/null
+sed "s|^  source: .*|  source: $WORK/big.csv|" "$camp" >"$WORK/big.yaml"
+mkdir -m 700 "$WORK/s-big"
+victim "$WORK/victim-run0"
+ln -s "$WORK/victim-run0" "$WORK/s-big/plan-run-0.tmp"
+t0=$SECONDS
+expect_exit 0 "$HERALD" plan "$WORK/big.yaml" --state-dir "$WORK/s-big"
+echo "plan of 530,000 rows: $((SECONDS - t0)) s"
+untouched "$WORK/victim-run0" "plan's sort run"
+[ -z "$(find "$WORK/s-big" -name 'plan-run-*')" ] || fail "sort runs left behind"
+pass "plan's sort runs do not follow a link planted in their place"
+
 # ---- finding 12: state paths that cannot be used exit 73 ----
 : >"$WORK/s-file"
 expect_exit 73 "$HERALD" plan "$camp" --state-dir "$WORK/s-file"
