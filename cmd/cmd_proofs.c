@@ -1,6 +1,7 @@
 /* herald proofs: export, verify and query delivery-proof bundles
  * (docs/proofs.md). */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -698,7 +699,11 @@ static void snap_cleanup(struct snap *sn)
 
 static int snap_write(struct snap *sn, const char *path, const void *data, size_t len)
 {
-    FILE *f = fopen(path, "wb");
+    /* a fresh directory of ours (mkdtemp); still, never through a link */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (fd >= 0 && f == NULL)
+        close(fd);
     char **files = realloc(sn->files, (sn->nfiles + 1) * sizeof *files);
     if (files)
         sn->files = files;

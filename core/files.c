@@ -320,6 +320,19 @@ int hd_out_commit(const char *tmp, const char *path, bool replace, struct hd_err
      * writes through it. */
     int rc = replace ? rename(tmp, path) : link(tmp, path);
     int e = errno;
+    if (rc != 0 && !replace && (e == EPERM || e == EOPNOTSUPP || e == ENOSYS)) {
+        /* a file system without hard links (vfat): claim the name with
+         * O_EXCL (never through a link), then rename over the claim */
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        e = errno;
+        if (fd >= 0) {
+            close(fd);
+            rc = rename(tmp, path);
+            e = errno;
+            if (rc != 0)
+                unlink(path);
+        }
+    }
     if (rc != 0 || !replace)
         unlink(tmp);
     if (rc != 0) {
