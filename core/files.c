@@ -209,6 +209,42 @@ int hd_private_dir_open(int at, const char *name, const char *shown, const char 
     return fd;
 }
 
+/* The checks of hd_private_file_open on st (of the file shown as path). */
+static int check_private(const struct stat *st, const char *path, mode_t forbid, const char *what,
+                         struct hd_err *err)
+{
+    if (!S_ISREG(st->st_mode)) {
+        hd_err_set(err, HD_EX_CONFIG, "%s %s is not a regular file: remove it (rm %s)", what, path,
+                   path);
+        return -1;
+    }
+    if (st->st_uid != geteuid()) {
+        hd_err_set(err, HD_EX_CONFIG,
+                   "%s %s belongs to uid %lu, not to you (uid %lu): run: chown %lu %s, or "
+                   "remove it",
+                   what, path, (unsigned long)st->st_uid, (unsigned long)geteuid(),
+                   (unsigned long)geteuid(), path);
+        return -1;
+    }
+    if (st->st_nlink != 1) {
+        /* another name of the same file, perhaps where others can read it */
+        hd_err_set(err, HD_EX_CONFIG,
+                   "%s %s has %lu hard links: give it a copy of its own (cp %s %s.new && mv "
+                   "%s.new %s)",
+                   what, path, (unsigned long)st->st_nlink, path, path, path, path);
+        return -1;
+    }
+    if ((st->st_mode & forbid) != 0) {
+        hd_err_set(err, HD_EX_CONFIG,
+                   "%s %s is accessible by group or others (mode %04o): run: "
+                   "chmod %s %s",
+                   what, path, (unsigned)(st->st_mode & 07777),
+                   (forbid & (S_IRGRP | S_IROTH)) ? "600" : "go-w", path);
+        return -1;
+    }
+    return 0;
+}
+
 int hd_private_file_open(int at, const char *name, const char *shown, int flags, mode_t forbid,
                          const char *what, struct hd_err *err)
 {
@@ -239,35 +275,8 @@ int hd_private_file_open(int at, const char *name, const char *shown, int flags,
         hd_err_set(err, HD_EX_IOERR, "cannot stat %s %s: %s", what, path, strerror(errno));
         goto fail;
     }
-    if (!S_ISREG(st.st_mode)) {
-        hd_err_set(err, HD_EX_CONFIG, "%s %s is not a regular file: remove it (rm %s)", what, path,
-                   path);
+    if (check_private(&st, path, forbid, what, err) != 0)
         goto fail;
-    }
-    if (st.st_uid != geteuid()) {
-        hd_err_set(err, HD_EX_CONFIG,
-                   "%s %s belongs to uid %lu, not to you (uid %lu): run: chown %lu %s, or "
-                   "remove it",
-                   what, path, (unsigned long)st.st_uid, (unsigned long)geteuid(),
-                   (unsigned long)geteuid(), path);
-        goto fail;
-    }
-    if (st.st_nlink != 1) {
-        /* another name of the same file, perhaps where others can read it */
-        hd_err_set(err, HD_EX_CONFIG,
-                   "%s %s has %lu hard links: give it a copy of its own (cp %s %s.new && mv "
-                   "%s.new %s)",
-                   what, path, (unsigned long)st.st_nlink, path, path, path, path);
-        goto fail;
-    }
-    if ((st.st_mode & forbid) != 0) {
-        hd_err_set(err, HD_EX_CONFIG,
-                   "%s %s is accessible by group or others (mode %04o): run: "
-                   "chmod %s %s",
-                   what, path, (unsigned)(st.st_mode & 07777),
-                   (forbid & (S_IRGRP | S_IROTH)) ? "600" : "go-w", path);
-        goto fail;
-    }
     if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
         hd_err_set(err, HD_EX_IOERR, "cannot use %s %s: %s", what, path, strerror(errno));
         goto fail;
@@ -376,4 +385,30 @@ fail:
         close(fd);
     unlink(tmp);
     return -1;
+}
+
+int hd_private_file_check(int at, const char *name, const char *shown, mode_t forbid,
+                          const char *what, struct stat *st, struct hd_err *err)
+{
+    char path[HD_MKDIRS_PATH_MAX + 300];
+    shown_path(path, sizeof path, shown, name);
+    if (fstatat(at, name, st, AT_SYMLINK_NOFOLLOW) != 0) {
+        int e = errno;
+        if (e == ENOENT)
+            hd_err_set(err, HD_EX_NOINPUT, "%s %s does not exist", what, path);
+        else
+            hd_err_set(err, HD_EX_IOERR, "cannot stat %s %s: %s", what, path, strerror(e));
+        errno = e;
+        return -1;
+    }
+    if (S_ISLNK(st->st_mode)) {
+        hd_err_set(err, HD_EX_CONFIG,
+                   "%s %s is a symbolic link, which Herald does not follow: remove it "
+                   "(rm %s)",
+                   what, path, path);
+        errno = ELOOP;
+        return -1;
+    }
+    errno = 0;
+    return check_private(st, path, forbid, what, err);
 }

@@ -52,40 +52,50 @@ void hd_store_close(struct hd_store *s)
 
 /* Checks one of LMDB's files before LMDB opens it (see hd_store_open): not
  * a link, a regular file of ours with one name and mode 0600 or stricter.
- * lock.mdb is always opened for writing (LMDB writes it even for readers);
- * a reader on a read-only file system may find it missing or unwritable,
- * and LMDB then works without it. Fills *st for data.mdb. */
+ * An existing file is checked with fstatat, not opened: closing any fd of
+ * lock.mdb would drop the fcntl lock an LMDB environment of this process
+ * holds on it. A missing one is created here with O_CREAT | O_EXCL |
+ * O_NOFOLLOW when the open may create (plan; lock.mdb for every open, as
+ * LMDB creates it even for readers); a reader on a read-only file system
+ * may find lock.mdb missing and not creatable, and LMDB then works without
+ * it. Fills *st. */
 static int check_store_file(const struct hd_store *s, const char *name, unsigned flags,
                             struct stat *st, struct hd_err *err)
 {
     bool lock = strcmp(name, "lock.mdb") == 0;
-    int oflags = (flags & HD_STORE_CREATE) || lock ? O_RDWR | O_CREAT
-                 : (flags & HD_STORE_RDONLY)       ? O_RDONLY
-                                                   : O_RDWR;
-    struct hd_err e2 = {0, ""};
-    int fd = hd_private_file_open(s->dirfd, name, s->dir, oflags, 077, "state store file", err);
-    if (fd < 0 && lock && (flags & HD_STORE_RDONLY) &&
-        (errno == EROFS || errno == EACCES || errno == EPERM)) {
-        fd = hd_private_file_open(s->dirfd, name, s->dir, O_RDONLY, 077, "state store file", &e2);
-        if (fd < 0 && errno == ENOENT)
+    bool create = (flags & HD_STORE_CREATE) || lock;
+    const char *what = "state store file";
+
+    for (int tries = 0; tries < 2; tries++) {
+        if (hd_private_file_check(s->dirfd, name, s->dir, 077, what, st, err) == 0)
             return 0;
-        if (fd < 0)
-            *err = e2;
-    }
-    if (fd < 0) {
-        if (errno == ENOENT) /* nothing is created in a directory that is not a store */
+        if (errno != ENOENT)
+            return -1;
+        if (!create) { /* nothing is created in a directory that is not a store */
             hd_err_set(err, HD_EX_NOINPUT,
                        "\"%s\" is not a herald state store (no %s): run `herald plan` first",
                        s->dir, name);
+            return -1;
+        }
+        int fd = openat(s->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            int rc = fstat(fd, st);
+            close(fd); /* a new file: no environment holds a lock on it yet */
+            if (rc == 0)
+                return 0;
+            hd_err_set(err, HD_EX_IOERR, "cannot stat %s/%s: %s", s->dir, name, strerror(errno));
+            return -1;
+        }
+        if (errno == EEXIST)
+            continue; /* another process made it meanwhile: check that one */
+        if (lock && (flags & HD_STORE_RDONLY) &&
+            (errno == EROFS || errno == EACCES || errno == EPERM))
+            return 0;
+        hd_err_set(err, HD_EX_CANTCREAT, "cannot create %s %s/%s: %s", what, s->dir, name,
+                   strerror(errno));
         return -1;
     }
-    if (st != NULL && fstat(fd, st) != 0) {
-        hd_err_set(err, HD_EX_IOERR, "cannot stat %s/%s: %s", s->dir, name, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    close(fd);
-    return 0;
+    return -1; /* err set by the second check */
 }
 
 int hd_store_open(struct hd_store **out, const char *dir, unsigned flags, struct hd_err *err)
@@ -130,16 +140,17 @@ int hd_store_open(struct hd_store **out, const char *dir, unsigned flags, struct
         goto fail;
     }
     /* LMDB opens DIR/data.mdb and DIR/lock.mdb itself, with O_CREAT and
-     * without O_NOFOLLOW. So both are created or checked here first (never
-     * a link, a regular file of ours, one name, mode 0600), and LMDB is
-     * handed the directory as /proc/self/fd/N: its paths resolve through
-     * the directory we checked, whatever is renamed above it meanwhile.
+     * without O_NOFOLLOW. So both are checked (fstatat, no link followed) or
+     * created (O_EXCL | O_NOFOLLOW) here first: a regular file of ours, one
+     * name, mode 0600 or stricter. LMDB is handed the directory as
+     * /proc/self/fd/N: its paths resolve through the directory we checked,
+     * whatever is renamed above it meanwhile.
      * Race-free: the directory belongs to us and no one else may write it,
      * so between the check and LMDB's open only our own user (or root) can
      * change its entries; and data.mdb's device and inode are compared with
      * the file LMDB opened. */
     if (check_store_file(s, "data.mdb", flags, &data_st, err) != 0 ||
-        check_store_file(s, "lock.mdb", flags, NULL, err) != 0)
+        check_store_file(s, "lock.mdb", flags, &st, err) != 0)
         goto fail;
     snprintf(env_path, sizeof env_path, "/proc/self/fd/%d", s->dirfd);
     if (access(env_path, X_OK) == 0)

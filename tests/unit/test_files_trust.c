@@ -136,6 +136,21 @@ static void test_private_file(void **state)
     assert_int_equal(hd_private_file_open(dfd, "fifo", dir, O_RDONLY, 077, "f", &err), -1);
     assert_non_null(strstr(err.msg, "not a regular file"));
 
+    /* the same checks without opening: hd_private_file_check */
+    assert_int_equal(hd_private_file_check(dfd, "new", dir, 077, "f", &st, &err), -1);
+    assert_non_null(strstr(err.msg, "chmod 600")); /* still 0640 */
+    assert_int_equal(fchmodat(dfd, "new", 0600, 0), 0);
+    assert_int_equal(hd_private_file_check(dfd, "new", dir, 077, "f", &st, &err), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(hd_private_file_check(dfd, "link", dir, 077, "f", &st, &err), -1);
+    assert_int_equal(errno, ELOOP);
+    assert_int_equal(err.code, HD_EX_CONFIG);
+    assert_int_equal(hd_private_file_check(dfd, "fifo", dir, 077, "f", &st, &err), -1);
+    assert_non_null(strstr(err.msg, "not a regular file"));
+    assert_int_equal(hd_private_file_check(dfd, "none", dir, 077, "f", &st, &err), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_int_equal(err.code, HD_EX_NOINPUT);
+
     /* missing without O_CREAT */
     assert_int_equal(hd_private_file_open(dfd, "none", dir, O_RDONLY, 077, "f", &err), -1);
     assert_int_equal(err.code, HD_EX_NOINPUT);

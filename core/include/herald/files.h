@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "herald/buf.h"
@@ -104,6 +105,14 @@ int hd_private_dir_open(int at, const char *name, const char *shown, const char 
  *                   cannot be opened (without). */
 int hd_private_file_open(int at, const char *name, const char *shown, int flags, mode_t forbid,
                          const char *what, struct hd_err *err);
+
+/* The checks of hd_private_file_open on the file name in the directory fd
+ * at, by fstatat(AT_SYMLINK_NOFOLLOW) without opening it (LMDB: closing any
+ * fd of its lock file would drop the process's locks on it). Fills *st.
+ * Returns 0, or -1 with err set as hd_private_file_open does; errno ENOENT
+ * when it does not exist (HD_EX_NOINPUT), ELOOP for a link. */
+int hd_private_file_check(int at, const char *name, const char *shown, mode_t forbid,
+                          const char *what, struct stat *st, struct hd_err *err);
 
 /* ---- outputs in a place the user chose ----------------------------------------
  * Written to a new temporary file next to the output (O_EXCL, mode set with
