@@ -126,6 +126,7 @@ static void logf_(const struct push *p, int level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
     va_end(ap);
+    hd_secrets_redact(&p->pc.secrets, line, sizeof line);
     p->host.log(p->host.ctx, level, line);
 }
 
@@ -143,7 +144,19 @@ static void report(const struct push *p, uint64_t handle, enum hd_outcome_kind k
     o.response = response;
     o.reason = reason;
     o.retry_after_s = kind == HD_OUTCOME_TRANSIENT ? retry_after_s : 0;
-    p->host.report(p->host.ctx, &o);
+    hd_secrets_report(&p->pc.secrets, &p->host, &o); /* an echoed credential never leaves */
+}
+
+/* A service's reply kept for the operator: one printable line of at most
+ * RESP_KEEP bytes, with every credential the module knows redacted before
+ * it is cut (so no cut leaves a secret's beginning). */
+static void response_text(const struct push *p, const char *text, size_t len, char *out,
+                          size_t size)
+{
+    char wide[4 * RESP_KEEP];
+    push_printable(text ? text : "", text ? len : 0, wide, sizeof wide);
+    hd_secrets_redact(&p->pc.secrets, wide, sizeof wide);
+    push_printable(wide, strlen(wide), out, size);
 }
 
 /* Marks n jobs reported; wakes flush() when nothing is left. */
@@ -482,7 +495,7 @@ static void batch_results(struct push *p, struct slot *s, long status)
     arr = json_is_array(root) ? root : json_object_get(root, b->results_field);
     if (!json_is_array(arr)) {
         char reason[200];
-        push_printable(s->resp.data ? s->resp.data : "", s->resp.len, respbuf, sizeof respbuf);
+        response_text(p, s->resp.data, s->resp.len, respbuf, sizeof respbuf);
         snprintf(reason, sizeof reason,
                  "HTTP %ld, but the batch response has no \"%s\" list to map the items to", status,
                  b->results_field);
@@ -533,7 +546,7 @@ static void batch_results(struct push *p, struct slot *s, long status)
             etext = dumped = json_dumps(it, JSON_COMPACT);
         respbuf[0] = '\0';
         if (etext)
-            push_printable(etext, strlen(etext), respbuf, sizeof respbuf);
+            response_text(p, etext, strlen(etext), respbuf, sizeof respbuf);
         struct push_class cl;
         push_classify(&p->pc, item_status, respbuf, strlen(respbuf), &cl);
         if (cl.kind == HD_OUTCOME_ACCEPTED && etext &&
@@ -584,8 +597,7 @@ static void transfer_done(struct push *p, struct slot *s, CURLcode result)
             if (cl.kind == HD_OUTCOME_ACCEPTED)
                 response_id(s->resp.data, s->resp.len, "id", id, sizeof id);
             else
-                push_printable(s->resp.data ? s->resp.data : "", s->resp.len, respbuf,
-                               sizeof respbuf);
+                response_text(p, s->resp.data, s->resp.len, respbuf, sizeof respbuf);
             for (struct job *j = s->jobs; j; j = j->next)
                 report_class(p, j, &cl, status, id, respbuf, s->retry_after);
         }

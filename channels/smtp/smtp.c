@@ -40,6 +40,7 @@ void smtp_log(const struct smtp_chan *ch, int level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    hd_secrets_redact(&ch->secrets, line, sizeof line);
     ch->host.log(ch->host.ctx, level, line);
 }
 
@@ -192,6 +193,32 @@ static int load_env(const struct hd_ynode *n, const char *key, char **out, struc
     return 0;
 }
 
+/* The password, and how AUTH PLAIN and LOGIN carry it (base64 of
+ * "\0user\0password", of "user\0password" and of the password alone), so
+ * a relay that echoes the exchange in a reply cannot get it into the
+ * store, the proofs or the log. */
+static int register_auth_secrets(struct smtp_chan *ch)
+{
+    size_t ul = strlen(ch->auth_user), pl = strlen(ch->auth_pass);
+    unsigned char *plain = malloc(ul + pl + 2);
+    int rc;
+    if (plain == NULL)
+        abort();
+    plain[0] = '\0';
+    memcpy(plain + 1, ch->auth_user, ul);
+    plain[ul + 1] = '\0';
+    memcpy(plain + ul + 2, ch->auth_pass, pl);
+    rc = hd_secrets_add(&ch->secrets, ch->auth_pass, pl) != 0 ||
+                 hd_secrets_add_b64(&ch->secrets, (const unsigned char *)ch->auth_pass, pl) != 0 ||
+                 hd_secrets_add_b64(&ch->secrets, plain, ul + pl + 2) != 0 ||
+                 hd_secrets_add_b64(&ch->secrets, plain + 1, ul + pl + 1) != 0
+             ? -1
+             : 0;
+    OPENSSL_cleanse(plain, ul + pl + 2);
+    free(plain);
+    return rc;
+}
+
 static bool valid_helo(const char *s)
 {
     size_t n = 0;
@@ -211,7 +238,7 @@ static void report_job(struct smtp_chan *ch, const struct smtp_job *j, enum hd_o
     o.kind = kind;
     o.event = event;
     o.reason = reason;
-    ch->host.report(ch->host.ctx, &o);
+    hd_secrets_report(&ch->secrets, &ch->host, &o);
 }
 
 static void free_job(struct smtp_job *j)
@@ -318,6 +345,7 @@ static void smtp_close(void *instance)
         OPENSSL_cleanse(ch->auth_pass, strlen(ch->auth_pass));
         free(ch->auth_pass);
     }
+    hd_secrets_free(&ch->secrets);
     dkim_free(ch->dkim);
     free(ch->helo);
     free(ch->mail_from);
@@ -517,6 +545,11 @@ static int smtp_settings(struct smtp_chan *ch, const struct hd_campaign *campaig
                     : load_env(user_node, "auth_user_env", &ch->auth_user, err) != 0 ||
                           load_env(pass_node, "auth_password_env", &ch->auth_pass, err) != 0)
             return -1;
+        if (!warning && register_auth_secrets(ch) != 0) {
+            hd_err_at(err, HD_EX_SOFTWARE, pass_node->file, pass_node->line, pass_node->col,
+                      "too many secrets to redact");
+            return -1;
+        }
     }
     if ((n = hd_settings_get(campaign, conf, "dkim", false, NULL, err))) {
         char checked[254];

@@ -57,6 +57,7 @@ struct smtp_chan {
     char *helo;
     char *mail_from;
     char *auth_user, *auth_pass; /* from the environment; wiped at close */
+    struct hd_secrets secrets;   /* the password and its AUTH encodings: redacted */
     unsigned pool_size;
     unsigned per_session;
     long connect_ms, greeting_ms, command_ms, data_ms;

@@ -368,7 +368,7 @@ static void report(struct smtp_chan *ch, const struct smtp_job *j, enum hd_outco
     o.provider_id = provider_id;
     o.response = response;
     o.reason = reason;
-    ch->host.report(ch->host.ctx, &o);
+    hd_secrets_report(&ch->secrets, &ch->host, &o); /* a relay's echo of AUTH never leaves */
 }
 
 static void classify(struct smtp_chan *ch, const struct smtp_job *j, smtp_message_t msg,

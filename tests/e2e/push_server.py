@@ -27,6 +27,9 @@ Faults (by request number, from 1, counted over every request):
   --delay-ms D           every answer waits D ms
   --slow A-B:MS          requests A..B: the answer waits MS ms
   --bearer-env VAR       require Authorization: Bearer $VAR (else 401)
+  --echo-auth SUBSTR     echo the request's Authorization header back, as careless
+                         services do: a token containing SUBSTR gets 400 with it in
+                         the error body; every accepted notice's id carries it too
   --webhook-secret-env VAR  check Standard Webhooks signatures (else 401); whsec_ secrets
                          are base64-decoded
   --batch-path PATH      POST PATH takes {"items":[...]} and answers
@@ -181,6 +184,10 @@ class Handler(BaseHTTPRequestHandler):
         if not key:
             return 400, {"error": "no Idempotency-Key"}, (), "no_key"
         tok = str(body.get("token", body.get("to", "")))
+        if a.echo_auth and a.echo_auth in tok:
+            return 400, {"error": "app not registered for this credential",
+                         "request": {"authorization": self.headers.get("Authorization", "")}}, \
+                (), "echo_auth"
         if a.gone and a.gone in tok:
             return 410, {"error": "Unregistered"}, (), "gone"
         if a.mismatch and a.mismatch in tok:
@@ -201,7 +208,10 @@ class Handler(BaseHTTPRequestHandler):
             write(ACCEPTED, {"idempotency_key": key, "token": body.get("token"),
                              "person_id": body.get("person_id"), "language": body.get("language"),
                              "payload": body})
-        return (200 if replay else 201), {"id": prev[1]}, (), ("replay" if replay else None)
+        pid = prev[1]
+        if ARGS.echo_auth:
+            pid += " for " + self.headers.get("Authorization", "")
+        return (200 if replay else 201), {"id": pid}, (), ("replay" if replay else None)
 
     def batch(self, body):
         items = body.get("items") if isinstance(body, dict) else None
@@ -254,6 +264,7 @@ def main():
     p.add_argument("--delay-ms", type=int, default=0)
     p.add_argument("--slow")
     p.add_argument("--bearer-env")
+    p.add_argument("--echo-auth")
     p.add_argument("--webhook-secret-env")
     p.add_argument("--batch-path")
     ARGS = p.parse_args()
