@@ -52,7 +52,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
-STATE = {"seq": 0, "keys": {}, "ids": 0}
+STATE = {"seq": 0, "keys": {}, "ids": 0, "conns": 0}
 ARGS = None
 LOG = None
 ACCEPTED = None
@@ -80,6 +80,12 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # quiet
         pass
 
+    def setup(self):
+        super().setup()
+        with LOCK:  # one number per TCP connection, in each request's record ("conn")
+            STATE["conns"] += 1
+            self.conn_no = STATE["conns"]
+
     def answer(self, status, obj=None, headers=()):
         data = json.dumps(obj).encode() if obj is not None else b""
         self.send_response(status)
@@ -102,7 +108,8 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             STATE["seq"] += 1
             seq = STATE["seq"]
-        rec = {"seq": seq, "t": round(time.time(), 3), "method": self.command, "path": self.path,
+        rec = {"seq": seq, "conn": self.conn_no, "t": round(time.time(), 3), "method": self.command,
+               "path": self.path,
                "idempotency_key": self.headers.get("Idempotency-Key"),
                "content_type": self.headers.get("Content-Type"),
                "expect": self.headers.get("Expect"),
