@@ -59,6 +59,7 @@ struct slot {
     struct hd_buf resp;
     size_t resp_cap;
     long retry_after; /* -1: none given */
+    bool overflow;    /* the body was longer than resp_cap: the read stopped there */
     char errbuf[CURL_ERROR_SIZE];
     struct curl_slist hdr[PUSH_MAX_HEADERS + 8];
     char h_key[PUSH_KEY_MAX + 32], h_wid[PUSH_KEY_MAX + 32], h_wts[48], h_wsig[128];
@@ -175,8 +176,15 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
     struct slot *s = ud;
     size_t n = size * nmemb, room = s->resp.len < s->resp_cap ? s->resp_cap - s->resp.len : 0;
-    if (room > 0 && hd_buf_append(&s->resp, data, n < room ? n : room) != 0)
+    if (hd_buf_append(&s->resp, data, n < room ? n : room) != 0)
         return 0; /* out of memory: fail the transfer */
+    if (n > room) {
+        /* A bounded read: the status is known, the rest of an oversized
+         * body is not worth reading (or waiting for); the answer is
+         * classified by its status and what was read. */
+        s->overflow = true;
+        return 0;
+    }
     return n;
 }
 
@@ -322,6 +330,7 @@ static void slot_start(struct push *p, struct slot *s)
     }
     hd_buf_reset(&s->resp);
     s->retry_after = -1;
+    s->overflow = false;
     s->errbuf[0] = '\0';
     curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
     curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, body);
@@ -570,6 +579,8 @@ static void transfer_done(struct push *p, struct slot *s, CURLcode result)
     curl_multi_remove_handle(p->multi, s->easy);
     curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
     p->active--;
+    if (result == CURLE_WRITE_ERROR && s->overflow && status > 0)
+        result = CURLE_OK; /* on_body stopped an oversized body: the answer stands */
     if (result != CURLE_OK) {
         char reason[CURL_ERROR_SIZE + 128];
         const char *event = "push.connection_failed";

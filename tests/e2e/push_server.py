@@ -24,6 +24,13 @@ Faults (by request number, from 1, counted over every request):
   --gone SUBSTR          a token containing SUBSTR: 410 {"error":"Unregistered"}
   --mismatch SUBSTR      a token containing SUBSTR: 422 (as if the key had come with
                          another body before)
+  --trickle A-B[:MS]     requests A..B: 200 with a 200-byte body sent one byte every MS
+                         ms (default 100), a slow trickle (nothing is accepted)
+  --oversize A-B         requests A..B: answered as usual (accepted), but the body goes
+                         on and on (1 MiB chunks, up to 10 GiB) until the client hangs up
+  --bad-json A-B         requests A..B: accepted, but the body is not JSON
+  --garbage A-B          requests A..B: not HTTP at all ("\x00\xffnot http"), then close
+                         (nothing is accepted)
   --delay-ms D           every answer waits D ms
   --slow A-B:MS          requests A..B: the answer waits MS ms
   --bearer-env VAR       require Authorization: Bearer $VAR (else 401)
@@ -125,7 +132,17 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         rec["body"] = body if body is not None else raw.decode("utf-8", "replace")
-        status, obj, headers, fault = self.decide(seq, raw, body)
+        status, obj, headers, fault = None, None, (), None
+        for name in ("trickle", "garbage"):  # before decide(): nothing is accepted
+            r = span(getattr(ARGS, name))
+            if r and r[0] <= seq <= r[1]:
+                status, obj, headers, fault = 0, r[2], (), name
+        if fault is None:
+            status, obj, headers, fault = self.decide(seq, raw, body)
+        for name in ("oversize", "bad_json"):
+            r = span(getattr(ARGS, name))
+            if r and r[0] <= seq <= r[1] and 200 <= status < 300:
+                fault = name
         rec["status"] = status
         if fault:
             rec["fault"] = fault
@@ -134,6 +151,12 @@ class Handler(BaseHTTPRequestHandler):
             rec["ids"] = {r["idempotency_key"]: r["id"] for r in obj["results"] if "id" in r}
         elif 200 <= status < 300:
             rec["answer"] = obj
+        if fault in ("trickle", "garbage", "oversize", "bad_json"):
+            rec.pop("answer", None)  # the client cannot read an id from these
+            with LOCK:
+                write(LOG, rec)
+            self.misbehave(fault, status, obj)
+            return
         if fault in ("stall", "drop"):
             with LOCK:
                 write(LOG, rec)
@@ -153,6 +176,37 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             write(LOG, rec)
         self.answer(status, obj, headers)
+
+    def misbehave(self, fault, status, obj):
+        self.close_connection = True
+        try:
+            if fault == "garbage":
+                self.wfile.write(b"\x00\xffnot http\r\n\r\n")
+            elif fault == "trickle":
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                 b"Content-Length: 200\r\n\r\n")
+                self.wfile.flush()
+                for _ in range(200):
+                    time.sleep(int(obj or 100) / 1000)
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+            elif fault == "bad_json":
+                data = b"<html>accepted, see you</html>"
+                self.wfile.write(f"HTTP/1.1 {status} OK\r\nContent-Type: text/html\r\n"
+                                 f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
+            elif fault == "oversize":
+                head = json.dumps(obj).encode()[:-1] + b', "pad": "'
+                self.wfile.write(f"HTTP/1.1 {status} Created\r\nContent-Type: application/json\r\n"
+                                 f"Content-Length: {10 << 30}\r\n\r\n".encode() + head)
+                chunk = b"x" * (1 << 20)
+                for _ in range(10 << 10):
+                    self.wfile.write(chunk)
+        except OSError:
+            pass  # the client hung up: what these faults are for
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     def decide(self, seq, raw, body):
         a = ARGS
@@ -268,6 +322,10 @@ def main():
     p.add_argument("--drop")
     p.add_argument("--gone")
     p.add_argument("--mismatch")
+    p.add_argument("--trickle")
+    p.add_argument("--oversize")
+    p.add_argument("--bad-json")
+    p.add_argument("--garbage")
     p.add_argument("--delay-ms", type=int, default=0)
     p.add_argument("--slow")
     p.add_argument("--bearer-env")
