@@ -733,6 +733,7 @@ static int smtp_send(void *instance, const struct hd_message *messages, size_t n
         j->next = NULL;
         j->handle = m->handle;
         j->signed_body = NULL;
+        j->body_done = false;
         memcpy(j->data, m->recipient, rl);
         memcpy(j->data + rl, m->body, m->body_len);
         j->rcpt = j->data;

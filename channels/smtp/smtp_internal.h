@@ -39,6 +39,7 @@ struct smtp_job {
     const uint8_t *body; /* into data, or the signed copy */
     size_t len;
     uint8_t *signed_body; /* malloc'd by DKIM signing, or NULL */
+    bool body_done;       /* libesmtp read the whole body: the final dot went out */
     char data[];
 };
 

@@ -67,7 +67,7 @@ struct attempt {
  * libesmtp free()s *ctx when it is done: a malloc'd read position. */
 static const char *body_cb(void **ctx, int *len, void *arg)
 {
-    const struct smtp_job *j = arg;
+    struct smtp_job *j = arg;
     size_t *pos = *ctx;
     if (pos == NULL) {
         if ((pos = malloc(sizeof *pos)) == NULL)
@@ -75,8 +75,9 @@ static const char *body_cb(void **ctx, int *len, void *arg)
         *pos = 0;
         *ctx = pos;
     }
-    if (len == NULL) { /* rewind */
+    if (len == NULL) { /* rewind: a new transfer of this message starts */
         *pos = 0;
+        j->body_done = false;
         return NULL;
     }
     size_t left = j->len - *pos;
@@ -85,6 +86,8 @@ static const char *body_cb(void **ctx, int *len, void *arg)
     *len = (int)left;
     const char *p = (const char *)j->body + *pos;
     *pos += left;
+    if (left == 0)
+        j->body_done = true; /* libesmtp now writes the final dot */
     return left ? p : NULL;
 }
 
@@ -406,6 +409,17 @@ static void classify(struct smtp_chan *ch, const struct smtp_job *j, smtp_messag
         snprintf(reason, sizeof reason, "%.100s: AUTH did not succeed (%.300s)", relay,
                  a->auth_reply[0] ? a->auth_reply : "the relay offered no usable mechanism");
         report(ch, j, HD_OUTCOME_TRANSIENT, 0, "smtp.auth_failed", NULL, NULL, reason);
+        return;
+    }
+    if (cls != 2 && cls != 4 && cls != 5 && st == data && j->body_done) {
+        /* The body and its final dot went out, the reply never came: the
+         * relay may have queued it. Not a failure, and not silently sent
+         * again: uncertain (the dispatcher flags it, re-sends it with the
+         * same Message-ID or holds it). */
+        snprintf(reason, sizeof reason,
+                 "no reply after the whole message was sent: it may have been delivered (%.400s)",
+                 f->reason);
+        report(ch, j, HD_OUTCOME_UNCERTAIN, 0, "smtp.uncertain", NULL, NULL, reason);
         return;
     }
     if (cls != 2 && cls != 4 && cls != 5) {
