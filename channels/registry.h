@@ -82,4 +82,41 @@ int hd_faults_load(struct hd_faults *f, const struct hd_campaign *c,
  * (reason is static text). */
 bool hd_faults_next(struct hd_faults *f, enum hd_outcome_kind *kind, const char **reason);
 
+/* Secrets a module knows (a bearer token, a password, an AUTH exchange's
+ * base64), registered at create(), so that no text the module reports or
+ * logs carries one: a service that echoes the request's credentials in its
+ * reply (many do, in error bodies) would otherwise put them into the store,
+ * the signed proof bundle and the run's log. Every built-in module reports
+ * through hd_secrets_report and logs through hd_secrets_redact.
+ * Not thread-safe while secrets are added (create()); afterwards read-only,
+ * so safe from any thread. */
+#define HD_SECRETS_MAX 8
+#define HD_REDACTED "[redacted]"
+struct hd_secrets {
+    char *s[HD_SECRETS_MAX];
+    size_t len[HD_SECRETS_MAX];
+    size_t n;
+};
+
+/* Registers a copy of secret (len bytes; empty ones are ignored). 0, or -1
+ * when HD_SECRETS_MAX are registered already (a module bug). */
+int hd_secrets_add(struct hd_secrets *sec, const char *secret, size_t len);
+/* Also registers secret's standard base64 (how AUTH PLAIN/LOGIN and Basic
+ * auth carry it). */
+int hd_secrets_add_b64(struct hd_secrets *sec, const unsigned char *secret, size_t len);
+/* Wipes and frees the copies; NULL is a no-op. */
+void hd_secrets_free(struct hd_secrets *sec);
+
+/* Rewrites text (NUL-terminated, in a buffer of cap bytes) with every
+ * occurrence of a registered secret replaced by HD_REDACTED, and a tail
+ * that is the first 6 or more bytes of a secret (a reply cut short) too;
+ * truncated to cap - 1 bytes when the replacements make it longer. Returns
+ * the number of replacements. */
+size_t hd_secrets_redact(const struct hd_secrets *sec, char *text, size_t cap);
+
+/* host->report(o) with o's provider_id, response and reason redacted
+ * (copied only when one of them holds a secret). */
+void hd_secrets_report(const struct hd_secrets *sec, const struct hd_channel_host *host,
+                       const struct hd_outcome *o);
+
 #endif

@@ -22,7 +22,8 @@ static const char usage[] =
     "dispatcher; pauses and canary halts. Pending includes the deliveries\n"
     "deferred by the send window (shown in parentheses; \"deferred\" in --json).\n"
     "  --shards     also one line per shard (country, language)\n"
-    "  --uncertain  list deliveries re-sent after a crash (they may exist twice)\n";
+    "  --uncertain  list deliveries that may exist twice (re-sent after a crash, or sent\n"
+    "               without an answer)\n";
 
 /* Counts per channel: the delivery states, then (at index DEFERRED) the
  * pending ones deferred by the send window, which pending also counts. */
@@ -97,8 +98,8 @@ static int list_uncertain(MDB_txn *txn, struct hd_store *s, const struct hd_camp
     }
     mdb_cursor_close(cur);
     fprintf(stderr,
-            "herald: %" PRIu64 " uncertain deliveries (in flight when a run died; the "
-            "service may have received them twice)\n",
+            "herald: %" PRIu64 " uncertain deliveries (in flight when a run died, or sent without "
+            "an answer; the service may have received them twice)\n",
             n);
     return HD_EX_OK;
 }

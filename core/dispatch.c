@@ -93,6 +93,7 @@ static void host_report(void *ctx, const struct hd_outcome *o)
     const char *event = o->event                          ? o->event
                         : o->kind == HD_OUTCOME_ACCEPTED  ? "accepted"
                         : o->kind == HD_OUTCOME_TRANSIENT ? "transient_failure"
+                        : o->kind == HD_OUTCOME_UNCERTAIN ? "uncertain"
                                                           : "permanent_failure";
     pthread_mutex_lock(&box->lock);
     if (q->count == q->cap) {
@@ -665,6 +666,20 @@ static int apply_outcome(struct disp *d, const struct outcome *o, const char *te
         r.state = HD_DS_SENT;
         d->res->sent++;
         d->ch[ch].sent++;
+    } else if (o->kind == HD_OUTCOME_UNCERTAIN) {
+        /* The service may have it: flagged, never counted failed; sent
+         * again with the same id while attempts are left, else held. */
+        r.flags |= HD_DF_UNCERTAIN;
+        if (s->attempts < d->c->retry_max_attempts) {
+            r.state = HD_DS_RETRY;
+            r.next_attempt_ms = now + 1000LL * backoff_s(d->c, s->attempts, o->retry_after_s);
+            if (put_due(d, r.next_attempt_ms, s->key) != 0)
+                return -1;
+            d->res->retried++;
+        } else {
+            r.state = HD_DS_HELD;
+            d->res->held++;
+        }
     } else if (o->kind == HD_OUTCOME_TRANSIENT && s->attempts < d->c->retry_max_attempts) {
         r.state = HD_DS_RETRY;
         r.next_attempt_ms = now + 1000LL * backoff_s(d->c, s->attempts, o->retry_after_s);

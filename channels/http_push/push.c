@@ -59,6 +59,7 @@ struct slot {
     struct hd_buf resp;
     size_t resp_cap;
     long retry_after; /* -1: none given */
+    bool overflow;    /* the body was longer than resp_cap: the read stopped there */
     char errbuf[CURL_ERROR_SIZE];
     struct curl_slist hdr[PUSH_MAX_HEADERS + 8];
     char h_key[PUSH_KEY_MAX + 32], h_wid[PUSH_KEY_MAX + 32], h_wts[48], h_wsig[128];
@@ -126,6 +127,7 @@ static void logf_(const struct push *p, int level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
     va_end(ap);
+    hd_secrets_redact(&p->pc.secrets, line, sizeof line);
     p->host.log(p->host.ctx, level, line);
 }
 
@@ -143,7 +145,19 @@ static void report(const struct push *p, uint64_t handle, enum hd_outcome_kind k
     o.response = response;
     o.reason = reason;
     o.retry_after_s = kind == HD_OUTCOME_TRANSIENT ? retry_after_s : 0;
-    p->host.report(p->host.ctx, &o);
+    hd_secrets_report(&p->pc.secrets, &p->host, &o); /* an echoed credential never leaves */
+}
+
+/* A service's reply kept for the operator: one printable line of at most
+ * RESP_KEEP bytes, with every credential the module knows redacted before
+ * it is cut (so no cut leaves a secret's beginning). */
+static void response_text(const struct push *p, const char *text, size_t len, char *out,
+                          size_t size)
+{
+    char wide[4 * RESP_KEEP];
+    push_printable(text ? text : "", text ? len : 0, wide, sizeof wide);
+    hd_secrets_redact(&p->pc.secrets, wide, sizeof wide);
+    push_printable(wide, strlen(wide), out, size);
 }
 
 /* Marks n jobs reported; wakes flush() when nothing is left. */
@@ -162,8 +176,15 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
     struct slot *s = ud;
     size_t n = size * nmemb, room = s->resp.len < s->resp_cap ? s->resp_cap - s->resp.len : 0;
-    if (room > 0 && hd_buf_append(&s->resp, data, n < room ? n : room) != 0)
+    if (hd_buf_append(&s->resp, data, n < room ? n : room) != 0)
         return 0; /* out of memory: fail the transfer */
+    if (n > room) {
+        /* A bounded read: the status is known, the rest of an oversized
+         * body is not worth reading (or waiting for); the answer is
+         * classified by its status and what was read. */
+        s->overflow = true;
+        return 0;
+    }
     return n;
 }
 
@@ -309,6 +330,7 @@ static void slot_start(struct push *p, struct slot *s)
     }
     hd_buf_reset(&s->resp);
     s->retry_after = -1;
+    s->overflow = false;
     s->errbuf[0] = '\0';
     curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
     curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, body);
@@ -482,7 +504,7 @@ static void batch_results(struct push *p, struct slot *s, long status)
     arr = json_is_array(root) ? root : json_object_get(root, b->results_field);
     if (!json_is_array(arr)) {
         char reason[200];
-        push_printable(s->resp.data ? s->resp.data : "", s->resp.len, respbuf, sizeof respbuf);
+        response_text(p, s->resp.data, s->resp.len, respbuf, sizeof respbuf);
         snprintf(reason, sizeof reason,
                  "HTTP %ld, but the batch response has no \"%s\" list to map the items to", status,
                  b->results_field);
@@ -533,7 +555,7 @@ static void batch_results(struct push *p, struct slot *s, long status)
             etext = dumped = json_dumps(it, JSON_COMPACT);
         respbuf[0] = '\0';
         if (etext)
-            push_printable(etext, strlen(etext), respbuf, sizeof respbuf);
+            response_text(p, etext, strlen(etext), respbuf, sizeof respbuf);
         struct push_class cl;
         push_classify(&p->pc, item_status, respbuf, strlen(respbuf), &cl);
         if (cl.kind == HD_OUTCOME_ACCEPTED && etext &&
@@ -557,6 +579,8 @@ static void transfer_done(struct push *p, struct slot *s, CURLcode result)
     curl_multi_remove_handle(p->multi, s->easy);
     curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
     p->active--;
+    if (result == CURLE_WRITE_ERROR && s->overflow && status > 0)
+        result = CURLE_OK; /* on_body stopped an oversized body: the answer stands */
     if (result != CURLE_OK) {
         char reason[CURL_ERROR_SIZE + 128];
         const char *event = "push.connection_failed";
@@ -584,8 +608,7 @@ static void transfer_done(struct push *p, struct slot *s, CURLcode result)
             if (cl.kind == HD_OUTCOME_ACCEPTED)
                 response_id(s->resp.data, s->resp.len, "id", id, sizeof id);
             else
-                push_printable(s->resp.data ? s->resp.data : "", s->resp.len, respbuf,
-                               sizeof respbuf);
+                response_text(p, s->resp.data, s->resp.len, respbuf, sizeof respbuf);
             for (struct job *j = s->jobs; j; j = j->next)
                 report_class(p, j, &cl, status, id, respbuf, s->retry_after);
         }

@@ -76,6 +76,12 @@ struct push_conf {
     char *patterns[PUSH_MAX_PATTERNS]; /* lower case: a response saying the token is unknown */
     size_t npatterns;
     struct push_batch_conf batch;
+    /* create() only: every credential read (bearer token, auth header
+     * value, its token after a scheme, the webhook secret), redacted from
+     * every text the module reports or logs */
+    struct hd_secrets secrets;
+    const struct hd_ynode *auth_node; /* the auth: mapping, or NULL */
+    bool allow_insecure;              /* auth.allow_insecure: credentials over http:// */
 };
 
 /* Reads conf->settings; 0, or -1 with err set (located at the node).

@@ -244,10 +244,14 @@ static int load_headers(struct push_conf *pc, const struct hd_ynode *map, struct
 static int load_auth(struct push_conf *pc, const struct hd_ynode *map, struct hd_err *warning,
                      struct hd_err *err)
 {
-    static const char *const keys[] = {"bearer_env", "header", "value_env", NULL};
-    const struct hd_ynode *bearer, *header, *value_env;
+    static const char *const keys[] = {"bearer_env", "header", "value_env", "allow_insecure", NULL};
+    const struct hd_ynode *bearer, *header, *value_env, *insecure;
     const char *v, *name;
     if (need_map(map, "auth", err) != 0 || check_map_keys(map, "auth", keys, err) != 0)
+        return -1;
+    pc->auth_node = map;
+    if ((insecure = hd_ymap_get(map, "allow_insecure")) &&
+        hd_settings_bool(insecure, "auth.allow_insecure", &pc->allow_insecure, err) != 0)
         return -1;
     bearer = hd_ymap_get(map, "bearer_env");
     header = hd_ymap_get(map, "header");
@@ -259,7 +263,8 @@ static int load_auth(struct push_conf *pc, const struct hd_ynode *map, struct hd
         return -1;
     }
     if (bearer) {
-        if ((v = secret(bearer, "auth.bearer_env", warning, err)) == NULL)
+        if ((v = secret(bearer, "auth.bearer_env", warning, err)) == NULL ||
+            hd_secrets_add(&pc->secrets, v, strlen(v)) != 0)
             return -1;
         size_t n = strlen(v) + 8;
         char *b = malloc(n);
@@ -289,7 +294,12 @@ static int load_auth(struct push_conf *pc, const struct hd_ynode *map, struct hd
                       "header \"%s\" is set by herald", name);
             return -1;
         }
-    if ((v = secret(value_env, "auth.value_env", warning, err)) == NULL)
+    if ((v = secret(value_env, "auth.value_env", warning, err)) == NULL ||
+        hd_secrets_add(&pc->secrets, v, strlen(v)) != 0)
+        return -1;
+    /* "Scheme credentials" (Basic, Token, ...): the credentials alone too */
+    const char *sp = strchr(v, ' ');
+    if (sp && hd_secrets_add(&pc->secrets, sp + 1, strlen(sp + 1)) != 0)
         return -1;
     return add_header(pc, header, name, v, err);
 }
@@ -302,6 +312,8 @@ static int load_webhook(struct push_conf *pc, const struct hd_ynode *n, struct h
         return -1;
     if (warning)
         return 0; /* check(): the secret's format is for run time */
+    if (hd_secrets_add(&pc->secrets, v, strlen(v)) != 0)
+        return -1;
     if (strncmp(v, "whsec_", 6) == 0) {
         pc->webhook_key = push_base64_decode(v + 6, &pc->webhook_key_len);
         if (pc->webhook_key == NULL) {
@@ -426,6 +438,7 @@ void push_conf_free(struct push_conf *pc)
     free(pc->batch.status_field);
     free(pc->batch.id_field);
     free(pc->batch.error_field);
+    hd_secrets_free(&pc->secrets);
     memset(pc, 0, sizeof *pc);
 }
 
@@ -601,6 +614,20 @@ int push_conf_load(struct push_conf *pc, const struct hd_campaign *c,
             hd_err_at(err, HD_EX_DATAERR, t->file, t->line, t->col,
                       "with batch:, body_template must make a JSON object (each batch item is "
                       "one, with its idempotency key added)");
+            goto fail;
+        }
+    }
+    if (pc->auth_node && !pc->allow_insecure) {
+        const char *plain = !https ? "url" : NULL;
+        if (pc->batch.max_items && pc->batch.url && strncasecmp(pc->batch.url, "http://", 7) == 0)
+            plain = "batch.url";
+        if (plain) {
+            const struct hd_ynode *a = pc->auth_node;
+            hd_err_at(err, HD_EX_DATAERR, a->file, a->line, a->col,
+                      "auth: credentials would be sent in clear text to an http:// %s; use an "
+                      "https:// url, or set auth.allow_insecure: true (only for a service on a "
+                      "trusted network or this machine)",
+                      plain);
             goto fail;
         }
     }

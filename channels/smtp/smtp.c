@@ -5,24 +5,30 @@
  * pool_size worker threads each takes up to messages_per_session queued
  * messages, sends them in one libesmtp session (smtp_session.c: one TCP
  * connection, EHLO, STARTTLS, AUTH, then MAIL/RCPT/DATA per message with
- * PIPELINING) and reports every message's outcome exactly once. flush()
+ * PIPELINING) and reports every message's outcome exactly once. An open
+ * session whose messages are all sent waits up to idle_timeout for more
+ * (smtp_take_more) instead of closing, so a rate-limited trickle does not
+ * open a connection per hand-over. flush()
  * waits until every message handed to send() has been reported; close()
  * stops and joins the workers.
  *
  * Settings (docs/smtp-channel.md): relays, starttls, ca_file, verify,
  * auth_user_env, auth_password_env, pool_size, messages_per_session,
- * connect_timeout, greeting_timeout, command_timeout, data_timeout, helo,
+ * connect_timeout, greeting_timeout, command_timeout, data_timeout,
+ * idle_timeout, helo,
  * mail_from, tcp_nodelay, dkim.
  */
 #include <errno.h>
 #include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "herald/mime.h"
@@ -40,6 +46,7 @@ void smtp_log(const struct smtp_chan *ch, int level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    hd_secrets_redact(&ch->secrets, line, sizeof line);
     ch->host.log(ch->host.ctx, level, line);
 }
 
@@ -192,6 +199,32 @@ static int load_env(const struct hd_ynode *n, const char *key, char **out, struc
     return 0;
 }
 
+/* The password, and how AUTH PLAIN and LOGIN carry it (base64 of
+ * "\0user\0password", of "user\0password" and of the password alone), so
+ * a relay that echoes the exchange in a reply cannot get it into the
+ * store, the proofs or the log. */
+static int register_auth_secrets(struct smtp_chan *ch)
+{
+    size_t ul = strlen(ch->auth_user), pl = strlen(ch->auth_pass);
+    unsigned char *plain = malloc(ul + pl + 2);
+    int rc;
+    if (plain == NULL)
+        abort();
+    plain[0] = '\0';
+    memcpy(plain + 1, ch->auth_user, ul);
+    plain[ul + 1] = '\0';
+    memcpy(plain + ul + 2, ch->auth_pass, pl);
+    rc = hd_secrets_add(&ch->secrets, ch->auth_pass, pl) != 0 ||
+                 hd_secrets_add_b64(&ch->secrets, (const unsigned char *)ch->auth_pass, pl) != 0 ||
+                 hd_secrets_add_b64(&ch->secrets, plain, ul + pl + 2) != 0 ||
+                 hd_secrets_add_b64(&ch->secrets, plain + 1, ul + pl + 1) != 0
+             ? -1
+             : 0;
+    OPENSSL_cleanse(plain, ul + pl + 2);
+    free(plain);
+    return rc;
+}
+
 static bool valid_helo(const char *s)
 {
     size_t n = 0;
@@ -211,7 +244,7 @@ static void report_job(struct smtp_chan *ch, const struct smtp_job *j, enum hd_o
     o.kind = kind;
     o.event = event;
     o.reason = reason;
-    ch->host.report(ch->host.ctx, &o);
+    hd_secrets_report(&ch->secrets, &ch->host, &o);
 }
 
 static void free_job(struct smtp_job *j)
@@ -220,6 +253,67 @@ static void free_job(struct smtp_job *j)
         free(j->signed_body);
         free(j);
     }
+}
+
+void smtp_settled(struct smtp_chan *ch, size_t n)
+{
+    pthread_mutex_lock(&ch->lock);
+    ch->outstanding -= n;
+    if (ch->outstanding == 0)
+        pthread_cond_broadcast(&ch->drained);
+    pthread_mutex_unlock(&ch->lock);
+}
+
+/* Moves up to max queued jobs into out (lock held): a share of the queue
+ * among those waiting for it (this one included), so a burst goes out over
+ * several connections at once while a long queue fills whole sessions. */
+static size_t take_jobs(struct smtp_chan *ch, struct smtp_job **out, size_t max, unsigned waiting)
+{
+    size_t share = (ch->queued + waiting) / (waiting + 1), n = 0;
+    if (share < 1)
+        share = 1;
+    if (share > max)
+        share = max;
+    while (n < share && ch->head) {
+        out[n] = ch->head;
+        ch->head = ch->head->next;
+        out[n]->next = NULL;
+        if (ch->head == NULL)
+            ch->tail = NULL;
+        ch->queued--;
+        n++;
+    }
+    pthread_cond_broadcast(&ch->room);
+    return n;
+}
+
+size_t smtp_take_more(struct smtp_chan *ch, struct smtp_job **out, size_t max)
+{
+    struct timespec until;
+    size_t n = 0;
+    if (max == 0)
+        return 0;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += ch->idle_ms / 1000;
+    until.tv_nsec += (ch->idle_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&ch->lock);
+    ch->lingering++;
+    while (ch->head == NULL && !ch->closing)
+        if (pthread_cond_timedwait(&ch->work, &ch->lock, &until) == ETIMEDOUT)
+            break;
+    ch->lingering--;
+    /* a fair share: the workers waiting to open sessions count too, so a
+     * burst still goes out over several connections */
+    if (ch->head && !ch->closing)
+        n = take_jobs(ch, out, max, ch->lingering + ch->idle);
+    /* the workers waiting for a new session look again (queue, lingering) */
+    pthread_cond_broadcast(&ch->work);
+    pthread_mutex_unlock(&ch->lock);
+    return n;
 }
 
 static void *worker(void *arg)
@@ -231,40 +325,25 @@ static void *worker(void *arg)
     smtp_net_thread_init(ch->connect_ms, ch->tcp_nodelay);
     pthread_mutex_lock(&ch->lock);
     for (;;) {
+        /* New work goes to the open sessions waiting for it first (a new
+         * connection only when none is waiting), so a rate-limited trickle
+         * does not open a connection per hand-over. */
         ch->idle++;
-        while (ch->head == NULL && !ch->closing)
+        while ((ch->head == NULL || ch->lingering > 0) && !ch->closing)
             pthread_cond_wait(&ch->work, &ch->lock);
         ch->idle--;
         if (ch->head == NULL)
             break; /* closing and nothing left */
-        /* Share what is queued among the idle workers (this one included),
-         * so a small burst goes out over several connections at once; a
-         * long queue fills whole sessions. */
-        size_t share = (ch->queued + ch->idle) / (ch->idle + 1);
-        size_t n = share < 1 ? 1 : share;
-        if (n > ch->per_session)
-            n = ch->per_session;
-        for (size_t i = 0; i < n && ch->head; i++) {
-            batch[i] = ch->head;
-            ch->head = ch->head->next;
-            batch[i]->next = NULL;
-            if (ch->head == NULL)
-                ch->tail = NULL;
-            ch->queued--;
-        }
-        pthread_cond_broadcast(&ch->room);
+        size_t n = take_jobs(ch, batch, ch->per_session, ch->idle);
         pthread_mutex_unlock(&ch->lock);
 
-        smtp_session_run(ch, batch, n);
+        /* the session may take more jobs into batch while it is open */
+        n = smtp_session_run(ch, batch, n);
         for (size_t i = 0; i < n; i++) {
             free_job(batch[i]);
             batch[i] = NULL;
         }
-
         pthread_mutex_lock(&ch->lock);
-        ch->outstanding -= n;
-        if (ch->outstanding == 0)
-            pthread_cond_broadcast(&ch->drained);
     }
     pthread_mutex_unlock(&ch->lock);
     free(batch);
@@ -292,6 +371,7 @@ static void smtp_close(void *instance)
             struct smtp_job *next = left->next;
             report_job(ch, left, HD_OUTCOME_TRANSIENT, "smtp.not_sent",
                        "the channel closed before this message was sent");
+            smtp_settled(ch, 1);
             free_job(left);
             left = next;
         }
@@ -318,6 +398,7 @@ static void smtp_close(void *instance)
         OPENSSL_cleanse(ch->auth_pass, strlen(ch->auth_pass));
         free(ch->auth_pass);
     }
+    hd_secrets_free(&ch->secrets);
     dkim_free(ch->dkim);
     free(ch->helo);
     free(ch->mail_from);
@@ -328,7 +409,11 @@ static void smtp_close(void *instance)
 static int start_pool(struct smtp_chan *ch, struct hd_err *err)
 {
     pthread_mutex_init(&ch->lock, NULL);
-    pthread_cond_init(&ch->work, NULL);
+    pthread_condattr_t mono;
+    pthread_condattr_init(&mono);
+    pthread_condattr_setclock(&mono, CLOCK_MONOTONIC); /* smtp_take_more's idle deadline */
+    pthread_cond_init(&ch->work, &mono);
+    pthread_condattr_destroy(&mono);
     pthread_cond_init(&ch->room, NULL);
     pthread_cond_init(&ch->drained, NULL);
     ch->threads = calloc(ch->pool_size, sizeof *ch->threads);
@@ -369,6 +454,7 @@ static int smtp_settings(struct smtp_chan *ch, const struct hd_campaign *campaig
                                        "greeting_timeout",
                                        "command_timeout",
                                        "data_timeout",
+                                       "idle_timeout",
                                        "helo",
                                        "mail_from",
                                        "tcp_nodelay",
@@ -389,6 +475,7 @@ static int smtp_settings(struct smtp_chan *ch, const struct hd_campaign *campaig
     ch->greeting_ms = 60000;
     ch->command_ms = 60000;
     ch->data_ms = 120000;
+    ch->idle_ms = 5000;
     ch->tcp_nodelay = true;
     if (hd_settings_check_keys(campaign, conf, keys, err) != 0)
         return -1;
@@ -446,9 +533,10 @@ static int smtp_settings(struct smtp_chan *ch, const struct hd_campaign *campaig
     }
     {
         static const char *const tkeys[] = {"connect_timeout", "greeting_timeout",
-                                            "command_timeout", "data_timeout"};
-        long *const tvals[] = {&ch->connect_ms, &ch->greeting_ms, &ch->command_ms, &ch->data_ms};
-        for (size_t i = 0; i < 4; i++)
+                                            "command_timeout", "data_timeout", "idle_timeout"};
+        long *const tvals[] = {&ch->connect_ms, &ch->greeting_ms, &ch->command_ms, &ch->data_ms,
+                               &ch->idle_ms};
+        for (size_t i = 0; i < 5; i++)
             if ((n = hd_settings_get(campaign, conf, tkeys[i], false, NULL, err)) &&
                 parse_timeout(n, tkeys[i], tvals[i], err) != 0)
                 return -1;
@@ -517,6 +605,11 @@ static int smtp_settings(struct smtp_chan *ch, const struct hd_campaign *campaig
                     : load_env(user_node, "auth_user_env", &ch->auth_user, err) != 0 ||
                           load_env(pass_node, "auth_password_env", &ch->auth_pass, err) != 0)
             return -1;
+        if (!warning && register_auth_secrets(ch) != 0) {
+            hd_err_at(err, HD_EX_SOFTWARE, pass_node->file, pass_node->line, pass_node->col,
+                      "too many secrets to redact");
+            return -1;
+        }
     }
     if ((n = hd_settings_get(campaign, conf, "dkim", false, NULL, err))) {
         char checked[254];
@@ -640,6 +733,7 @@ static int smtp_send(void *instance, const struct hd_message *messages, size_t n
         j->next = NULL;
         j->handle = m->handle;
         j->signed_body = NULL;
+        j->body_done = false;
         memcpy(j->data, m->recipient, rl);
         memcpy(j->data + rl, m->body, m->body_len);
         j->rcpt = j->data;

@@ -39,6 +39,7 @@ struct smtp_job {
     const uint8_t *body; /* into data, or the signed copy */
     size_t len;
     uint8_t *signed_body; /* malloc'd by DKIM signing, or NULL */
+    bool body_done;       /* libesmtp read the whole body: the final dot went out */
     char data[];
 };
 
@@ -57,9 +58,11 @@ struct smtp_chan {
     char *helo;
     char *mail_from;
     char *auth_user, *auth_pass; /* from the environment; wiped at close */
+    struct hd_secrets secrets;   /* the password and its AUTH encodings: redacted */
     unsigned pool_size;
     unsigned per_session;
     long connect_ms, greeting_ms, command_ms, data_ms;
+    long idle_ms; /* an open session waits this long for more work before QUIT */
     bool tcp_nodelay;
     struct dkim_signer *dkim;
 
@@ -70,7 +73,8 @@ struct smtp_chan {
     pthread_cond_t drained; /* outstanding reached 0 */
     struct smtp_job *head, *tail;
     size_t queued, queue_max;
-    unsigned idle;           /* workers waiting for work */
+    unsigned idle;           /* workers waiting for work to open a session */
+    unsigned lingering;      /* open sessions waiting for work (smtp_take_more) */
     int64_t last_warning_ms; /* of the last session failure logged */
     unsigned long unlogged;  /* session failures since then */
     uint64_t outstanding;    /* handed to send(), not yet reported */
@@ -80,8 +84,22 @@ struct smtp_chan {
 };
 
 /* Sends jobs[0..n) in one libesmtp session (with failover across relays)
- * and reports every job's outcome exactly once. Runs on a worker thread. */
-void smtp_session_run(struct smtp_chan *ch, struct smtp_job **jobs, size_t n);
+ * and reports every job's outcome exactly once, each accepted one as soon
+ * as the relay accepts it. While the session is open and jobs has room
+ * (ch->per_session), it takes more queued jobs into jobs[] with
+ * smtp_take_more, so the connection stays open across the dispatcher's
+ * hand-overs. Returns the number of jobs in jobs[] at the end (all
+ * reported; the caller frees them). Runs on a worker thread. */
+size_t smtp_session_run(struct smtp_chan *ch, struct smtp_job **jobs, size_t n);
+
+/* For an open session: waits up to ch->idle_ms for queued work (open
+ * sessions get it before a worker opens a new one) and moves up to max
+ * jobs into out; 0 when none came (then the session QUITs) or the channel
+ * is closing. Takes ch->lock. */
+size_t smtp_take_more(struct smtp_chan *ch, struct smtp_job **out, size_t max);
+
+/* n jobs were reported: outstanding -= n; flush() wakes at 0. */
+void smtp_settled(struct smtp_chan *ch, size_t n);
 
 /* Marks the calling thread as an SMTP worker: its TCP connections get
  * TCP_NODELAY (unless nodelay is false) and connect() gives up after

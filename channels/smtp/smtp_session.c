@@ -2,10 +2,12 @@
  * messages_per_session messages over one connection, then one outcome per
  * message.
  *
- * libesmtp's model is synchronous: every message is added to the session
+ * libesmtp's model is synchronous: the messages are added to the session
  * first, then smtp_start_session() connects, greets, does STARTTLS and AUTH,
- * sends all of them (MAIL, then RCPT+DATA pipelined, then the body from our
- * callback) and QUITs. Statuses are read afterwards.
+ * sends them (MAIL, then RCPT+DATA pipelined, then the body from our
+ * callback) and QUITs. More are added while it runs, at the last message's
+ * DATA reply (message_sent). Accepted messages are reported at that reply,
+ * the others from their statuses after the session.
  *
  * Classification, per message, by the first stage that did not succeed:
  *   MAIL FROM reply, else RCPT TO reply, else the reply after the body.
@@ -41,9 +43,12 @@
 
 #define REPLY_MAX 512
 
+struct sess;
+
 /* What the event and monitor callbacks learn during one attempt. */
 struct attempt {
     struct smtp_chan *ch;
+    struct sess *sess; /* the session's jobs, to report and extend */
     struct smtp_relay *relay;
     bool connected;        /* a TCP connection was made */
     unsigned mail_replies; /* MAIL FROM replies seen: the relay took part */
@@ -62,7 +67,7 @@ struct attempt {
  * libesmtp free()s *ctx when it is done: a malloc'd read position. */
 static const char *body_cb(void **ctx, int *len, void *arg)
 {
-    const struct smtp_job *j = arg;
+    struct smtp_job *j = arg;
     size_t *pos = *ctx;
     if (pos == NULL) {
         if ((pos = malloc(sizeof *pos)) == NULL)
@@ -70,8 +75,9 @@ static const char *body_cb(void **ctx, int *len, void *arg)
         *pos = 0;
         *ctx = pos;
     }
-    if (len == NULL) { /* rewind */
+    if (len == NULL) { /* rewind: a new transfer of this message starts */
         *pos = 0;
+        j->body_done = false;
         return NULL;
     }
     size_t left = j->len - *pos;
@@ -80,6 +86,8 @@ static const char *body_cb(void **ctx, int *len, void *arg)
     *len = (int)left;
     const char *p = (const char *)j->body + *pos;
     *pos += left;
+    if (left == 0)
+        j->body_done = true; /* libesmtp now writes the final dot */
     return left ? p : NULL;
 }
 
@@ -149,6 +157,8 @@ static void tls_refuse(struct attempt *a, const char *fmt, ...)
     va_end(ap);
 }
 
+static void message_sent(struct attempt *a, smtp_message_t msg);
+
 static void event_cb(smtp_session_t session, int event, void *arg, ...)
 {
     struct attempt *a = arg;
@@ -163,6 +173,9 @@ static void event_cb(smtp_session_t session, int event, void *arg, ...)
         break;
     case SMTP_EV_MAILSTATUS:
         a->mail_replies++;
+        break;
+    case SMTP_EV_MESSAGESENT:
+        message_sent(a, va_arg(ap, smtp_message_t));
         break;
     case SMTP_EV_EXTNA_STARTTLS:
         tls_refuse(a, "the relay does not offer STARTTLS (starttls: required)");
@@ -368,7 +381,8 @@ static void report(struct smtp_chan *ch, const struct smtp_job *j, enum hd_outco
     o.provider_id = provider_id;
     o.response = response;
     o.reason = reason;
-    ch->host.report(ch->host.ctx, &o);
+    hd_secrets_report(&ch->secrets, &ch->host, &o); /* a relay's echo of AUTH never leaves */
+    smtp_settled(ch, 1);
 }
 
 static void classify(struct smtp_chan *ch, const struct smtp_job *j, smtp_message_t msg,
@@ -397,6 +411,17 @@ static void classify(struct smtp_chan *ch, const struct smtp_job *j, smtp_messag
         report(ch, j, HD_OUTCOME_TRANSIENT, 0, "smtp.auth_failed", NULL, NULL, reason);
         return;
     }
+    if (cls != 2 && cls != 4 && cls != 5 && st == data && j->body_done) {
+        /* The body and its final dot went out, the reply never came: the
+         * relay may have queued it. Not a failure, and not silently sent
+         * again: uncertain (the dispatcher flags it, re-sends it with the
+         * same Message-ID or holds it). */
+        snprintf(reason, sizeof reason,
+                 "no reply after the whole message was sent: it may have been delivered (%.400s)",
+                 f->reason);
+        report(ch, j, HD_OUTCOME_UNCERTAIN, 0, "smtp.uncertain", NULL, NULL, reason);
+        return;
+    }
     if (cls != 2 && cls != 4 && cls != 5) {
         report(ch, j, HD_OUTCOME_TRANSIENT, 0, f->event, NULL, NULL, f->reason);
         return;
@@ -416,35 +441,140 @@ static void classify(struct smtp_chan *ch, const struct smtp_job *j, smtp_messag
 
 /* ---- the session ----------------------------------------------------------------- */
 
-static void fail_all(struct smtp_chan *ch, struct smtp_job **jobs, const bool *skip, size_t n,
-                     const char *why)
+/* The jobs of one session, in the order libesmtp sends them. */
+struct sess {
+    struct smtp_chan *ch;
+    smtp_session_t s;
+    struct smtp_job **jobs; /* the worker's array, ch->per_session long */
+    smtp_message_t *msgs;
+    smtp_recipient_t *rcpts;
+    bool *reported; /* outcome reported already (DKIM failure, accepted) */
+    size_t n;       /* jobs in jobs[] */
+    size_t last;    /* index of the last message added to the session, or n */
+    size_t cursor;  /* where to look for the next message sent */
+    bool broken;    /* out of memory in libesmtp: take no more */
+};
+
+/* Signs (DKIM) and adds jobs[i] to the libesmtp session; a job that cannot
+ * be signed is reported at once. false on no memory. */
+static bool add_job(struct sess *x, size_t i)
 {
-    for (size_t i = 0; i < n; i++)
-        if (skip == NULL || !skip[i])
-            report(ch, jobs[i], HD_OUTCOME_TRANSIENT, 0, "smtp.connection_failed", NULL, NULL, why);
+    struct smtp_chan *ch = x->ch;
+    struct smtp_job *j = x->jobs[i];
+    if (ch->dkim && j->signed_body == NULL) {
+        const char *why = "unknown error";
+        size_t len = 0;
+        j->signed_body = dkim_sign(ch->dkim, j->body, j->len, &len, &why);
+        if (j->signed_body == NULL) {
+            /* never sent unsigned: a relay's DMARC policy could reject it */
+            char reason[160];
+            snprintf(reason, sizeof reason, "DKIM signing failed: %s", why);
+            report(ch, j, HD_OUTCOME_TRANSIENT, 0, "smtp.dkim_failed", NULL, NULL, reason);
+            x->reported[i] = true;
+            return true;
+        }
+        j->body = j->signed_body;
+        j->len = len;
+    }
+    if ((x->msgs[i] = smtp_add_message(x->s)) == NULL ||
+        !smtp_set_reverse_path(x->msgs[i], ch->mail_from) ||
+        !smtp_set_messagecb(x->msgs[i], body_cb, j) ||
+        (x->rcpts[i] = smtp_add_recipient(x->msgs[i], j->rcpt)) == NULL)
+        return false;
+    smtp_size_set_estimate(x->msgs[i], j->len);
+    x->last = i;
+    return true;
 }
 
-void smtp_session_run(struct smtp_chan *ch, struct smtp_job **jobs, size_t n)
+/* SMTP_EV_MESSAGESENT: a message's DATA was answered. An accepted one is
+ * reported now (the dispatcher's concurrency frees up, so it can hand over
+ * more). When it was the session's last message and was accepted, the
+ * session takes more queued work, waiting up to idle_timeout for it:
+ * libesmtp reads the next message from its list right after this event
+ * (rsp_data2 calls next_message), so what is added here goes out on the
+ * same connection. After a refusal libesmtp may already have decided to
+ * QUIT (rsp_data picks the next message before this event), so nothing is
+ * added then. */
+static void message_sent(struct attempt *a, smtp_message_t msg)
 {
-    smtp_session_t s = NULL;
+    struct sess *x = a->sess;
+    struct smtp_chan *ch = x->ch;
+    size_t i = x->cursor;
+    while (i < x->n && x->msgs[i] != msg)
+        i++;
+    if (i == x->n)
+        return;
+    x->cursor = i + 1;
+    const smtp_status_t *data = smtp_message_transfer_status(msg);
+    if (data->code / 100 != 2 || x->reported[i])
+        return;
+    classify(ch, x->jobs[i], msg, x->rcpts[i], a, NULL);
+    x->reported[i] = true;
+    if (i != x->last || x->broken || x->n >= ch->per_session)
+        return;
+    size_t got = smtp_take_more(ch, x->jobs + x->n, ch->per_session - x->n);
+    for (size_t k = x->n; k < x->n + got; k++) {
+        x->reported[k] = false;
+        x->msgs[k] = NULL;
+        x->rcpts[k] = NULL;
+    }
+    size_t from = x->n;
+    x->n += got;
+    for (size_t k = from; k < x->n; k++) {
+        if (!add_job(x, k)) {
+            /* out of memory: these are not in the session; retry later */
+            x->broken = true;
+            for (; k < x->n; k++)
+                if (!x->reported[k]) {
+                    report(ch, x->jobs[k], HD_OUTCOME_TRANSIENT, 0, "smtp.connection_failed", NULL,
+                           NULL, "out of memory (libesmtp message)");
+                    x->reported[k] = true;
+                }
+            return;
+        }
+    }
+}
+
+static void fail_all(struct sess *x, const char *why)
+{
+    for (size_t i = 0; i < x->n; i++)
+        if (!x->reported[i]) {
+            report(x->ch, x->jobs[i], HD_OUTCOME_TRANSIENT, 0, "smtp.connection_failed", NULL, NULL,
+                   why);
+            x->reported[i] = true;
+        }
+}
+
+size_t smtp_session_run(struct smtp_chan *ch, struct smtp_job **jobs, size_t n)
+{
     auth_context_t auth = NULL;
-    smtp_message_t *msgs = calloc(n, sizeof *msgs);
-    smtp_recipient_t *rcpts = calloc(n, sizeof *rcpts);
     size_t *order = calloc(ch->nrelays, sizeof *order);
-    bool *skip = calloc(n, sizeof *skip); /* reported already (DKIM failure) */
+    struct sess x = {.ch = ch, .jobs = jobs, .n = n};
     size_t added = 0;
     struct attempt a;
     struct failure f = {"smtp.connection_failed", "no relay was tried"};
     int lib_errno = 0;
     size_t tried = 0;
 
-    if (msgs == NULL || rcpts == NULL || order == NULL || skip == NULL ||
-        (s = smtp_create_session()) == NULL) {
-        fail_all(ch, jobs, NULL, n, "out of memory");
+    x.msgs = calloc(ch->per_session, sizeof *x.msgs);
+    x.rcpts = calloc(ch->per_session, sizeof *x.rcpts);
+    x.reported = calloc(ch->per_session, sizeof *x.reported);
+    x.last = n;
+    if (x.reported == NULL) {
+        for (size_t i = 0; i < n; i++)
+            report(ch, jobs[i], HD_OUTCOME_TRANSIENT, 0, "smtp.connection_failed", NULL, NULL,
+                   "out of memory");
+        goto out;
+    }
+    if (x.msgs == NULL || x.rcpts == NULL || order == NULL ||
+        (x.s = smtp_create_session()) == NULL) {
+        fail_all(&x, "out of memory");
         goto out;
     }
     memset(&a, 0, sizeof a);
     a.ch = ch;
+    a.sess = &x;
+    smtp_session_t s = x.s;
     smtp_set_hostname(s, ch->helo);
     smtp_set_eventcb(s, event_cb, &a);
     smtp_set_monitorcb(s, monitor_cb, &a, 0);
@@ -463,7 +593,7 @@ void smtp_session_run(struct smtp_chan *ch, struct smtp_job **jobs, size_t n)
     if (ch->auth_user) {
         pthread_once(&auth_once, auth_init);
         if ((auth = auth_create_context()) == NULL) {
-            fail_all(ch, jobs, NULL, n, "out of memory (AUTH context)");
+            fail_all(&x, "out of memory (AUTH context)");
             goto out;
         }
         auth_set_mechanism_flags(auth, AUTH_PLUGIN_PLAIN, 0);
@@ -471,31 +601,12 @@ void smtp_session_run(struct smtp_chan *ch, struct smtp_job **jobs, size_t n)
         smtp_auth_set_context(s, auth);
     }
     for (size_t i = 0; i < n; i++) {
-        if (ch->dkim && jobs[i]->signed_body == NULL) {
-            const char *why = "unknown error";
-            size_t len = 0;
-            jobs[i]->signed_body = dkim_sign(ch->dkim, jobs[i]->body, jobs[i]->len, &len, &why);
-            if (jobs[i]->signed_body == NULL) {
-                /* never sent unsigned: a relay's DMARC policy could reject it */
-                char reason[160];
-                snprintf(reason, sizeof reason, "DKIM signing failed: %s", why);
-                report(ch, jobs[i], HD_OUTCOME_TRANSIENT, 0, "smtp.dkim_failed", NULL, NULL,
-                       reason);
-                skip[i] = true;
-                continue;
-            }
-            jobs[i]->body = jobs[i]->signed_body;
-            jobs[i]->len = len;
-        }
-        if ((msgs[i] = smtp_add_message(s)) == NULL ||
-            !smtp_set_reverse_path(msgs[i], ch->mail_from) ||
-            !smtp_set_messagecb(msgs[i], body_cb, jobs[i]) ||
-            (rcpts[i] = smtp_add_recipient(msgs[i], jobs[i]->rcpt)) == NULL) {
-            fail_all(ch, jobs, skip, n, "out of memory (libesmtp message)");
+        if (!add_job(&x, i)) {
+            fail_all(&x, "out of memory (libesmtp message)");
             goto out;
         }
-        smtp_size_set_estimate(msgs[i], jobs[i]->len);
-        added++;
+        if (!x.reported[i])
+            added++;
     }
     if (added == 0)
         goto out;
@@ -515,8 +626,10 @@ void smtp_session_run(struct smtp_chan *ch, struct smtp_job **jobs, size_t n)
         struct smtp_relay *relay = &ch->relays[order[k]];
         memset(&a, 0, sizeof a);
         a.ch = ch;
+        a.sess = &x;
         a.relay = relay;
         a.last_activity_ms = smtp_now_ms();
+        x.cursor = 0;
         tried++;
         if (!smtp_set_server(s, relay->hostport)) {
             lib_errno = smtp_errno();
@@ -561,16 +674,17 @@ void smtp_session_run(struct smtp_chan *ch, struct smtp_job **jobs, size_t n)
             smtp_log(ch, 1, "channel %s: %s; %zu messages to retry%s", ch->name, f.reason, added,
                      more ? " (and more failed sessions since the last warning)" : "");
     }
-    for (size_t i = 0; i < n; i++)
-        if (!skip[i])
-            classify(ch, jobs[i], msgs[i], rcpts[i], &a, &f);
+    for (size_t i = 0; i < x.n; i++)
+        if (!x.reported[i])
+            classify(ch, jobs[i], x.msgs[i], x.rcpts[i], &a, &f);
 out:
-    if (s)
-        smtp_destroy_session(s);
+    if (x.s)
+        smtp_destroy_session(x.s);
     if (auth)
         auth_destroy_context(auth);
-    free(skip);
+    free(x.reported);
     free(order);
-    free(rcpts);
-    free(msgs);
+    free(x.rcpts);
+    free(x.msgs);
+    return x.n;
 }

@@ -24,9 +24,19 @@ Faults (by request number, from 1, counted over every request):
   --gone SUBSTR          a token containing SUBSTR: 410 {"error":"Unregistered"}
   --mismatch SUBSTR      a token containing SUBSTR: 422 (as if the key had come with
                          another body before)
+  --trickle A-B[:MS]     requests A..B: 200 with a 200-byte body sent one byte every MS
+                         ms (default 100), a slow trickle (nothing is accepted)
+  --oversize A-B         requests A..B: answered as usual (accepted), but the body goes
+                         on and on (1 MiB chunks, up to 10 GiB) until the client hangs up
+  --bad-json A-B         requests A..B: accepted, but the body is not JSON
+  --garbage A-B          requests A..B: not HTTP at all ("\x00\xffnot http"), then close
+                         (nothing is accepted)
   --delay-ms D           every answer waits D ms
   --slow A-B:MS          requests A..B: the answer waits MS ms
   --bearer-env VAR       require Authorization: Bearer $VAR (else 401)
+  --echo-auth SUBSTR     echo the request's Authorization header back, as careless
+                         services do: a token containing SUBSTR gets 400 with it in
+                         the error body; every accepted notice's id carries it too
   --webhook-secret-env VAR  check Standard Webhooks signatures (else 401); whsec_ secrets
                          are base64-decoded
   --batch-path PATH      POST PATH takes {"items":[...]} and answers
@@ -49,7 +59,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
-STATE = {"seq": 0, "keys": {}, "ids": 0}
+STATE = {"seq": 0, "keys": {}, "ids": 0, "conns": 0}
 ARGS = None
 LOG = None
 ACCEPTED = None
@@ -77,6 +87,12 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # quiet
         pass
 
+    def setup(self):
+        super().setup()
+        with LOCK:  # one number per TCP connection, in each request's record ("conn")
+            STATE["conns"] += 1
+            self.conn_no = STATE["conns"]
+
     def answer(self, status, obj=None, headers=()):
         data = json.dumps(obj).encode() if obj is not None else b""
         self.send_response(status)
@@ -99,7 +115,8 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             STATE["seq"] += 1
             seq = STATE["seq"]
-        rec = {"seq": seq, "t": round(time.time(), 3), "method": self.command, "path": self.path,
+        rec = {"seq": seq, "conn": self.conn_no, "t": round(time.time(), 3), "method": self.command,
+               "path": self.path,
                "idempotency_key": self.headers.get("Idempotency-Key"),
                "content_type": self.headers.get("Content-Type"),
                "expect": self.headers.get("Expect"),
@@ -115,7 +132,17 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         rec["body"] = body if body is not None else raw.decode("utf-8", "replace")
-        status, obj, headers, fault = self.decide(seq, raw, body)
+        status, obj, headers, fault = None, None, (), None
+        for name in ("trickle", "garbage"):  # before decide(): nothing is accepted
+            r = span(getattr(ARGS, name))
+            if r and r[0] <= seq <= r[1]:
+                status, obj, headers, fault = 0, r[2], (), name
+        if fault is None:
+            status, obj, headers, fault = self.decide(seq, raw, body)
+        for name in ("oversize", "bad_json"):
+            r = span(getattr(ARGS, name))
+            if r and r[0] <= seq <= r[1] and 200 <= status < 300:
+                fault = name
         rec["status"] = status
         if fault:
             rec["fault"] = fault
@@ -124,6 +151,12 @@ class Handler(BaseHTTPRequestHandler):
             rec["ids"] = {r["idempotency_key"]: r["id"] for r in obj["results"] if "id" in r}
         elif 200 <= status < 300:
             rec["answer"] = obj
+        if fault in ("trickle", "garbage", "oversize", "bad_json"):
+            rec.pop("answer", None)  # the client cannot read an id from these
+            with LOCK:
+                write(LOG, rec)
+            self.misbehave(fault, status, obj)
+            return
         if fault in ("stall", "drop"):
             with LOCK:
                 write(LOG, rec)
@@ -143,6 +176,37 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             write(LOG, rec)
         self.answer(status, obj, headers)
+
+    def misbehave(self, fault, status, obj):
+        self.close_connection = True
+        try:
+            if fault == "garbage":
+                self.wfile.write(b"\x00\xffnot http\r\n\r\n")
+            elif fault == "trickle":
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                 b"Content-Length: 200\r\n\r\n")
+                self.wfile.flush()
+                for _ in range(200):
+                    time.sleep(int(obj or 100) / 1000)
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+            elif fault == "bad_json":
+                data = b"<html>accepted, see you</html>"
+                self.wfile.write(f"HTTP/1.1 {status} OK\r\nContent-Type: text/html\r\n"
+                                 f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
+            elif fault == "oversize":
+                head = json.dumps(obj).encode()[:-1] + b', "pad": "'
+                self.wfile.write(f"HTTP/1.1 {status} Created\r\nContent-Type: application/json\r\n"
+                                 f"Content-Length: {10 << 30}\r\n\r\n".encode() + head)
+                chunk = b"x" * (1 << 20)
+                for _ in range(10 << 10):
+                    self.wfile.write(chunk)
+        except OSError:
+            pass  # the client hung up: what these faults are for
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     def decide(self, seq, raw, body):
         a = ARGS
@@ -181,6 +245,10 @@ class Handler(BaseHTTPRequestHandler):
         if not key:
             return 400, {"error": "no Idempotency-Key"}, (), "no_key"
         tok = str(body.get("token", body.get("to", "")))
+        if a.echo_auth and a.echo_auth in tok:
+            return 400, {"error": "app not registered for this credential",
+                         "request": {"authorization": self.headers.get("Authorization", "")}}, \
+                (), "echo_auth"
         if a.gone and a.gone in tok:
             return 410, {"error": "Unregistered"}, (), "gone"
         if a.mismatch and a.mismatch in tok:
@@ -201,7 +269,10 @@ class Handler(BaseHTTPRequestHandler):
             write(ACCEPTED, {"idempotency_key": key, "token": body.get("token"),
                              "person_id": body.get("person_id"), "language": body.get("language"),
                              "payload": body})
-        return (200 if replay else 201), {"id": prev[1]}, (), ("replay" if replay else None)
+        pid = prev[1]
+        if ARGS.echo_auth:
+            pid += " for " + self.headers.get("Authorization", "")
+        return (200 if replay else 201), {"id": pid}, (), ("replay" if replay else None)
 
     def batch(self, body):
         items = body.get("items") if isinstance(body, dict) else None
@@ -251,9 +322,14 @@ def main():
     p.add_argument("--drop")
     p.add_argument("--gone")
     p.add_argument("--mismatch")
+    p.add_argument("--trickle")
+    p.add_argument("--oversize")
+    p.add_argument("--bad-json")
+    p.add_argument("--garbage")
     p.add_argument("--delay-ms", type=int, default=0)
     p.add_argument("--slow")
     p.add_argument("--bearer-env")
+    p.add_argument("--echo-auth")
     p.add_argument("--webhook-secret-env")
     p.add_argument("--batch-path")
     ARGS = p.parse_args()

@@ -10,6 +10,7 @@ every event is one JSON line in --log:
   {"ev": "accepted", "rcpt": ..., "msgid": ..., "qid": ..., "file": ..., "session": N}
   {"ev": "rejected", "stage": "RCPT"|"DATA", "code": 550|554, "rcpt": ...}
   {"ev": "greylisted", "rcpt": ...}                 450 at RCPT
+  {"ev": "452", "rcpt": ...}                        452 at RCPT
   {"ev": "421", "session": N, "after": K}           421 and close, at MAIL
   {"ev": "dropped", "rcpt": ...}                   connection closed during DATA
   {"ev": "stalled", "rcpt": ...}                   no reply after DATA
@@ -23,6 +24,7 @@ the same people are hit on every attempt):
   --greylist             450 at the first RCPT of each recipient, then accept
   --reject-rcpt-mod M    550 5.1.1 at RCPT when sha256(rcpt) % M == 0
   --reject-data-mod M    554 5.7.1 after DATA when sha256(rcpt) % M == 1
+  --rcpt-452-every N     every Nth RCPT (server-wide): 452 4.3.1 (insufficient storage)
   --close-after N        in every session, 421 at the MAIL after N accepted
                          messages, then close the connection
   --drop-data-every N    every Nth DATA (server-wide): close the connection
@@ -96,6 +98,7 @@ class Capture:
         self.greylisted = set()
         self.sessions = 0
         self.datas = 0
+        self.rcpts = 0
         self.qid = 0
         self.names = set()
 
@@ -134,6 +137,10 @@ class Capture:
             self.greylisted.add(address)
             self.event(ev="greylisted", rcpt=address)
             return "450 4.2.0 Greylisted, please try again later"
+        self.rcpts += 1
+        if self.a.rcpt_452_every and self.rcpts % self.a.rcpt_452_every == 0:
+            self.event(ev="452", rcpt=address)
+            return "452 4.3.1 Insufficient system storage"
         if self.a.reject_rcpt_mod and bucket(address, self.a.reject_rcpt_mod) == 0:
             self.event(ev="rejected", stage="RCPT", code=550, rcpt=address)
             return "550 5.1.1 No such user here"
@@ -186,6 +193,7 @@ def main():
     ap.add_argument("--greylist", action="store_true")
     ap.add_argument("--reject-rcpt-mod", type=int, default=0)
     ap.add_argument("--reject-data-mod", type=int, default=0)
+    ap.add_argument("--rcpt-452-every", type=int, default=0)
     ap.add_argument("--close-after", type=int, default=0)
     ap.add_argument("--drop-data-every", type=int, default=0)
     ap.add_argument("--stall-data-every", type=int, default=0)

@@ -23,6 +23,7 @@ headers:
   X-Test: e2e
 auth:
   bearer_env: PUSH_TOKEN
+  allow_insecure: true
 webhook_secret_env: PUSH_WEBHOOK_SECRET
 max_in_flight: 16"
 expect_exit 0 "$HERALD" plan "$camp" --state-dir "$WORK/st1"

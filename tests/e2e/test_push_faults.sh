@@ -5,7 +5,9 @@
 # 410 for some tokens (permanent, token_invalid) and 422 for others
 # (permanent, logged loudly). Nothing is lost: every notice ends sent or
 # failed for a reason, counters add up, nothing stays in flight. Then a
-# Retry-After given as an HTTP date.
+# Retry-After given as an HTTP date; then answers that are no proper answer:
+# a slow trickle, an endless (oversized) body, a body that is not JSON, and
+# bytes that are not HTTP.
 source "$(dirname "$0")/lib.sh"
 
 # tokens of the sample audience that the server refuses
@@ -80,3 +82,41 @@ python3 "$SRC/tests/e2e/push_check.py" pause --log "$WORK/s2/requests.jsonl" --s
 python3 "$SRC/tests/e2e/push_check.py" run --state-dir "$WORK/st2" --log "$WORK/s2/requests.jsonl" ||
   fail "push_check (HTTP date)"
 pass "Retry-After as an HTTP date paused the channel"
+
+# ---- 3. answers that are no proper answer ----------------------------------------------------
+# A 200 whose 200-byte body trickles in a byte per 100 ms (slower than the
+# 2 s timeout): push.timeout, transient, retried. A 201 whose body never
+# ends (10 GiB announced): a bounded read, the answer classified by its
+# status (accepted, at once: no second request for that key). A 201 whose
+# body is not JSON: accepted, without a provider id. Bytes that are not
+# HTTP: push.connection_failed, transient, retried. Nothing lost.
+push_server_start "$WORK/s3" --trickle 3-4:100 --oversize 10-12 --bad-json 20-21 --garbage 30-31
+python3 "$SRC/tests/e2e/push_campaign.py" "$SRC" "$WORK/small3.yaml" --maildir "$WORK/maildir3" \
+  --audience "$WORK/small.csv" --retry "max_attempts: 4, initial_backoff: 1s, max_backoff: 2s" \
+  --canary-rate none --settings "url: http://127.0.0.1:$PORT/v1/notices
+max_in_flight: 4
+timeout: 2s"
+expect_exit 0 "$HERALD" plan "$WORK/small3.yaml" --state-dir "$WORK/st3"
+expect_exit 0 timeout 60 "$HERALD" run "$WORK/small3.yaml" --state-dir "$WORK/st3" --ignore-send-window
+grep -q "run complete: .* 0 failed" "$WORK/err" || fail "run: $(tail -3 "$WORK/err")"
+python3 "$SRC/tests/e2e/push_check.py" run --state-dir "$WORK/st3" --log "$WORK/s3/requests.jsonl" \
+  --expect-status trickle=2 --expect-status oversize=3 --expect-status bad_json=2 \
+  --expect-status garbage=2 || fail "push_check (bad answers)"
+python3 - "$WORK/s3/requests.jsonl" <<'PY' || fail "bad answers"
+import json, sys
+reqs = [json.loads(l) for l in open(sys.argv[1])]
+by_key = {}
+for r in reqs:
+    by_key.setdefault(r["idempotency_key"], []).append(r)
+for fault, again in (("trickle", True), ("garbage", True), ("oversize", False), ("bad_json", False)):
+    keys = {r["idempotency_key"] for r in reqs if r.get("fault") == fault}
+    assert keys, f"no {fault} answer was given"
+    for k in keys:
+        later = [r for r in by_key[k] if r.get("fault") != fault]
+        if again:
+            assert any(r["status"] == 201 for r in later), f"{fault}: key {k} never accepted later"
+        else:
+            assert not later, f"{fault}: key {k} was sent again although the service accepted it"
+print("trickle and garbage retried until accepted; oversized and non-JSON 201s accepted at once")
+PY
+pass "a slow trickle (timeout) and non-HTTP bytes retried; an endless body read to a bound and a non-JSON 201 accepted once"

@@ -102,7 +102,23 @@ body_template: '{\"t\": {{title}}}'" 15
 bad 78 NO_SUCH_TOKEN 'auth.bearer_env: environment variable NO_SUCH_TOKEN is not set' \
   "url: http://127.0.0.1:1/x
 auth:
-  bearer_env: NO_SUCH_TOKEN"
+  bearer_env: NO_SUCH_TOKEN
+  allow_insecure: true"
+# credentials over plain http:// only with an explicit setting (issue 10, finding 6)
+bad 65 'bearer_env: PUSH_TOKEN' 'auth: credentials would be sent in clear text to an http:// url' \
+  "url: http://127.0.0.1:1/x
+auth:
+  bearer_env: PUSH_TOKEN"
+bad 65 'header: X-Api-Key' 'auth: credentials would be sent in clear text to an http:// url' \
+  "url: http://127.0.0.1:1/x
+auth:
+  header: X-Api-Key
+  value_env: PUSH_TOKEN"
+bad 65 'allow_insecure: yes please' 'setting "auth.allow_insecure" must be true or false' \
+  "url: http://127.0.0.1:1/x
+auth:
+  bearer_env: PUSH_TOKEN
+  allow_insecure: yes please" 16
 bad 65 'Authorization:' 'header "Authorization" is set by herald from the environment' \
   "url: http://127.0.0.1:1/x
 headers:

@@ -19,6 +19,7 @@
 #include "hd_test.h"
 #include "herald/campaign.h"
 #include "herald/channel.h"
+#include "../../channels/registry.h" /* hd_secrets: private to the built-in modules */
 
 #ifndef HERALD_MODULES_DIR
 #error "HERALD_MODULES_DIR must name the directory with echo.so, badabi.so and legacy.so"
@@ -1352,6 +1353,49 @@ static void test_channels_check_is_optional(void **state)
     hd_campaign_free(c);
 }
 
+/* Issue 10, finding 6: every registered secret, and its base64, is cut out
+ * of a reply wherever it occurs, also at the cut end of a truncated reply;
+ * replacements never overflow the buffer. */
+static void test_channels_secrets_redact(void **state)
+{
+    (void)state;
+    struct hd_secrets sec = {0};
+    char t[128];
+    assert_int_equal(hd_secrets_add(&sec, "s3cret-pw", 9), 0);
+    assert_int_equal(hd_secrets_add_b64(&sec, (const unsigned char *)"\0herald\0s3cret-pw", 17), 0);
+    assert_int_equal(hd_secrets_add(&sec, "", 0), 0); /* ignored */
+    assert_int_equal(sec.n, 2);
+    snprintf(t, sizeof t, "535 bad: s3cret-pw and s3cret-pw again");
+    assert_int_equal(hd_secrets_redact(&sec, t, sizeof t), 2);
+    assert_string_equal(t, "535 bad: [redacted] and [redacted] again");
+    snprintf(t, sizeof t, "echo AGhlcmFsZABzM2NyZXQtcHc= end");
+    assert_int_equal(hd_secrets_redact(&sec, t, sizeof t), 1);
+    assert_string_equal(t, "echo [redacted] end");
+    snprintf(t, sizeof t, "cut short: s3cret-");
+    assert_int_equal(hd_secrets_redact(&sec, t, sizeof t), 1);
+    assert_string_equal(t, "cut short: [redacted]");
+    snprintf(t, sizeof t, "short s3c"); /* under 6 bytes of a secret: too common to tell */
+    assert_int_equal(hd_secrets_redact(&sec, t, sizeof t), 0);
+    char small[16];
+    snprintf(small, sizeof small, "x s3cret-pw yy");
+    hd_secrets_redact(&sec, small, sizeof small);
+    assert_true(strlen(small) < sizeof small);
+    assert_null(strstr(small, "s3cret"));
+    snprintf(small, sizeof small, "abcdefgs3cret-p"); /* the secret cut by the buffer */
+    hd_secrets_redact(&sec, small, sizeof small);
+    assert_null(strstr(small, "s3cret"));
+    for (int i = 0; i < HD_SECRETS_MAX - 2; i++) {
+        char s[8];
+        snprintf(s, sizeof s, "k%d-xyz", i);
+        assert_int_equal(hd_secrets_add(&sec, s, strlen(s)), 0);
+    }
+    assert_int_equal(hd_secrets_add(&sec, "one-too-many", 12), -1);
+    hd_secrets_free(&sec);
+    hd_secrets_free(&sec);
+    snprintf(t, sizeof t, "s3cret-pw");
+    assert_int_equal(hd_secrets_redact(&sec, t, sizeof t), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1383,6 +1427,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_channels_check_campaign_reports_every_channel, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_channels_check_is_optional, setup, teardown),
+        cmocka_unit_test(test_channels_secrets_redact),
     };
     int rc;
 #ifdef HERALD_SOURCE_DIR

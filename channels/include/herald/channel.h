@@ -54,6 +54,14 @@ enum hd_outcome_kind {
     HD_OUTCOME_ACCEPTED,  /* the service took it (not: the person read it) */
     HD_OUTCOME_TRANSIENT, /* try again later */
     HD_OUTCOME_PERMANENT, /* will never work: bad address, invalid token, ... */
+    /* Added in ABI 1 later (older modules never report it): the whole
+     * message went out but no answer came (the connection broke after an
+     * SMTP body's final dot, before the reply), so the service may or may
+     * not have it. Never a failure: the dispatcher flags the delivery
+     * uncertain (`herald status --uncertain`, `uncertain` in its proof) and
+     * sends it again with the same id while attempts are left, else holds
+     * it for review (`herald retry --held`). */
+    HD_OUTCOME_UNCERTAIN,
 };
 
 struct hd_outcome {
