@@ -23,13 +23,19 @@
 const char *const hd_builtin_vars[] = {"name",    "objection_url", "person_id", "campaign_id",
                                        "country", "country_name",  "language",  NULL};
 
+#define MAX_VARS 64
+
 struct ctx {
     struct hd_campaign *c;
     struct hd_diags *d;
     const struct hd_campaign_opts *opts;
+    /* Where each campaign var's value is written (var_names order), and
+     * whether its unfitness for a mail header was reported already. */
+    const struct hd_ynode *var_nodes[MAX_VARS];
+    bool var_reported[MAX_VARS];
+    const struct hd_ynode *link_node; /* objection_link.url */
+    bool link_reported;
 };
-
-#define MAX_VARS 64
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -41,6 +47,19 @@ static void err_at(struct ctx *x, const struct hd_ynode *n, const char *fmt, ...
     va_start(ap, fmt);
     hd_diags_vadd(x->d, HD_EX_DATAERR, n ? n->file : x->c->path, n ? n->line : 0, n ? n->col : 0,
                   fmt, ap);
+    va_end(ap);
+}
+
+/* An error at byte `at` of scalar n's string (hd_ynode_locate). */
+static void err_in(struct ctx *x, const struct hd_ynode *n, size_t at, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void err_in(struct ctx *x, const struct hd_ynode *n, size_t at, const char *fmt, ...)
+{
+    unsigned long line, col;
+    va_list ap;
+    hd_ynode_locate(n, at, &line, &col);
+    va_start(ap, fmt);
+    hd_diags_vadd(x->d, HD_EX_DATAERR, n->file, line, col, fmt, ap);
     va_end(ap);
 }
 
@@ -116,6 +135,12 @@ static const char *want_str(struct ctx *x, const struct hd_ynode *n, const char 
         return NULL;
     if (n->kind != HD_YSCALAR || hd_ynode_is_null(n)) {
         err_at(x, n, "%s must be a string, not %s", what, hd_ynode_kind_name(n));
+        return NULL;
+    }
+    /* A "\0" escape: the string would silently end there. */
+    size_t nul = strlen(n->str);
+    if (nul != n->len) {
+        err_in(x, n, nul, "%s must not hold a NUL character (\\0)", what);
         return NULL;
     }
     return n->str;
@@ -489,6 +514,7 @@ static void load_link(struct ctx *x, const struct hd_ynode *root)
         if (hd_link_template_check(s, &e) != 0)
             err_at(x, n, "%s", e.msg);
         c->link_url = xstrdup(s);
+        x->link_node = n;
     }
     if ((n = hd_ymap_get(l, "secret_env")) && (s = want_str(x, n, "objection_link.secret_env"))) {
         bool ok = *s != '\0';
@@ -585,6 +611,7 @@ static void load_vars(struct ctx *x, const struct hd_ynode *root)
         }
         /* A bad value is reported above; keep the name so the locales that
          * use it do not each report it as unknown. */
+        x->var_nodes[c->nvars] = s ? v->items[i] : NULL;
         c->var_names[c->nvars] = xstrdup(k);
         c->var_values[c->nvars] = xstrdup(s ? s : "");
         c->all_vars[nbuiltin + c->nvars] = c->var_names[c->nvars];
@@ -894,6 +921,53 @@ static bool campaign_has_type(const struct hd_campaign *c, enum hd_channel_type 
     return false;
 }
 
+static void locate_in_node(const void *node, size_t at, unsigned long *line, unsigned long *col)
+{
+    hd_ynode_locate(node, at, line, col);
+}
+
+/* The subject goes into a mail header, where hd_mime_build refuses line
+ * breaks, control characters and bad UTF-8 (hd_text_clean): refuse here,
+ * with the same check, what every render would refuse later. The subject's
+ * own text, then each campaign var it uses (reported once, at its value),
+ * then the objection link it may carry. */
+static void check_header_text(struct ctx *x, const struct hd_ynode *n, const struct hd_tmpl *t,
+                              const char *what)
+{
+    struct hd_campaign *c = x->c;
+    size_t at;
+    const char *why = hd_text_problem(n->str, n->len, &at);
+    if (why != NULL) {
+        err_in(x, n, at,
+               "%s has a %s here, which a mail header cannot hold (write it on one line, "
+               "without tabs or control characters)",
+               what, n->str[at] == '\n' || n->str[at] == '\r' ? "line break" : why);
+        return;
+    }
+    for (size_t v = 0; v < c->nvars; v++) {
+        const struct hd_ynode *vn = x->var_nodes[v];
+        if (vn == NULL || x->var_reported[v] || !hd_tmpl_uses(t, c->var_names[v]))
+            continue;
+        if ((why = hd_text_problem(vn->str, vn->len, &at)) == NULL)
+            continue;
+        x->var_reported[v] = true;
+        err_in(x, vn, at,
+               "vars.%s has a %s here, but it is used in %s (%s:%lu:%lu), a mail header, which "
+               "cannot hold it",
+               c->var_names[v], vn->str[at] == '\n' || vn->str[at] == '\r' ? "line break" : why,
+               what, n->file, n->line, n->col);
+    }
+    const struct hd_ynode *ln = x->link_node;
+    if (ln != NULL && !x->link_reported && hd_tmpl_uses(t, "objection_url") &&
+        (why = hd_text_problem(ln->str, ln->len, &at)) != NULL) {
+        x->link_reported = true;
+        err_in(x, ln, at,
+               "objection_link.url has a %s here, but the link is used in %s, a mail "
+               "header, which cannot hold it",
+               why, what);
+    }
+}
+
 static void compile_group(struct ctx *x, struct hd_locale *loc, const struct hd_ynode *parent,
                           const char *group, enum hd_text first, enum hd_text last,
                           struct hd_tmpl **out, const char *where)
@@ -916,18 +990,21 @@ static void compile_group(struct ctx *x, struct hd_locale *loc, const struct hd_
         struct hd_err e = {0};
         if (s == NULL)
             continue;
-        out[t] = hd_tmpl_compile(s, n->len, t == HD_TEXT_EMAIL_HTML ? HD_TMPL_HTML : HD_TMPL_TEXT,
-                                 vars, n->file, n->text_line, n->text_col, &e);
+        out[t] = hd_tmpl_compile_located(s, n->len,
+                                         t == HD_TEXT_EMAIL_HTML ? HD_TMPL_HTML : HD_TMPL_TEXT,
+                                         vars, n->file, locate_in_node, n, &e);
         if (out[t] == NULL) {
             hd_diags_add(x->d, HD_EX_DATAERR, NULL, 0, 0, "%s", e.msg);
             continue;
         }
+        if (t == HD_TEXT_EMAIL_SUBJECT)
+            check_header_text(x, n, out[t], what);
         if (text_needs_link((enum hd_text)t) && !hd_tmpl_uses(out[t], "objection_url"))
             err_at(x, n,
                    "%s.%s lacks {{objection_url}}: every notice must carry the person's "
                    "objection link",
                    section, text_keys[t]);
-        if ((t == HD_TEXT_EMAIL_SUBJECT || t == HD_TEXT_PUSH_TITLE) && strchr(s, '\n'))
+        if (t == HD_TEXT_PUSH_TITLE && strchr(s, '\n'))
             err_at(x, n, "%s.%s must be a single line", section, text_keys[t]);
     }
     (void)loc;
@@ -1166,7 +1243,7 @@ struct hd_campaign *hd_campaign_load(const char *path, const struct hd_campaign_
         "locales", "channels",    "waves",          "send_window", "retry",    "canary",
         "proofs",  NULL};
     struct hd_campaign *c = calloc(1, sizeof *c);
-    struct ctx x = {c, diags, opts};
+    struct ctx x = {.c = c, .d = diags, .opts = opts};
     struct hd_err e = {0};
     const struct hd_ynode *root, *n;
     const char *s;
