@@ -7,7 +7,8 @@
 #   keys     one mapping with many keys (the duplicate-key check),
 #   anchors  many anchors, each used by an alias (the anchor lookup),
 #   blocks   many literal block scalars (the block-scalar position lookup),
-#   quoted   many multi-line double-quoted scalars with escapes.
+#   quoted   many multi-line double-quoted scalars with escapes,
+#   waves    many waves in the campaign's waves list (duplicate names).
 # It prints the validate time of each file, the ratio 4 MB / 1 MB (linear is
 # about 4, quadratic about 16), and next to it the time python3-yaml's
 # CSafeLoader (libyaml's own document loader) takes to load the same file,
@@ -30,7 +31,7 @@ tiny) SIZES="16000 32000 64000" ;;
     exit 2
     ;;
 esac
-SHAPES=${HERALD_BENCH_SHAPES:-keys anchors blocks quoted}
+SHAPES=${HERALD_BENCH_SHAPES:-keys anchors blocks quoted waves}
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/herald-bench-validate.XXXXXX")
 cleanup() { if [ -n "${KEEP_TMP:-}" ]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi; }
@@ -61,7 +62,7 @@ gen() {
 import sys
 head, shape, size, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 text = open(head, encoding="utf-8").read().rstrip("\n") + "\n\nbulk:\n"
-parts, aliases, n, i = [text], [], len(text.encode()), 0
+parts, aliases, waves, n, i = [text], [], [], len(text.encode()) + 4, 0
 pad = "x" * 24
 while True:
     i += 1
@@ -82,6 +83,16 @@ while True:
         lines = "".join(f"    line {j} of block {i:07d}: some text, {{{{ name }}}} and more\n"
                         for j in range(8))
         s = f"  block_{i:07d}: |\n{lines}"
+    elif shape == "waves":
+        # waves go into the campaign's own list (their names are checked
+        # for duplicates); the comment pads each line without adding nodes
+        s = f"  - name: wave-{i:07d}  # {pad}{pad}{pad}\n"
+        b = len(s.encode())
+        if n + b > size:
+            break
+        waves.append(s)
+        n += b
+        continue
     elif shape == "quoted":
         s = (f'  quoted_{i:07d}: "first line of {i:07d} with an escape \\u00e9 \\t and\n'
              f'    a second line, folded into one \\" quote\n\n    and a third after a blank"\n')
@@ -92,7 +103,10 @@ while True:
         break
     parts.append(s)
     n += b
-open(out, "w", encoding="utf-8").write("".join(parts + aliases))
+text = "".join(parts + aliases)
+if waves:
+    text = text.replace("\nwaves:\n", "\nwaves:\n" + "".join(waves), 1) + "  {}\n"
+open(out, "w", encoding="utf-8").write(text)
 PY
 }
 

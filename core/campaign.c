@@ -761,6 +761,19 @@ static void load_channels(struct ctx *x, const struct hd_ynode *root)
     }
 }
 
+struct wave_name {
+    const char *name;
+    const struct hd_ynode *node;
+    size_t index; /* in the file, so each later copy is the one reported */
+};
+
+static int cmp_wave_name(const void *a, const void *b)
+{
+    const struct wave_name *p = a, *q = b;
+    int r = strcmp(p->name, q->name);
+    return r != 0 ? r : (p->index > q->index) - (p->index < q->index);
+}
+
 static void load_waves(struct ctx *x, const struct hd_ynode *root)
 {
     static const char *const keys[] = {"name", "countries", "languages", "not_before", NULL};
@@ -773,7 +786,11 @@ static void load_waves(struct ctx *x, const struct hd_ynode *root)
         return;
     }
     c->waves = calloc(w->count ? w->count : 1, sizeof *c->waves);
-    if (c->waves == NULL)
+    /* Names with their nodes, sorted afterwards to find duplicates in
+     * n log n: a file may hold tens of thousands of waves. */
+    struct wave_name *names = calloc(w->count ? w->count : 1, sizeof *names);
+    size_t nnames = 0;
+    if (c->waves == NULL || names == NULL)
         abort();
     for (size_t i = 0; i < w->count; i++) {
         const struct hd_ynode *m = want_map(x, w->items[i], "a wave"), *n;
@@ -788,10 +805,11 @@ static void load_waves(struct ctx *x, const struct hd_ynode *root)
         if ((s = want_str(x, n, "wave name")) != NULL) {
             if (!valid_name(s, 32, false))
                 err_at(x, n, "bad wave name \"%s\" (use a-z, 0-9, - and _)", s);
-            for (size_t j = 0; j + 1 < c->nwaves; j++)
-                if (c->waves[j].name && strcmp(c->waves[j].name, s) == 0)
-                    err_at(x, n, "duplicate wave name \"%s\"", s);
             wv->name = xstrdup(s);
+            names[nnames].name = wv->name;
+            names[nnames].node = n;
+            names[nnames].index = nnames;
+            nnames++;
         }
         n = hd_ymap_get(m, "countries");
         wv->countries = want_countries(x, n, "wave countries", NULL, &wv->ncountries);
@@ -829,6 +847,12 @@ static void load_waves(struct ctx *x, const struct hd_ynode *root)
                    "2025-06-26T10:00:00+02:00)",
                    s);
     }
+    if (nnames > 1)
+        qsort(names, nnames, sizeof *names, cmp_wave_name);
+    for (size_t i = 1; i < nnames; i++)
+        if (strcmp(names[i].name, names[i - 1].name) == 0)
+            err_at(x, names[i].node, "duplicate wave name \"%s\"", names[i].name);
+    free(names);
     /* A person lands in the first wave that matches; say which in-scope
      * countries no wave can reach, since nobody there would be notified. */
     if (c->nwaves > 0) {

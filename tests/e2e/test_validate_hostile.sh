@@ -155,3 +155,9 @@ refused "a NUL in a value" "$C:$(at "$C" '\0evil')" 'id must not hold a NUL char
 fresh
 edit "$C" '^reference_date: .*$' '"reference_date\0x": 2025-06-26'
 refused "a NUL in a key" "$C:$(at "$C" '\0x')" 'a key must not hold a NUL character (\0)'
+
+# ---- duplicate wave names, now found by sorting (bench/validate.sh, waves) -----
+fresh
+edit "$C" '^  - name: ireland-uk$' '  - name: nordics'
+line=$(grep -n '^  - name: nordics$' "$C" | tail -1 | cut -d: -f1)
+refused "a duplicate wave name, at the later one" "$C:$line:11" 'duplicate wave name "nordics"'
