@@ -515,6 +515,72 @@ static void test_yaml_locate(void **state)
     hd_yaml_free(doc);
 }
 
+/* The byte at the file position of a line and a column in characters. */
+static const char *byte_at(const struct hd_ydoc *doc, unsigned long line, unsigned long col)
+{
+    const char *p = doc->bytes, *end = doc->bytes + doc->size;
+    for (unsigned long l = 1; l < line && p < end; p++)
+        if (*p == '\n')
+            l++;
+    for (unsigned long c = 1; c < col && p < end; c++)
+        do
+            p++;
+        while (p < end && ((unsigned char)*p & 0xC0) == 0x80);
+    return p;
+}
+
+/* Every letter and digit of every string in a real file, located, is that
+ * letter or digit in the file, and positions never go backwards. */
+static void check_locations(const struct hd_ydoc *doc, const struct hd_ynode *n, size_t *checked)
+{
+    if (n->kind != HD_YSCALAR) {
+        for (size_t i = 0; i < n->count; i++) {
+            if (n->keys)
+                check_locations(doc, n->keys[i], checked);
+            check_locations(doc, n->items[i], checked);
+        }
+        return;
+    }
+    unsigned long pl = 0, pc = 0;
+    for (size_t i = 0; i < n->len; i++) {
+        unsigned long l, c;
+        hd_ynode_locate(n, i, &l, &c);
+        if (l < pl || (l == pl && c < pc))
+            fail_msg("%s: byte %zu of the scalar at %lu:%lu goes back to %lu:%lu", doc->file, i,
+                     n->line, n->col, l, c);
+        pl = l;
+        pc = c;
+        char ch = n->str[i];
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')) {
+            const char *p = byte_at(doc, l, c);
+            if (*p != ch)
+                fail_msg("%s: byte %zu ('%c') of the scalar at %lu:%lu located at %lu:%lu, "
+                         "which holds '%c'",
+                         doc->file, i, ch, n->line, n->col, l, c, *p);
+            (*checked)++;
+        }
+    }
+}
+
+static void test_yaml_locate_real_files(void **state)
+{
+    static const char *const files[] = {
+        "campaigns/ai-training-notice.yaml",  "locales/ai-training-notice/en.yaml",
+        "locales/ai-training-notice/de.yaml", "locales/ai-training-notice/el.yaml",
+        "locales/ai-training-notice/fr.yaml", NULL};
+    size_t checked = 0;
+    (void)state;
+    for (size_t f = 0; files[f]; f++) {
+        struct hd_err err = {0};
+        struct hd_ydoc *doc = hd_yaml_load(hd_test_source_path(files[f]), &err);
+        if (doc == NULL)
+            fail_msg("%s", err.msg);
+        check_locations(doc, doc->root, &checked);
+        hd_yaml_free(doc);
+    }
+    assert_true(checked > 5000);
+}
+
 static void test_yaml_load_file(void **state)
 {
     /* sha256("a: 1\n") */
@@ -598,6 +664,7 @@ int main(void)
         cmocka_unit_test(test_yaml_anchor_table),
         cmocka_unit_test(test_yaml_many_keys),
         cmocka_unit_test(test_yaml_locate),
+        cmocka_unit_test(test_yaml_locate_real_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
