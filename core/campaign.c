@@ -23,13 +23,19 @@
 const char *const hd_builtin_vars[] = {"name",    "objection_url", "person_id", "campaign_id",
                                        "country", "country_name",  "language",  NULL};
 
+#define MAX_VARS 64
+
 struct ctx {
     struct hd_campaign *c;
     struct hd_diags *d;
     const struct hd_campaign_opts *opts;
+    /* Where each campaign var's value is written (var_names order), and
+     * whether its unfitness for a mail header was reported already. */
+    const struct hd_ynode *var_nodes[MAX_VARS];
+    bool var_reported[MAX_VARS];
+    const struct hd_ynode *link_node; /* objection_link.url */
+    bool link_reported;
 };
-
-#define MAX_VARS 64
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -41,6 +47,19 @@ static void err_at(struct ctx *x, const struct hd_ynode *n, const char *fmt, ...
     va_start(ap, fmt);
     hd_diags_vadd(x->d, HD_EX_DATAERR, n ? n->file : x->c->path, n ? n->line : 0, n ? n->col : 0,
                   fmt, ap);
+    va_end(ap);
+}
+
+/* An error at byte `at` of scalar n's string (hd_ynode_locate). */
+static void err_in(struct ctx *x, const struct hd_ynode *n, size_t at, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void err_in(struct ctx *x, const struct hd_ynode *n, size_t at, const char *fmt, ...)
+{
+    unsigned long line, col;
+    va_list ap;
+    hd_ynode_locate(n, at, &line, &col);
+    va_start(ap, fmt);
+    hd_diags_vadd(x->d, HD_EX_DATAERR, n->file, line, col, fmt, ap);
     va_end(ap);
 }
 
@@ -116,6 +135,12 @@ static const char *want_str(struct ctx *x, const struct hd_ynode *n, const char 
         return NULL;
     if (n->kind != HD_YSCALAR || hd_ynode_is_null(n)) {
         err_at(x, n, "%s must be a string, not %s", what, hd_ynode_kind_name(n));
+        return NULL;
+    }
+    /* A "\0" escape: the string would silently end there. */
+    size_t nul = strlen(n->str);
+    if (nul != n->len) {
+        err_in(x, n, nul, "%s must not hold a NUL character (\\0)", what);
         return NULL;
     }
     return n->str;
@@ -489,6 +514,7 @@ static void load_link(struct ctx *x, const struct hd_ynode *root)
         if (hd_link_template_check(s, &e) != 0)
             err_at(x, n, "%s", e.msg);
         c->link_url = xstrdup(s);
+        x->link_node = n;
     }
     if ((n = hd_ymap_get(l, "secret_env")) && (s = want_str(x, n, "objection_link.secret_env"))) {
         bool ok = *s != '\0';
@@ -585,6 +611,7 @@ static void load_vars(struct ctx *x, const struct hd_ynode *root)
         }
         /* A bad value is reported above; keep the name so the locales that
          * use it do not each report it as unknown. */
+        x->var_nodes[c->nvars] = s ? v->items[i] : NULL;
         c->var_names[c->nvars] = xstrdup(k);
         c->var_values[c->nvars] = xstrdup(s ? s : "");
         c->all_vars[nbuiltin + c->nvars] = c->var_names[c->nvars];
@@ -734,6 +761,19 @@ static void load_channels(struct ctx *x, const struct hd_ynode *root)
     }
 }
 
+struct wave_name {
+    const char *name;
+    const struct hd_ynode *node;
+    size_t index; /* in the file, so each later copy is the one reported */
+};
+
+static int cmp_wave_name(const void *a, const void *b)
+{
+    const struct wave_name *p = a, *q = b;
+    int r = strcmp(p->name, q->name);
+    return r != 0 ? r : (p->index > q->index) - (p->index < q->index);
+}
+
 static void load_waves(struct ctx *x, const struct hd_ynode *root)
 {
     static const char *const keys[] = {"name", "countries", "languages", "not_before", NULL};
@@ -746,7 +786,11 @@ static void load_waves(struct ctx *x, const struct hd_ynode *root)
         return;
     }
     c->waves = calloc(w->count ? w->count : 1, sizeof *c->waves);
-    if (c->waves == NULL)
+    /* Names with their nodes, sorted afterwards to find duplicates in
+     * n log n: a file may hold tens of thousands of waves. */
+    struct wave_name *names = calloc(w->count ? w->count : 1, sizeof *names);
+    size_t nnames = 0;
+    if (c->waves == NULL || names == NULL)
         abort();
     for (size_t i = 0; i < w->count; i++) {
         const struct hd_ynode *m = want_map(x, w->items[i], "a wave"), *n;
@@ -761,10 +805,11 @@ static void load_waves(struct ctx *x, const struct hd_ynode *root)
         if ((s = want_str(x, n, "wave name")) != NULL) {
             if (!valid_name(s, 32, false))
                 err_at(x, n, "bad wave name \"%s\" (use a-z, 0-9, - and _)", s);
-            for (size_t j = 0; j + 1 < c->nwaves; j++)
-                if (c->waves[j].name && strcmp(c->waves[j].name, s) == 0)
-                    err_at(x, n, "duplicate wave name \"%s\"", s);
             wv->name = xstrdup(s);
+            names[nnames].name = wv->name;
+            names[nnames].node = n;
+            names[nnames].index = nnames;
+            nnames++;
         }
         n = hd_ymap_get(m, "countries");
         wv->countries = want_countries(x, n, "wave countries", NULL, &wv->ncountries);
@@ -802,6 +847,12 @@ static void load_waves(struct ctx *x, const struct hd_ynode *root)
                    "2025-06-26T10:00:00+02:00)",
                    s);
     }
+    if (nnames > 1)
+        qsort(names, nnames, sizeof *names, cmp_wave_name);
+    for (size_t i = 1; i < nnames; i++)
+        if (strcmp(names[i].name, names[i - 1].name) == 0)
+            err_at(x, names[i].node, "duplicate wave name \"%s\"", names[i].name);
+    free(names);
     /* A person lands in the first wave that matches; say which in-scope
      * countries no wave can reach, since nobody there would be notified. */
     if (c->nwaves > 0) {
@@ -894,6 +945,53 @@ static bool campaign_has_type(const struct hd_campaign *c, enum hd_channel_type 
     return false;
 }
 
+static void locate_in_node(const void *node, size_t at, unsigned long *line, unsigned long *col)
+{
+    hd_ynode_locate(node, at, line, col);
+}
+
+/* The subject goes into a mail header, where hd_mime_build refuses line
+ * breaks, control characters and bad UTF-8 (hd_text_clean): refuse here,
+ * with the same check, what every render would refuse later. The subject's
+ * own text, then each campaign var it uses (reported once, at its value),
+ * then the objection link it may carry. */
+static void check_header_text(struct ctx *x, const struct hd_ynode *n, const struct hd_tmpl *t,
+                              const char *what)
+{
+    struct hd_campaign *c = x->c;
+    size_t at;
+    const char *why = hd_text_problem(n->str, n->len, &at);
+    if (why != NULL) {
+        err_in(x, n, at,
+               "%s has a %s here, which a mail header cannot hold (write it on one line, "
+               "without tabs or control characters)",
+               what, n->str[at] == '\n' || n->str[at] == '\r' ? "line break" : why);
+        return;
+    }
+    for (size_t v = 0; v < c->nvars; v++) {
+        const struct hd_ynode *vn = x->var_nodes[v];
+        if (vn == NULL || x->var_reported[v] || !hd_tmpl_uses(t, c->var_names[v]))
+            continue;
+        if ((why = hd_text_problem(vn->str, vn->len, &at)) == NULL)
+            continue;
+        x->var_reported[v] = true;
+        err_in(x, vn, at,
+               "vars.%s has a %s here, but it is used in %s (%s:%lu:%lu), a mail header, which "
+               "cannot hold it",
+               c->var_names[v], vn->str[at] == '\n' || vn->str[at] == '\r' ? "line break" : why,
+               what, n->file, n->line, n->col);
+    }
+    const struct hd_ynode *ln = x->link_node;
+    if (ln != NULL && !x->link_reported && hd_tmpl_uses(t, "objection_url") &&
+        (why = hd_text_problem(ln->str, ln->len, &at)) != NULL) {
+        x->link_reported = true;
+        err_in(x, ln, at,
+               "objection_link.url has a %s here, but the link is used in %s, a mail "
+               "header, which cannot hold it",
+               why, what);
+    }
+}
+
 static void compile_group(struct ctx *x, struct hd_locale *loc, const struct hd_ynode *parent,
                           const char *group, enum hd_text first, enum hd_text last,
                           struct hd_tmpl **out, const char *where)
@@ -916,18 +1014,21 @@ static void compile_group(struct ctx *x, struct hd_locale *loc, const struct hd_
         struct hd_err e = {0};
         if (s == NULL)
             continue;
-        out[t] = hd_tmpl_compile(s, n->len, t == HD_TEXT_EMAIL_HTML ? HD_TMPL_HTML : HD_TMPL_TEXT,
-                                 vars, n->file, n->text_line, n->text_col, &e);
+        out[t] = hd_tmpl_compile_located(s, n->len,
+                                         t == HD_TEXT_EMAIL_HTML ? HD_TMPL_HTML : HD_TMPL_TEXT,
+                                         vars, n->file, locate_in_node, n, &e);
         if (out[t] == NULL) {
             hd_diags_add(x->d, HD_EX_DATAERR, NULL, 0, 0, "%s", e.msg);
             continue;
         }
+        if (t == HD_TEXT_EMAIL_SUBJECT)
+            check_header_text(x, n, out[t], what);
         if (text_needs_link((enum hd_text)t) && !hd_tmpl_uses(out[t], "objection_url"))
             err_at(x, n,
                    "%s.%s lacks {{objection_url}}: every notice must carry the person's "
                    "objection link",
                    section, text_keys[t]);
-        if ((t == HD_TEXT_EMAIL_SUBJECT || t == HD_TEXT_PUSH_TITLE) && strchr(s, '\n'))
+        if (t == HD_TEXT_PUSH_TITLE && strchr(s, '\n'))
             err_at(x, n, "%s.%s must be a single line", section, text_keys[t]);
     }
     (void)loc;
@@ -1166,7 +1267,7 @@ struct hd_campaign *hd_campaign_load(const char *path, const struct hd_campaign_
         "locales", "channels",    "waves",          "send_window", "retry",    "canary",
         "proofs",  NULL};
     struct hd_campaign *c = calloc(1, sizeof *c);
-    struct ctx x = {c, diags, opts};
+    struct ctx x = {.c = c, .d = diags, .opts = opts};
     struct hd_err e = {0};
     const struct hd_ynode *root, *n;
     const char *s;

@@ -277,8 +277,13 @@ struct disp {
     uint64_t due_paused; /* due entries skipped for a pause in the last walk */
     bool stopping;
     int lock_fd;
-    int64_t last_log_ms; /* plain progress lines go out every 10 s */
+    int64_t last_log_ms;      /* plain progress lines go out every 10 s */
+    uint64_t render_failures; /* this run's, for the log (the store counts them all) */
 };
+
+/* Render failures logged one by one in a run; after that only counted
+ * (herald status shows them with the failed deliveries). */
+#define RENDER_FAILURES_LOGGED 20
 
 /* The counters a turn changes per shard and channel: the delivery states,
  * then DEFERRED (HD_CK_DEFERRED: pending and deferred by the send window). */
@@ -357,11 +362,16 @@ static void logf_(struct disp *d, const char *level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void logf_(struct disp *d, const char *level, const char *fmt, ...)
 {
-    char msg[1024];
+    char raw[1024], msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int n = vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    /* Messages carry campaign and audience text: escaped like every error. */
+    hd_err_escape(msg, sizeof msg, raw,
+                  n < 0                    ? 0
+                  : (size_t)n < sizeof raw ? (size_t)n
+                                           : sizeof raw - 1);
     if (d->opts->live_progress)
         fputs("\r\033[K", stderr);
     if (d->opts->log_format == HD_LOG_JSON) {
@@ -943,6 +953,14 @@ static int finish_job(struct disp *d, struct batch *b, struct job *j)
         r->provider_id_len = 0;
         d->res->failed++;
         c->failed++;
+        /* Validation refuses what rendering refuses, so this is rare; say
+         * so where the operator looks, not only in the store. */
+        if (++d->render_failures <= RENDER_FAILURES_LOGGED)
+            logf_(d, "error", "render.failed on channel %s: %s; the delivery failed for good%s",
+                  c->conf->name, j->err.msg,
+                  d->render_failures == RENDER_FAILURES_LOGGED
+                      ? " (further render failures are counted, not logged: herald status)"
+                      : "");
         count(d, (uint16_t)(si - d->shards), ch, from, HD_DS_FAILED);
         if (put_delivery(d, j->key, r) != 0)
             return -1;

@@ -1,8 +1,100 @@
 #include "herald/err.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The code point of the UTF-8 sequence at s (n bytes left) and its length
+ * in *len, or -1 when it is not UTF-8 (overlong, surrogate, past
+ * U+10FFFF, cut short). */
+static long utf8_decode(const unsigned char *s, size_t n, size_t *len)
+{
+    unsigned char c = s[0];
+    unsigned long cp, min;
+    size_t k;
+    if (c < 0x80) {
+        *len = 1;
+        return c;
+    }
+    if (c >= 0xC2 && c <= 0xDF) {
+        k = 2;
+        cp = c & 0x1F;
+        min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        k = 3;
+        cp = c & 0x0F;
+        min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        k = 4;
+        cp = c & 0x07;
+        min = 0x10000;
+    } else {
+        return -1;
+    }
+    if (n < k)
+        return -1;
+    for (size_t i = 1; i < k; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return -1;
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return -1;
+    *len = k;
+    return (long)cp;
+}
+
+/* Code points a terminal or a reader could be fooled by: C1 controls, the
+ * line and paragraph separators, the bidirectional marks, embeddings,
+ * overrides and isolates. */
+static bool unsafe_cp(long cp)
+{
+    return (cp >= 0x80 && cp <= 0x9F) || cp == 0x200E || cp == 0x200F ||
+           (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+size_t hd_err_escape(char *out, size_t cap, const char *str, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = (const unsigned char *)str;
+    size_t o = 0, i = 0;
+    if (cap == 0)
+        return 0;
+    while (i < len) {
+        char tmp[8];
+        size_t k, n = 0;
+        long cp = utf8_decode(s + i, len - i, &k);
+        if (cp < 0) {
+            k = 1;
+            n = (size_t)snprintf(tmp, sizeof tmp, "\\x%c%c", hex[s[i] >> 4], hex[s[i] & 15]);
+        } else if (cp < 0x20 || cp == 0x7F) {
+            n = (size_t)snprintf(tmp, sizeof tmp, "\\x%c%c", hex[cp >> 4], hex[cp & 15]);
+        } else if (unsafe_cp(cp)) {
+            n = (size_t)snprintf(tmp, sizeof tmp, "\\u%04lx", (unsigned long)cp);
+        }
+        const char *src = n ? tmp : (const char *)s + i;
+        if (n == 0)
+            n = k;
+        if (o + n >= cap)
+            break;
+        memcpy(out + o, src, n);
+        o += n;
+        i += k;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+/* Formats into a scratch buffer, then escapes into out. */
+static void vformat_escaped(char *out, size_t cap, const char *fmt, va_list ap)
+{
+    char raw[HD_ERR_MSG_MAX];
+    int n = vsnprintf(raw, sizeof raw, fmt, ap);
+    if (n < 0)
+        n = 0;
+    hd_err_escape(out, cap, raw, (size_t)n < sizeof raw ? (size_t)n : sizeof raw - 1);
+}
 
 void hd_err_set(struct hd_err *err, int code, const char *fmt, ...)
 {
@@ -11,20 +103,22 @@ void hd_err_set(struct hd_err *err, int code, const char *fmt, ...)
         return;
     err->code = code;
     va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    vformat_escaped(err->msg, sizeof err->msg, fmt, ap);
     va_end(ap);
 }
 
 static int format_location(char *out, size_t cap, const char *file, unsigned long line,
                            unsigned long col)
 {
+    char name[HD_ERR_MSG_MAX / 2];
     if (file == NULL)
         return 0;
+    hd_err_escape(name, sizeof name, file, strlen(file));
     if (line && col)
-        return snprintf(out, cap, "%s:%lu:%lu: ", file, line, col);
+        return snprintf(out, cap, "%s:%lu:%lu: ", name, line, col);
     if (line)
-        return snprintf(out, cap, "%s:%lu: ", file, line);
-    return snprintf(out, cap, "%s: ", file);
+        return snprintf(out, cap, "%s:%lu: ", name, line);
+    return snprintf(out, cap, "%s: ", name);
 }
 
 void hd_err_at(struct hd_err *err, int code, const char *file, unsigned long line,
@@ -39,7 +133,7 @@ void hd_err_at(struct hd_err *err, int code, const char *file, unsigned long lin
     if (n < 0 || (size_t)n >= sizeof err->msg)
         return;
     va_start(ap, fmt);
-    vsnprintf(err->msg + n, sizeof err->msg - (size_t)n, fmt, ap);
+    vformat_escaped(err->msg + n, sizeof err->msg - (size_t)n, fmt, ap);
     va_end(ap);
 }
 
@@ -51,7 +145,7 @@ void hd_err_prefix(struct hd_err *err, const char *fmt, ...)
     if (err == NULL)
         return;
     va_start(ap, fmt);
-    vsnprintf(head, sizeof head, fmt, ap);
+    vformat_escaped(head, sizeof head, fmt, ap);
     va_end(ap);
     hl = strlen(head);
     if (hl + 3 >= cap)
@@ -90,7 +184,7 @@ void hd_diags_vadd(struct hd_diags *d, int code, const char *file, unsigned long
     n = format_location(text, sizeof text, file, line, col);
     if (n < 0 || (size_t)n >= sizeof text)
         n = 0;
-    vsnprintf(text + n, sizeof text - (size_t)n, fmt, ap);
+    vformat_escaped(text + n, sizeof text - (size_t)n, fmt, ap);
     if (d->count == d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 16;
         char **items = realloc(d->items, cap * sizeof *items);

@@ -31,7 +31,7 @@ const char *const hd_field_names[HD_F_COUNT] = {
 /* NULL when s is clean, else why not. Control characters are refused because
  * values end up in mail headers and push payloads, where CR/LF would split a
  * header and the rest would confuse templates or terminals. */
-static const char *text_problem(const unsigned char *s, size_t len)
+static const char *text_problem(const unsigned char *s, size_t len, size_t *at)
 {
     size_t i = 0;
     while (i < len) {
@@ -40,7 +40,7 @@ static const char *text_problem(const unsigned char *s, size_t len)
         size_t n;
         if (c < 0x80) {
             if (c < 0x20 || c == 0x7F)
-                return "control character";
+                return (*at = i, "control character");
             i++;
             continue;
         }
@@ -59,20 +59,20 @@ static const char *text_problem(const unsigned char *s, size_t len)
             cp = c & 0x07;
             min = 0x10000;
         } else {
-            return "bad UTF-8";
+            return (*at = i, "bad UTF-8");
         }
         if (len - i < n)
-            return "bad UTF-8";
+            return (*at = i, "bad UTF-8");
         for (size_t k = 1; k < n; k++) {
             unsigned b = s[i + k];
             if ((b & 0xC0) != 0x80)
-                return "bad UTF-8";
+                return (*at = i, "bad UTF-8");
             cp = cp << 6 | (b & 0x3F);
         }
         if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return "bad UTF-8";
+            return (*at = i, "bad UTF-8");
         if (cp <= 0x9F)
-            return "control character"; /* C1: U+0080-U+009F */
+            return (*at = i, "control character"); /* C1: U+0080-U+009F */
         i += n;
     }
     return NULL;
@@ -80,7 +80,14 @@ static const char *text_problem(const unsigned char *s, size_t len)
 
 bool hd_text_clean(const char *s, size_t len)
 {
-    return text_problem((const unsigned char *)s, len) == NULL;
+    size_t at;
+    return text_problem((const unsigned char *)s, len, &at) == NULL;
+}
+
+const char *hd_text_problem(const char *s, size_t len, size_t *at)
+{
+    *at = len;
+    return text_problem((const unsigned char *)s, len, at);
 }
 
 /* ---- email ---------------------------------------------------------------- */
@@ -200,7 +207,8 @@ enum hd_email_status hd_email_check(const char *addr, size_t len, char *ascii_do
         problem = "address longer than 254 bytes";
         goto done;
     }
-    problem = text_problem(u, len);
+    size_t bad_at;
+    problem = text_problem(u, len, &bad_at);
     if (problem != NULL)
         goto done;
     for (at = len; at > 0 && addr[at - 1] != '@'; at--)
@@ -358,9 +366,10 @@ bool hd_person_check(const struct hd_row *row, const struct hd_check_opts *opts,
         return bad(p, HD_F_COUNT, row->malformed);
     for (int f = 0; f < HD_F_COUNT; f++) {
         const char *why;
+        size_t at;
         if (v[f] == NULL)
             continue;
-        why = text_problem((const unsigned char *)v[f], len[f]);
+        why = text_problem((const unsigned char *)v[f], len[f], &at);
         if (why != NULL)
             return bad(p, (enum hd_field)f, why);
     }

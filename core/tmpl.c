@@ -6,11 +6,11 @@
  * for hd_tmpl_uses). Rendering is then a straight walk over the segments with
  * no parsing and no allocation other than growing the output buffer.
  *
- * Error positions: the line and the column (in bytes, 1-based) of the
- * offending byte inside src, shifted by base_line/base_col so they point
- * into the YAML file. Every line of src is taken to start at base_col: a
- * block scalar's lines all share its indentation (which is not part of the
- * string), and other scalars are a single line.
+ * Error positions: the byte offset of the offending byte inside src, turned
+ * into a file position by the caller's locate function (hd_ynode_locate for
+ * a YAML scalar, exact whatever the scalar's style). hd_tmpl_compile's own
+ * locator takes every line of src to start at base_col (columns in bytes):
+ * right for single-line plain scalars and literal blocks only.
  * Unterminated, empty and malformed placeholders point at their "{{"; a bad
  * character points at that character; an unknown name points at the name's
  * first byte.
@@ -50,6 +50,9 @@ struct compiler {
     size_t nseg, cap;
     char *text;
     size_t tlen;
+    const char *file;
+    hd_tmpl_locate_fn locate;
+    const void *locate_ctx;
 };
 
 static bool is_name_char(unsigned char c)
@@ -62,34 +65,45 @@ static bool is_blank(unsigned char c)
     return c == ' ' || c == '\t';
 }
 
-/* Reports a compile error at byte offset `at` of the source. */
-static void error_at(struct hd_err *err, const struct compiler *c, const char *file,
-                     unsigned long base_line, unsigned long base_col, size_t at, const char *fmt,
-                     ...) __attribute__((format(printf, 7, 8)));
-static void error_at(struct hd_err *err, const struct compiler *c, const char *file,
-                     unsigned long base_line, unsigned long base_col, size_t at, const char *fmt,
-                     ...)
+/* The old placement for hd_tmpl_compile: src's first byte at base_line,
+ * base_col, every line starting at base_col, columns in bytes. */
+struct base_pos {
+    const char *src;
+    unsigned long line, col;
+};
+
+static void base_locate(const void *ctx, size_t at, unsigned long *line, unsigned long *col)
 {
-    char msg[HD_ERR_MSG_MAX];
-    unsigned long line = base_line, col;
+    const struct base_pos *b = ctx;
     size_t line_start = 0;
-    va_list ap;
+    *line = b->line;
     for (size_t i = 0; i < at; i++) {
-        if (c->src[i] == '\n') {
-            line++;
+        if (b->src[i] == '\n') {
+            (*line)++;
             line_start = i + 1;
         }
     }
-    col = (unsigned long)(at - line_start) + 1;
-    if (base_col > 0)
-        col += base_col - 1;
+    *col = (unsigned long)(at - line_start) + 1;
+    if (b->col > 0)
+        *col += b->col - 1;
+}
+
+/* Reports a compile error at byte offset `at` of the source. */
+static void error_at(struct hd_err *err, const struct compiler *c, size_t at, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void error_at(struct hd_err *err, const struct compiler *c, size_t at, const char *fmt, ...)
+{
+    char msg[HD_ERR_MSG_MAX];
+    unsigned long line, col;
+    va_list ap;
+    c->locate(c->locate_ctx, at, &line, &col);
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     /* hd_err_at drops the location when file is NULL, but the contract wants
      * "line:col: message" even then, so format it here. */
-    if (file != NULL)
-        hd_err_set(err, HD_EX_DATAERR, "%s:%lu:%lu: %s", file, line, col, msg);
+    if (c->file != NULL)
+        hd_err_set(err, HD_EX_DATAERR, "%s:%lu:%lu: %s", c->file, line, col, msg);
     else
         hd_err_set(err, HD_EX_DATAERR, "%lu:%lu: %s", line, col, msg);
 }
@@ -134,7 +148,16 @@ struct hd_tmpl *hd_tmpl_compile(const char *src, size_t len, enum hd_tmpl_mode m
                                 const char *const *known, const char *file, unsigned long base_line,
                                 unsigned long base_col, struct hd_err *err)
 {
-    struct compiler c = {.src = src};
+    struct base_pos b = {src ? src : "", base_line, base_col};
+    return hd_tmpl_compile_located(src, len, mode, known, file, base_locate, &b, err);
+}
+
+struct hd_tmpl *hd_tmpl_compile_located(const char *src, size_t len, enum hd_tmpl_mode mode,
+                                        const char *const *known, const char *file,
+                                        hd_tmpl_locate_fn locate, const void *locate_ctx,
+                                        struct hd_err *err)
+{
+    struct compiler c = {.src = src, .file = file, .locate = locate, .locate_ctx = locate_ctx};
     struct hd_tmpl *t = NULL;
     size_t i = 0, lit_start = 0, needed = 0, literal_len = 0;
 
@@ -172,7 +195,7 @@ struct hd_tmpl *hd_tmpl_compile(const char *src, size_t len, enum hd_tmpl_mode m
                !(src[close] == '}' && close + 1 < len && src[close + 1] == '}'))
             close++;
         if (close >= len || src[close] == '\n') {
-            error_at(err, &c, file, base_line, base_col, open, "unterminated \"{{\"");
+            error_at(err, &c, open, "unterminated \"{{\"");
             goto fail;
         }
         name_start = open + 2;
@@ -182,12 +205,12 @@ struct hd_tmpl *hd_tmpl_compile(const char *src, size_t len, enum hd_tmpl_mode m
         while (name_end > name_start && is_blank((unsigned char)src[name_end - 1]))
             name_end--;
         if (name_start == name_end) {
-            error_at(err, &c, file, base_line, base_col, open, "empty variable name");
+            error_at(err, &c, open, "empty variable name");
             goto fail;
         }
         for (k = name_start; k < name_end; k++) {
             if (!is_name_char((unsigned char)src[k])) {
-                error_at(err, &c, file, base_line, base_col, k, "bad character in variable name");
+                error_at(err, &c, k, "bad character in variable name");
                 goto fail;
             }
         }
@@ -204,11 +227,10 @@ struct hd_tmpl *hd_tmpl_compile(const char *src, size_t len, enum hd_tmpl_mode m
         if (known == NULL || known[idx] == NULL) {
             const char *hint = hd_suggest(name, known);
             if (hint != NULL)
-                error_at(err, &c, file, base_line, base_col, name_start,
+                error_at(err, &c, name_start,
                          "unknown template variable \"%s\" (did you mean \"%s\"?)", name, hint);
             else
-                error_at(err, &c, file, base_line, base_col, name_start,
-                         "unknown template variable \"%s\"", name);
+                error_at(err, &c, name_start, "unknown template variable \"%s\"", name);
             goto fail;
         }
         if (push_seg(&c, idx, name_off, name_len) != 0)

@@ -7,6 +7,7 @@
 #include "herald/yaml.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +33,51 @@ struct builder {
     yaml_parser_t parser;
     struct anchor *anchors;
     size_t nanchors, cap_anchors;
-    size_t nodes; /* nodes so far, every alias expansion counted */
+    /* Open-addressing table over anchors by name: 0 is empty, else the
+     * index + 1 of the name's latest definition. */
+    size_t *anchor_slots;
+    size_t cap_slots; /* a power of two, at least twice nanchors */
+    size_t nodes;     /* nodes so far, every alias expansion counted */
+    /* libyaml's marks count characters; a cursor turns them into byte
+     * offsets. Marks come in document order, so it only ever moves a
+     * little: linear in the file over the whole parse. */
+    size_t cur_chars, cur_bytes;
     struct hd_err *err;
 };
+
+/* FNV-1a: names and keys are short, and an attacker gains nothing from
+ * collisions but a slower load of their own file. */
+static size_t hash_bytes(const char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 0x100000001b3ULL;
+    }
+    return (size_t)(h ^ (h >> 32));
+}
+
+/* The byte offset in the document of a libyaml mark (whose index counts
+ * characters: every byte that does not continue a UTF-8 sequence starts
+ * one; libyaml has checked the input is UTF-8). */
+static size_t mark_offset(struct builder *bld, const yaml_mark_t *m)
+{
+    const unsigned char *b = (const unsigned char *)bld->doc->bytes;
+    size_t size = bld->doc->size;
+    while (bld->cur_chars < m->index && bld->cur_bytes < size) {
+        bld->cur_bytes++;
+        while (bld->cur_bytes < size && (b[bld->cur_bytes] & 0xC0) == 0x80)
+            bld->cur_bytes++;
+        bld->cur_chars++;
+    }
+    while (bld->cur_chars > m->index && bld->cur_bytes > 0) {
+        bld->cur_bytes--;
+        while (bld->cur_bytes > 0 && (b[bld->cur_bytes] & 0xC0) == 0x80)
+            bld->cur_bytes--;
+        bld->cur_chars--;
+    }
+    return bld->cur_bytes;
+}
 
 static void *arena_alloc(struct hd_ydoc *doc, size_t size)
 {
@@ -115,6 +158,18 @@ static int count_node(struct builder *bld, const yaml_mark_t *m, size_t weight)
     return 0;
 }
 
+/* The slot of name in the anchor table: its entry, or the empty slot
+ * where it would go. */
+static size_t *anchor_slot(const struct builder *bld, const char *name)
+{
+    size_t mask = bld->cap_slots - 1, i = hash_bytes(name, strlen(name)) & mask;
+    for (;; i = (i + 1) & mask) {
+        size_t *slot = &bld->anchor_slots[i];
+        if (*slot == 0 || strcmp(bld->anchors[*slot - 1].name, name) == 0)
+            return slot;
+    }
+}
+
 static int remember_anchor(struct builder *bld, const yaml_char_t *name, struct hd_ynode *node,
                            size_t weight)
 {
@@ -128,20 +183,40 @@ static int remember_anchor(struct builder *bld, const yaml_char_t *name, struct 
         bld->anchors = a;
         bld->cap_anchors = cap;
     }
-    /* Later definitions of the same name shadow earlier ones, as YAML says. */
-    struct anchor *a = &bld->anchors[bld->nanchors++];
+    if (2 * (bld->nanchors + 1) > bld->cap_slots) {
+        size_t cap = bld->cap_slots ? bld->cap_slots * 2 : 16;
+        size_t *old = bld->anchor_slots, old_cap = bld->cap_slots;
+        bld->anchor_slots = calloc(cap, sizeof *bld->anchor_slots);
+        if (bld->anchor_slots == NULL) {
+            bld->anchor_slots = old;
+            return -1;
+        }
+        bld->cap_slots = cap;
+        for (size_t i = 0; i < old_cap; i++)
+            if (old[i] != 0)
+                *anchor_slot(bld, bld->anchors[old[i] - 1].name) = old[i];
+        free(old);
+    }
+    /* Later definitions of the same name shadow earlier ones, as YAML says:
+     * the table points at the latest; the array keeps every definition so
+     * an enclosing node still being built fills in its own entry. */
+    struct anchor *a = &bld->anchors[bld->nanchors];
     a->name = arena_strdup(bld->doc, (const char *)name, strlen((const char *)name));
+    if (a->name == NULL)
+        return -1;
     a->node = node;
     a->weight = weight;
-    return a->name ? 0 : -1;
+    bld->nanchors++;
+    *anchor_slot(bld, a->name) = bld->nanchors;
+    return 0;
 }
 
 static const struct anchor *find_anchor(const struct builder *bld, const yaml_char_t *name)
 {
-    for (size_t i = bld->nanchors; i-- > 0;)
-        if (strcmp(bld->anchors[i].name, (const char *)name) == 0)
-            return &bld->anchors[i];
-    return NULL;
+    if (bld->cap_slots == 0)
+        return NULL;
+    size_t slot = *anchor_slot(bld, (const char *)name);
+    return slot ? &bld->anchors[slot - 1] : NULL;
 }
 
 static int next_event(struct builder *bld, yaml_event_t *ev)
@@ -151,6 +226,31 @@ static int next_event(struct builder *bld, yaml_event_t *ev)
     const yaml_parser_t *p = &bld->parser;
     const yaml_mark_t *m = p->problem ? &p->problem_mark : &p->context_mark;
     char msg[512];
+    if (p->error == YAML_READER_ERROR) {
+        /* Bad UTF-8 or a control character: libyaml has no mark for it,
+         * only the byte offset; count the lines and characters up to it. */
+        unsigned long line = 1, col = 1;
+        const unsigned char *b = (const unsigned char *)bld->doc->bytes;
+        size_t end = p->problem_offset < bld->doc->size ? p->problem_offset : bld->doc->size;
+        for (size_t i = 0; i < end; i++) {
+            if (b[i] == '\n' || (b[i] == '\r' && (i + 1 >= end || b[i + 1] != '\n'))) {
+                line++;
+                col = 1;
+            } else if ((b[i] & 0xC0) != 0x80 && b[i] != '\r') {
+                col++;
+            }
+        }
+        if (p->problem_value >= 0)
+            hd_err_at(bld->err, HD_EX_DATAERR, bld->doc->file, line, col,
+                      "YAML syntax error: %s (byte 0x%02x); the file must be UTF-8 text without "
+                      "control characters",
+                      p->problem ? p->problem : "unreadable input",
+                      (unsigned)p->problem_value & 0xff);
+        else
+            hd_err_at(bld->err, HD_EX_DATAERR, bld->doc->file, line, col, "YAML syntax error: %s",
+                      p->problem ? p->problem : "unreadable input");
+        return -1;
+    }
     if (p->context)
         snprintf(msg, sizeof msg, "%s %s", p->problem ? p->problem : "syntax error", p->context);
     else
@@ -163,16 +263,16 @@ static int next_event(struct builder *bld, yaml_event_t *ev)
 /* A block scalar's content starts on the line after its indicator: leading
  * blank lines are part of the string (one "\n" each), so that line is where
  * the string's first byte comes from. Its indentation is the leading spaces
- * of the first non-blank line. */
-static void block_text_start(const struct hd_ydoc *doc, struct hd_ynode *node)
+ * of the first non-blank line. Scans only the scalar's own text. */
+static void block_text_start(struct hd_ynode *node)
 {
-    const char *p = doc->bytes, *end = doc->bytes + doc->size;
-    unsigned long line = 1;
-    while (p < end && line < node->line + 1) {
-        if (*p++ == '\n')
-            line++;
-    }
-    node->text_line = line;
+    const char *p = node->src, *end = node->src + node->src_len;
+    const char *nl = memchr(p, '\n', node->src_len);
+    node->text_line = node->line + 1;
+    node->text_col = 1;
+    if (nl == NULL)
+        return;
+    p = nl + 1;
     for (;;) {
         const char *q = p;
         while (q < end && *q == ' ')
@@ -189,6 +289,213 @@ static void block_text_start(const struct hd_ydoc *doc, struct hd_ynode *node)
     }
 }
 
+/* A byte position while walking a scalar's source: the pointer and its
+ * line and column (in characters). */
+struct walk {
+    const char *p, *end;
+    unsigned long line, col;
+};
+
+static bool is_break(char c)
+{
+    return c == '\n' || c == '\r';
+}
+
+/* Steps over one character (a CRLF pair counts as one line break). */
+static void walk_char(struct walk *w)
+{
+    unsigned char c = (unsigned char)*w->p;
+    if (w->p >= w->end)
+        return;
+    w->p++;
+    if (c == '\r' && w->p < w->end && *w->p == '\n')
+        w->p++;
+    if (c == '\n' || c == '\r') {
+        w->line++;
+        w->col = 1;
+        return;
+    }
+    while (w->p < w->end && ((unsigned char)*w->p & 0xC0) == 0x80)
+        w->p++;
+    w->col++;
+}
+
+/* Bytes of UTF-8 the character at p takes. */
+static size_t char_len(const char *p, const char *end)
+{
+    size_t n = 1;
+    while (p + n < end && ((unsigned char)p[n] & 0xC0) == 0x80)
+        n++;
+    return n;
+}
+
+static size_t utf8_len(unsigned long cp)
+{
+    return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+}
+
+/* A double-quoted escape at p (p[0] is the backslash): the bytes it puts in
+ * the string, and the characters it takes in the source in *src_chars. */
+static size_t escape_len(const char *p, const char *end, size_t *src_chars)
+{
+    size_t digits = 0;
+    *src_chars = 2;
+    if (p + 1 >= end)
+        return 1;
+    switch (p[1]) {
+    case 'N':
+    case '_':
+        return 2; /* U+0085, U+00A0 */
+    case 'L':
+    case 'P':
+        return 3; /* U+2028, U+2029 */
+    case 'x':
+        digits = 2;
+        break;
+    case 'u':
+        digits = 4;
+        break;
+    case 'U':
+        digits = 8;
+        break;
+    default:
+        return 1;
+    }
+    unsigned long cp = 0;
+    for (size_t i = 0; i < digits && p + 2 + i < end; i++) {
+        char h = p[2 + i];
+        cp = cp * 16 + (unsigned long)(h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10);
+    }
+    *src_chars = 2 + digits;
+    return utf8_len(cp);
+}
+
+void hd_ynode_locate(const struct hd_ynode *n, size_t at, unsigned long *line, unsigned long *col)
+{
+    *line = n ? n->line : 0;
+    *col = n ? n->col : 0;
+    if (n == NULL || n->kind != HD_YSCALAR || n->src == NULL)
+        return;
+    struct walk w = {n->src, n->src + n->src_len, n->line, n->col};
+    size_t v = 0; /* bytes of str accounted for */
+/* The next k bytes of str come from where w is. */
+#define EMIT(k)                                                                                    \
+    do {                                                                                           \
+        if (at < v + (k))                                                                          \
+            goto found;                                                                            \
+        v += (k);                                                                                  \
+    } while (0)
+
+    if (n->style == HD_YLITERAL || n->style == HD_YFOLDED) {
+        size_t indent = n->text_col > 0 ? n->text_col - 1 : 0;
+        while (w.p < w.end && !is_break(*w.p)) /* the indicator line */
+            walk_char(&w);
+        walk_char(&w);
+        while (w.p < w.end && v < n->len) {
+            for (size_t i = 0; i < indent && w.p < w.end && *w.p == ' '; i++)
+                walk_char(&w);
+            while (w.p < w.end && !is_break(*w.p)) {
+                EMIT(char_len(w.p, w.end));
+                walk_char(&w);
+            }
+            if (w.p >= w.end)
+                break;
+            if (n->style == HD_YLITERAL || v >= n->len) {
+                EMIT(1);
+            } else if (n->str[v] == ' ') {
+                EMIT(1); /* a folded line break */
+            } else {
+                /* Breaks kept as they are, or blank lines each giving one:
+                 * map them all to this line's end. */
+                size_t k = 0;
+                while (v + k < n->len && n->str[v + k] == '\n')
+                    k++;
+                EMIT(k);
+            }
+            walk_char(&w);
+        }
+        goto found;
+    }
+
+    if (n->style != HD_YPLAIN)
+        walk_char(&w); /* the opening quote */
+    while (w.p < w.end) {
+        char c = *w.p;
+        if ((n->style == HD_YSINGLE && c == '\'' && !(w.p + 1 < w.end && w.p[1] == '\'')) ||
+            (n->style == HD_YDOUBLE && c == '"'))
+            break; /* the closing quote */
+        if (n->style == HD_YSINGLE && c == '\'') {
+            EMIT(1); /* '' is one quote */
+            walk_char(&w);
+            walk_char(&w);
+            continue;
+        }
+        if (n->style == HD_YDOUBLE && c == '\\') {
+            if (w.p + 1 < w.end && is_break(w.p[1])) {
+                /* An escaped line break: nothing, and the next line's
+                 * leading blanks neither. */
+                walk_char(&w);
+                walk_char(&w);
+                while (w.p < w.end && (*w.p == ' ' || *w.p == '\t'))
+                    walk_char(&w);
+                continue;
+            }
+            size_t chars, k = escape_len(w.p, w.end, &chars);
+            EMIT(k);
+            for (size_t i = 0; i < chars; i++)
+                walk_char(&w);
+            continue;
+        }
+        if (c == ' ' || c == '\t') {
+            /* Blanks before a line break are not part of the string. */
+            const char *q = w.p;
+            while (q < w.end && (*q == ' ' || *q == '\t'))
+                q++;
+            if (q < w.end && is_break(*q)) {
+                while (w.p < q)
+                    walk_char(&w);
+                continue;
+            }
+            EMIT(1);
+            walk_char(&w);
+            continue;
+        }
+        if (is_break(c)) {
+            /* Folding: one break is a space, n breaks are n - 1 "\n"; all
+             * of them map to the end of this line. */
+            struct walk first = w;
+            size_t breaks = 0;
+            while (w.p < w.end && (is_break(*w.p) || *w.p == ' ' || *w.p == '\t')) {
+                breaks += is_break(*w.p);
+                walk_char(&w);
+            }
+            if (at < v + (breaks == 1 ? 1 : breaks - 1)) {
+                w = first;
+                goto found;
+            }
+            v += breaks == 1 ? 1 : breaks - 1;
+            continue;
+        }
+        EMIT(char_len(w.p, w.end));
+        walk_char(&w);
+    }
+#undef EMIT
+found:
+    *line = w.line;
+    *col = w.col;
+}
+
+/* The slot of key in a set of cap (a power of two) keys: the equal key
+ * already there, or the empty slot where it goes. */
+static struct hd_ynode **key_slot(struct hd_ynode **set, size_t cap, const struct hd_ynode *key)
+{
+    size_t mask = cap - 1, i = hash_bytes(key->str, key->len) & mask;
+    for (;; i = (i + 1) & mask)
+        if (set[i] == NULL ||
+            (set[i]->len == key->len && memcmp(set[i]->str, key->str, key->len) == 0))
+            return &set[i];
+}
+
 /* Parses one node whose first event is *ev (consumed by the caller);
  * stores the node and its weight (alias-expanded size). */
 static int build_node(struct builder *bld, yaml_event_t *ev, unsigned depth, struct hd_ynode **out,
@@ -201,6 +508,8 @@ static int build_children(struct builder *bld, struct hd_ynode *node, unsigned d
     yaml_event_type_t end =
         node->kind == HD_YSEQ ? YAML_SEQUENCE_END_EVENT : YAML_MAPPING_END_EVENT;
     struct hd_ynode **items = NULL, **keys = NULL;
+    struct hd_ynode **set = NULL; /* the keys so far, by hash */
+    size_t set_cap = 0;
     int rc = -1;
     for (;;) {
         yaml_event_t ev;
@@ -222,12 +531,32 @@ static int build_children(struct builder *bld, struct hd_ynode *node, unsigned d
                 fail_at(bld, &km, "mapping keys must be plain strings%s", "");
                 goto out;
             }
-            for (size_t i = 0; i < node->count; i++) {
-                if (strcmp(keys[i]->str, key->str) == 0) {
-                    fail_at(bld, &km, "duplicate key \"%s\"", key->str);
-                    goto out;
-                }
+            size_t nul = strlen(key->str);
+            if (nul != key->len) {
+                unsigned long line, col;
+                hd_ynode_locate(key, nul, &line, &col);
+                hd_err_at(bld->err, HD_EX_DATAERR, bld->doc->file, line, col,
+                          "a key must not hold a NUL character (\\0)");
+                goto out;
             }
+            if (2 * (node->count + 1) > set_cap) {
+                size_t ncap = set_cap ? set_cap * 2 : 16;
+                struct hd_ynode **nset = calloc(ncap, sizeof *nset);
+                if (nset == NULL)
+                    goto oom;
+                for (size_t i = 0; i < set_cap; i++)
+                    if (set[i] != NULL)
+                        *key_slot(nset, ncap, set[i]) = set[i];
+                free(set);
+                set = nset;
+                set_cap = ncap;
+            }
+            struct hd_ynode **slot = key_slot(set, set_cap, key);
+            if (*slot != NULL) {
+                fail_at(bld, &km, "duplicate key \"%s\"", key->str);
+                goto out;
+            }
+            *slot = key;
             if (next_event(bld, &ev) != 0)
                 goto out;
         }
@@ -259,8 +588,10 @@ static int build_children(struct builder *bld, struct hd_ynode *node, unsigned d
     }
     rc = 0;
 out:
+    free(set);
     return rc;
 oom:
+    free(set);
     hd_err_set(bld->err, HD_EX_SOFTWARE, "out of memory");
     return -1;
 }
@@ -317,14 +648,34 @@ static int build_node(struct builder *bld, yaml_event_t *ev, unsigned depth, str
             goto oom;
         node->len = ev->data.scalar.length;
         node->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
+        switch (ev->data.scalar.style) {
+        case YAML_SINGLE_QUOTED_SCALAR_STYLE:
+            node->style = HD_YSINGLE;
+            break;
+        case YAML_DOUBLE_QUOTED_SCALAR_STYLE:
+            node->style = HD_YDOUBLE;
+            break;
+        case YAML_LITERAL_SCALAR_STYLE:
+            node->style = HD_YLITERAL;
+            break;
+        case YAML_FOLDED_SCALAR_STYLE:
+            node->style = HD_YFOLDED;
+            break;
+        default:
+            node->style = HD_YPLAIN;
+        }
+        {
+            size_t start = mark_offset(bld, &ev->start_mark);
+            size_t end = mark_offset(bld, &ev->end_mark);
+            node->src = bld->doc->bytes + start;
+            node->src_len = end > start ? end - start : 0;
+        }
         node->text_line = node->line;
         node->text_col = node->col;
-        if (ev->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
-            ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE)
+        if (node->style == HD_YSINGLE || node->style == HD_YDOUBLE)
             node->text_col++;
-        if (ev->data.scalar.style == YAML_LITERAL_SCALAR_STYLE ||
-            ev->data.scalar.style == YAML_FOLDED_SCALAR_STYLE)
-            block_text_start(bld->doc, node);
+        if (node->style == HD_YLITERAL || node->style == HD_YFOLDED)
+            block_text_start(node);
         *weight = 1;
         if (remember_anchor(bld, ev->data.scalar.anchor, node, 1) != 0)
             goto oom;
@@ -429,10 +780,13 @@ struct hd_ydoc *hd_yaml_parse(const char *name, const char *bytes, size_t len, s
     bld.doc = doc;
     if (!yaml_parser_initialize(&bld.parser))
         goto oom;
+    /* UTF-8 only: marks are turned into byte offsets of these bytes. */
+    yaml_parser_set_encoding(&bld.parser, YAML_UTF8_ENCODING);
     yaml_parser_set_input_string(&bld.parser, (const unsigned char *)doc->bytes, len);
     int rc = build_document(&bld);
     yaml_parser_delete(&bld.parser);
     free(bld.anchors);
+    free(bld.anchor_slots);
     if (rc != 0) {
         hd_yaml_free(doc);
         return NULL;

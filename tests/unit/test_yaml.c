@@ -375,6 +375,212 @@ static void test_yaml_is_null(void **state)
     hd_yaml_free(doc);
 }
 
+/* Issue 10, finding 11: bad UTF-8 and control bytes are reported where they
+ * are, not at 1:1. */
+static void test_yaml_reader_error_position(void **state)
+{
+    (void)state;
+    assert_parse_error("a: b\nc: d\x1b[31m\n",
+                       "t.yaml:2:5: YAML syntax error: control characters are not allowed (byte "
+                       "0x1b); the file must be UTF-8 text without control characters");
+    assert_parse_error("a: b\nc: d\xff\n",
+                       "t.yaml:2:5: YAML syntax error: invalid leading UTF-8 octet (byte 0xff); "
+                       "the file must be UTF-8 text without control characters");
+    /* columns count characters: "é" is one */
+    assert_parse_error("a: \xc3\xa9\xc3\xa9\x01\n",
+                       "t.yaml:1:6: YAML syntax error: control characters are not allowed (byte "
+                       "0x01); the file must be UTF-8 text without control characters");
+}
+
+/* Issue 10, finding 11: a "\0" escape keeps the value's length and is
+ * refused in a key, where it would silently cut the key short. */
+static void test_yaml_nul_escape(void **state)
+{
+    struct hd_ydoc *doc = parse_ok("a: \"x\\0y\"\n");
+    const struct hd_ynode *n = hd_ymap_get(doc->root, "a");
+    (void)state;
+    assert_int_equal(n->len, 3);
+    assert_memory_equal(n->str, "x\0y", 4);
+    hd_yaml_free(doc);
+    assert_parse_error("\"ab\\0c\": 1\n", "t.yaml:1:4: a key must not hold a NUL character (\\0)");
+    /* two keys equal up to the NUL are not duplicates of each other */
+    assert_parse_error("a: 1\nx: {\"a\\0b\": 1}\n",
+                       "t.yaml:2:7: a key must not hold a NUL character (\\0)");
+}
+
+/* The latest definition of an anchor wins, also with many anchors (the
+ * table grows) and after an enclosing node with the same name. */
+static void test_yaml_anchor_table(void **state)
+{
+    char src[64 * 1024];
+    size_t n = 0;
+    (void)state;
+    n += (size_t)snprintf(src + n, sizeof src - n, "defs:\n");
+    for (int i = 0; i < 500; i++)
+        n += (size_t)snprintf(src + n, sizeof src - n, "  - &a%d v%d\n", i, i);
+    n += (size_t)snprintf(src + n, sizeof src - n, "  - &a7 again\n  - &m {k: &m inner}\nuse:\n");
+    for (int i = 0; i < 500; i++)
+        n += (size_t)snprintf(src + n, sizeof src - n, "  - *a%d\n", i);
+    n += (size_t)snprintf(src + n, sizeof src - n, "  - *m\n");
+    struct hd_ydoc *doc = parse_ok(src);
+    const struct hd_ynode *use = hd_ymap_get(doc->root, "use");
+    assert_int_equal(use->count, 501);
+    assert_string_equal(use->items[0]->str, "v0");
+    assert_string_equal(use->items[499]->str, "v499");
+    assert_string_equal(use->items[7]->str, "again");
+    assert_string_equal(use->items[500]->str, "inner");
+    hd_yaml_free(doc);
+}
+
+/* Many keys in one mapping: every one found, a duplicate among them too. */
+static void test_yaml_many_keys(void **state)
+{
+    char src[64 * 1024];
+    size_t n = 0;
+    (void)state;
+    for (int i = 0; i < 2000; i++)
+        n += (size_t)snprintf(src + n, sizeof src - n, "k%d: %d\n", i, i);
+    struct hd_ydoc *doc = parse_ok(src);
+    assert_int_equal(doc->root->count, 2000);
+    assert_string_equal(hd_ymap_get(doc->root, "k1999")->str, "1999");
+    hd_yaml_free(doc);
+    snprintf(src + n, sizeof src - n, "k1234: again\n");
+    assert_parse_error(src, "t.yaml:2001:1: duplicate key \"k1234\"");
+}
+
+static void assert_locate(const struct hd_ynode *n, size_t at, unsigned long line,
+                          unsigned long col)
+{
+    unsigned long l, c;
+    hd_ynode_locate(n, at, &l, &c);
+    if (l != line || c != col)
+        fail_msg("byte %zu of \"%s\": %lu:%lu, expected %lu:%lu", at, n->str, l, c, line, col);
+}
+
+/* Issue 10, finding 11: a byte of a scalar maps back to where it is written,
+ * whatever the style. */
+static void test_yaml_locate(void **state)
+{
+    struct hd_ydoc *doc = parse_ok("plain: one two\n"
+                                   "  three X\n"                     /* 2 */
+                                   "single: 'it''s\n"                /* 3 */
+                                   "\n"                              /* 4 */
+                                   "  X'\n"                          /* 5 */
+                                   "double: \"\\t\\u00e9\\x1bX \\\n" /* 6 */
+                                   "   Y\\\"Z\"\n"                   /* 7 */
+                                   "lit: |\n"                        /* 8 */
+                                   "\n"                              /* 9 */
+                                   "    \xc3\xa9X\n"                 /* 10 */
+                                   "      Y\n"                       /* 11 */
+                                   "fold: >\n"                       /* 12 */
+                                   "  a b\n"                         /* 13 */
+                                   "  X\n"                           /* 14 */
+                                   "\n"                              /* 15 */
+                                   "  Y\n");                         /* 16 */
+    const struct hd_ynode *r = doc->root;
+    (void)state;
+    const struct hd_ynode *n = hd_ymap_get(r, "plain");
+    assert_string_equal(n->str, "one two three X");
+    assert_locate(n, 0, 1, 8);
+    assert_locate(n, 7, 1, 15); /* the folded break */
+    assert_locate(n, 14, 2, 9); /* X */
+
+    n = hd_ymap_get(r, "single");
+    assert_string_equal(n->str, "it's\nX");
+    assert_locate(n, 0, 3, 10);
+    assert_locate(n, 3, 3, 14); /* the s after '' */
+    assert_locate(n, 5, 5, 3);  /* X */
+
+    n = hd_ymap_get(r, "double");
+    assert_string_equal(n->str, "\t\xc3\xa9\x1bX Y\"Z");
+    assert_locate(n, 0, 6, 10); /* \t */
+    assert_locate(n, 2, 6, 12); /* second byte of \u00e9 */
+    assert_locate(n, 3, 6, 18); /* \x1b */
+    assert_locate(n, 4, 6, 22); /* X */
+    assert_locate(n, 6, 7, 4);  /* Y, after the escaped break */
+    assert_locate(n, 7, 7, 5);  /* \" */
+    assert_locate(n, 8, 7, 7);  /* Z */
+
+    n = hd_ymap_get(r, "lit");
+    assert_string_equal(n->str, "\n\xc3\xa9X\n  Y\n");
+    assert_locate(n, 0, 9, 1);
+    assert_locate(n, 3, 10, 6); /* X after the two-byte é */
+    assert_locate(n, 7, 11, 7); /* Y */
+
+    n = hd_ymap_get(r, "fold");
+    assert_string_equal(n->str, "a b X\nY\n");
+    assert_locate(n, 2, 13, 5); /* b */
+    assert_locate(n, 4, 14, 3); /* X */
+    assert_locate(n, 6, 16, 3); /* Y */
+    hd_yaml_free(doc);
+}
+
+/* The byte at the file position of a line and a column in characters. */
+static const char *byte_at(const struct hd_ydoc *doc, unsigned long line, unsigned long col)
+{
+    const char *p = doc->bytes, *end = doc->bytes + doc->size;
+    for (unsigned long l = 1; l < line && p < end; p++)
+        if (*p == '\n')
+            l++;
+    for (unsigned long c = 1; c < col && p < end; c++)
+        do
+            p++;
+        while (p < end && ((unsigned char)*p & 0xC0) == 0x80);
+    return p;
+}
+
+/* Every letter and digit of every string in a real file, located, is that
+ * letter or digit in the file, and positions never go backwards. */
+static void check_locations(const struct hd_ydoc *doc, const struct hd_ynode *n, size_t *checked)
+{
+    if (n->kind != HD_YSCALAR) {
+        for (size_t i = 0; i < n->count; i++) {
+            if (n->keys)
+                check_locations(doc, n->keys[i], checked);
+            check_locations(doc, n->items[i], checked);
+        }
+        return;
+    }
+    unsigned long pl = 0, pc = 0;
+    for (size_t i = 0; i < n->len; i++) {
+        unsigned long l, c;
+        hd_ynode_locate(n, i, &l, &c);
+        if (l < pl || (l == pl && c < pc))
+            fail_msg("%s: byte %zu of the scalar at %lu:%lu goes back to %lu:%lu", doc->file, i,
+                     n->line, n->col, l, c);
+        pl = l;
+        pc = c;
+        char ch = n->str[i];
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')) {
+            const char *p = byte_at(doc, l, c);
+            if (*p != ch)
+                fail_msg("%s: byte %zu ('%c') of the scalar at %lu:%lu located at %lu:%lu, "
+                         "which holds '%c'",
+                         doc->file, i, ch, n->line, n->col, l, c, *p);
+            (*checked)++;
+        }
+    }
+}
+
+static void test_yaml_locate_real_files(void **state)
+{
+    static const char *const files[] = {
+        "campaigns/ai-training-notice.yaml",  "locales/ai-training-notice/en.yaml",
+        "locales/ai-training-notice/de.yaml", "locales/ai-training-notice/el.yaml",
+        "locales/ai-training-notice/fr.yaml", NULL};
+    size_t checked = 0;
+    (void)state;
+    for (size_t f = 0; files[f]; f++) {
+        struct hd_err err = {0};
+        struct hd_ydoc *doc = hd_yaml_load(hd_test_source_path(files[f]), &err);
+        if (doc == NULL)
+            fail_msg("%s", err.msg);
+        check_locations(doc, doc->root, &checked);
+        hd_yaml_free(doc);
+    }
+    assert_true(checked > 5000);
+}
+
 static void test_yaml_load_file(void **state)
 {
     /* sha256("a: 1\n") */
@@ -453,6 +659,12 @@ int main(void)
         cmocka_unit_test(test_yaml_is_null),
         cmocka_unit_test(test_yaml_load_file),
         cmocka_unit_test(test_yaml_missing_file),
+        cmocka_unit_test(test_yaml_reader_error_position),
+        cmocka_unit_test(test_yaml_nul_escape),
+        cmocka_unit_test(test_yaml_anchor_table),
+        cmocka_unit_test(test_yaml_many_keys),
+        cmocka_unit_test(test_yaml_locate),
+        cmocka_unit_test(test_yaml_locate_real_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -93,6 +93,11 @@ enum hd_email_status hd_email_check(const char *addr, size_t len, char *ascii_do
 /* True when s is valid UTF-8 with no C0/C1 control characters and no DEL
  * (so no CR or LF can ever reach a header). */
 bool hd_text_clean(const char *s, size_t len);
+/* The same check, saying why and where: NULL when clean, else "control
+ * character" or "bad UTF-8" with *at the offset of the first offending
+ * byte (len when clean). Validation uses it to refuse campaign text that
+ * rendering would refuse, at the same bytes. */
+const char *hd_text_problem(const char *s, size_t len, size_t *at);
 
 struct hd_check_opts {
     int ref_year, ref_month, ref_day; /* reference date for ages */

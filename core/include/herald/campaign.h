@@ -7,6 +7,14 @@
  * a campaign only when there was no error. docs/campaign-format.md is the
  * reference for the format.
  *
+ * What rendering would refuse for every person is refused here, with the
+ * same check (hd_text_problem, which hd_mime_build applies through
+ * hd_text_clean): an email subject, a vars value a subject uses or an
+ * objection link a subject carries that holds a line break, a control
+ * character or bad UTF-8, at the offending character. A NUL ("\0") in any
+ * string read is refused where it is; template errors point at the exact
+ * character whatever the scalar's style (hd_ynode_locate).
+ *
  * Relative paths in the file resolve against the campaign file's directory;
  * the campaign stores them resolved.
  *

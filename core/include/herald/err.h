@@ -38,6 +38,20 @@ struct hd_err {
     char msg[HD_ERR_MSG_MAX];
 };
 
+/* Every message set through these functions (hd_err_set, hd_err_at,
+ * hd_err_prefix, hd_diags_add) is made safe to print on a terminal by
+ * hd_err_escape once formatted, so user text (YAML values, CSV headers,
+ * paths) can be passed as a plain "%s". */
+
+/* Copies len bytes of s into out (cap bytes, always NUL-terminated when cap
+ * > 0) with everything a terminal could act on written as text: C0 controls
+ * (ESC, CR, LF, TAB...) and DEL as \x1b, bytes that are not UTF-8 as \xff,
+ * C1 controls and the Unicode line separators and bidirectional controls as
+ * \u0085, \u202e. A backslash is kept as it is, so escaping twice changes
+ * nothing (and a "\x1b" in the output may have been typed as such). Cut at
+ * a character boundary when out is too small. Returns the length written. */
+size_t hd_err_escape(char *out, size_t cap, const char *s, size_t len);
+
 /* Sets code and a formatted message ("problem first, subject quoted"). */
 void hd_err_set(struct hd_err *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -40,6 +40,19 @@ struct hd_tmpl_vars {
 struct hd_tmpl *hd_tmpl_compile(const char *src, size_t len, enum hd_tmpl_mode mode,
                                 const char *const *known, const char *file, unsigned long base_line,
                                 unsigned long base_col, struct hd_err *err);
+
+/* Maps byte offset `at` of a template's source to the file position it is
+ * written at (e.g. through hd_ynode_locate for a YAML scalar). */
+typedef void (*hd_tmpl_locate_fn)(const void *ctx, size_t at, unsigned long *line,
+                                  unsigned long *col);
+
+/* Same as hd_tmpl_compile, with error positions from locate(locate_ctx,
+ * offset): exact inside quoted, folded and multi-line scalars, where one
+ * base position cannot be. file prefixes the message when not NULL. */
+struct hd_tmpl *hd_tmpl_compile_located(const char *src, size_t len, enum hd_tmpl_mode mode,
+                                        const char *const *known, const char *file,
+                                        hd_tmpl_locate_fn locate, const void *locate_ctx,
+                                        struct hd_err *err);
 void hd_tmpl_free(struct hd_tmpl *t);
 
 /* True when the template references the variable. */
