@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "herald/buf.h"
+#include "herald/files.h"
 
 #define READ_BUF_SIZE ((size_t)256 * 1024)
 #define ROW_MAX ((size_t)1024 * 1024)
@@ -363,15 +364,26 @@ static int csv_read_row(struct hd_audience *a, struct hd_err *err)
     }
 }
 
-/* Builds "a, b, c" for the missing-column message, truncated to fit. */
+/* Builds "a, b, c" for the missing-column message, truncated to fit. The
+ * header is file content (it could be /proc/self/environ's secrets, or
+ * terminal escapes): each name is a short escaped excerpt, and at most 16
+ * are listed. */
+#define HEADER_LIST_MAX 16
 static void header_list(const struct hd_audience *a, char *out, size_t cap)
 {
     const size_t *offs = (const size_t *)(const void *)a->head_offs.data;
     size_t used = 0;
     out[0] = '\0';
     for (size_t i = 0; i < a->ncols; i++) {
-        int n =
-            snprintf(out + used, cap - used, "%s%s", i ? ", " : "", a->head_names.data + offs[i]);
+        char name[4 * HD_ERR_EXCERPT_MAX + 8];
+        size_t nlen = (i + 1 < a->ncols ? offs[i + 1] : a->head_names.len) - offs[i] - 1;
+        int n;
+        if (i == HEADER_LIST_MAX) {
+            snprintf(out + used, cap - used, ", ... (%zu columns)", a->ncols);
+            return;
+        }
+        hd_err_excerpt(name, sizeof name, a->head_names.data + offs[i], nlen, HD_ERR_EXCERPT_MAX);
+        n = snprintf(out + used, cap - used, "%s%s", i ? ", " : "", name);
         if (n < 0 || (size_t)n >= cap - used) {
             if (cap > 4)
                 memcpy(out + cap - 4, "...", 4);
@@ -500,6 +512,12 @@ static void jsonl_parse(struct hd_audience *a, const char *s, size_t n, size_t l
      * rather than as a syntax error. */
     json_t *root = json_loadb(s, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (root == NULL) {
+        /* jansson ends lexer errors with " near '<token>'": row content,
+         * which the reason must never echo (it could be a secret, and it
+         * would make every bad row a cause of its own). */
+        char *near = strstr(jerr.text, " near '");
+        if (near != NULL)
+            *near = '\0';
         snprintf(a->why_buf, sizeof a->why_buf, "invalid JSON: %s", jerr.text);
         a->why = a->why_buf;
         a->why_col = jerr.position > 0 ? (unsigned long)jerr.position : 1;
@@ -574,7 +592,6 @@ int hd_audience_open(struct hd_audience **out, const struct hd_audience_opts *op
                      struct hd_err *err)
 {
     struct hd_audience *a = NULL;
-    struct stat st;
     int rc = -1;
 
     *out = NULL;
@@ -602,19 +619,10 @@ int hd_audience_open(struct hd_audience **out, const struct hd_audience_opts *op
     }
     a->nslots = HD_F_COUNT;
 
-    a->fd = open(a->path, O_RDONLY | O_CLOEXEC);
-    if (a->fd < 0) {
-        fail_errno(a, err, HD_EX_NOINPUT, "open", errno);
+    /* Never blocks, a regular file only, not procfs (herald/files.h). */
+    a->fd = hd_input_open(a->path, HD_IN_AUDIENCE, "audience file", NULL, err);
+    if (a->fd < 0)
         goto done;
-    }
-    if (fstat(a->fd, &st) != 0) {
-        fail_errno(a, err, HD_EX_IOERR, "stat", errno);
-        goto done;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        fail_errno(a, err, HD_EX_NOINPUT, "read", EISDIR);
-        goto done;
-    }
     (void)posix_fadvise(a->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 
     /* The BOM check needs three bytes; short reads only happen on pipes. */

@@ -611,6 +611,43 @@ static void test_audience_csv_scanner_agrees_with_libcsv(void **state)
     }
 }
 
+/* Issue 10, finding 8: an error never quotes file content beyond a short
+ * escaped excerpt. The missing-column message lists header names: a header
+ * holding a secret (as /proc/self/environ's first "line" does) or terminal
+ * escapes is cut and escaped; a bad JSON line's reason names the cause, not
+ * the text near it. */
+#define SECRET "LINKSECRET-0123456789abcdefghijklmnopqrstuvwxyz-TAIL"
+static void test_audience_errors_never_echo_contents(void **state)
+{
+    struct hd_err err;
+    struct hd_audience *a;
+    struct hd_row row;
+    char data[512];
+    (void)state;
+    snprintf(data, sizeof data, "name,HERALD_LINK_SECRET=" SECRET ",\x1b]0;owned\x07,country\n");
+    err = open_fails(data, NULL);
+    assert_int_equal(err.code, HD_EX_DATAERR);
+    assert_non_null(strstr(err.msg, "header has no column \"id\""));
+    assert_null(strstr(err.msg, "TAIL"));
+    assert_null(strchr(err.msg, '\x1b'));
+    assert_null(strchr(err.msg, '\x07'));
+    assert_non_null(strstr(err.msg, "\\x1b]0;owned\\x07"));
+    /* many columns: at most 16 listed */
+    err = open_fails("c1,c2,c3,c4,c5,c6,c7,c8,c9,c10,c11,c12,c13,c14,c15,c16,c17,c18,country\n",
+                     NULL);
+    assert_non_null(strstr(err.msg, "c16, ... (19 columns)"));
+    /* a JSON line whose bad token is a secret */
+    a = open_jsonl("{\"id\": " SECRET "}\n{\"id\": \"x\", \"name\": 'a" SECRET "'}\n");
+    for (int i = 0; i < 2; i++) {
+        next_row(a, &row);
+        assert_non_null(row.malformed);
+        assert_non_null(strstr(row.malformed, "invalid JSON"));
+        assert_null(strstr(row.malformed, "LINKSECRET"));
+    }
+    assert_end(a);
+    hd_audience_free(a);
+}
+
 /* ---- files ---------------------------------------------------------------- */
 
 static void test_audience_missing_file(void **state)
@@ -802,6 +839,7 @@ int main(void)
         cmocka_unit_test(test_audience_csv_unclosed_quote_swallows_rest),
         cmocka_unit_test(test_audience_jsonl_long_line_stays_one_row),
         cmocka_unit_test(test_audience_csv_scanner_agrees_with_libcsv),
+        cmocka_unit_test(test_audience_errors_never_echo_contents),
         cmocka_unit_test(test_audience_missing_file),
         cmocka_unit_test(test_audience_directory_is_not_input),
         cmocka_unit_test(test_audience_free_null),
