@@ -62,3 +62,20 @@ sent=$(grep -rl . "$WORK/out-mail" | wc -l)
 ! grep -rqi "evil.example" "$WORK/out-mail" || fail "a message went to the attacker's address"
 grep -rq "bob@example.org" "$WORK/out-mail" || fail "bob's message is not addressed to bob"
 pass "the attacker's address gets nothing; bob gets his own notice"
+
+# Two valid rows with one id (whichever came first): neither is told, both
+# are reported as duplicate_id with the other's line.
+printf 'id,email,country,language,name\ncarol,mallory@evil.example,DE,en,Carol\ndave,dave@example.org,DE,en,Dave\ncarol,carol@example.org,DE,en,Carol\n' >"$WORK/d.csv"
+input_campaign "$WORK/d.yaml" "$WORK/d.csv"
+sed -i "s|maildir: $WORK/out-mail|maildir: $WORK/out-dup|" "$WORK/d.yaml"
+expect_exit 0 "$HERALD" plan "$WORK/d.yaml" --state-dir "$WORK/state-d" --json
+python3 - "$WORK/out" <<'PY' || fail "a duplicated id was not excluded on both rows: $(cat "$WORK/out")"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["report"]["rows"] == 3 and s["report"]["eligible"] == 1, s["report"]
+assert s["exclusions"]["duplicate_id"] == 2, s["exclusions"]
+PY
+expect_exit 0 "$HERALD" run "$WORK/d.yaml" --state-dir "$WORK/state-d" --ignore-send-window
+[ "$(grep -rl . "$WORK/out-dup" | wc -l)" -eq 1 ] || fail "expected only dave's message"
+! grep -rqi "carol\|evil.example" "$WORK/out-dup" || fail "a message went to a row of the duplicated id"
+pass "an id on two rows: both are duplicate_id, neither gets the notice"
