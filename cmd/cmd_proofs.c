@@ -306,7 +306,7 @@ static int load_key(const char *pubkey, const char *dir, struct hd_proof_pubkey 
 static int read_checkpoint(const char *path, const struct hd_proof_pubkey *key,
                            struct hd_checkpoint *cp, struct hd_buf *text, struct hd_err *err)
 {
-    if (hd_file_read(path, text, err) != 0)
+    if (hd_input_read(path, HD_IN_BUNDLE, "checkpoint", text, err) != 0)
         return -1;
     if (hd_checkpoint_verify(text->data, text->len, key, cp, err) != 0) {
         hd_err_prefix(err, "%s", path);
@@ -833,7 +833,7 @@ static struct hd_campaign *snap_load(struct snap *sn, MDB_txn *txn, const struct
     EVP_DigestUpdate(md, head, (size_t)hn);
     EVP_DigestUpdate(md, sn->campaign.data, sn->campaign.len);
     for (size_t i = 0; i < c->nlocales; i++) {
-        if (hd_file_read(c->locales[i].file, &lb, err) != 0)
+        if (hd_input_read(c->locales[i].file, HD_IN_YAML, "locale file", &lb, err) != 0)
             break;
         hn = snprintf(head, sizeof head, "%s\n%zu\n", c->locales[i].tag, lb.len);
         EVP_DigestUpdate(md, head, (size_t)hn);

@@ -4,11 +4,17 @@
  * per-row storage that is reused from row to row, so a file of any size is
  * read in constant memory (bounded by the 1 MiB row cap).
  *
- * CSV goes to libcsv in segments that end at the first CR or LF (or at the
- * end of the buffered data when a line is longer than the buffer). libcsv
- * can only end a row on a CR or LF, so at most one row ends per csv_parse
- * call and only at its last byte: rows come back one at a time without a
- * queue, and the physical line a row starts on is always known.
+ * Where a CSV row ends is decided by the CSV grammar, never by a line
+ * break: a small scanner (csv_scan) follows the same states as libcsv and
+ * finds the byte that ends the row, quotes taken into account. libcsv is fed
+ * exactly the bytes of one row at a time (in pieces when the row spans
+ * buffer refills), so it ends one row per call, at the piece's last byte; a
+ * disagreement between the two is an internal error, never a silently
+ * shifted row. A row over 1 MiB stops going to libcsv (whose field buffer
+ * would otherwise grow with it) and the scanner alone follows it to its end:
+ * it becomes ONE invalid row, however many lines its quoted cells hold.
+ * (Cutting it at the next line break instead turned a line hidden in a long
+ * quoted cell into a row of its own: issue 10, finding 1.)
  */
 #include "herald/audience.h"
 
@@ -23,6 +29,7 @@
 #include <unistd.h>
 
 #include "herald/buf.h"
+#include "herald/files.h"
 
 #define READ_BUF_SIZE ((size_t)256 * 1024)
 #define ROW_MAX ((size_t)1024 * 1024)
@@ -31,7 +38,9 @@
 #define CSV_BLOCK ((size_t)64 * 1024)
 #define NO_SLOT 0xFF
 
-static const char row_too_long[] = "row longer than 1 MiB (unterminated quote?)";
+static const char row_too_long[] = "row longer than 1 MiB";
+static const char row_too_long_eof[] =
+    "row longer than 1 MiB: a quoted field is still open at the end of the file";
 static const char line_too_long[] = "line longer than 1 MiB";
 static const char unterminated[] = "unterminated quoted field at end of file";
 
@@ -71,10 +80,11 @@ struct hd_audience {
     struct hd_buf head_names; /* header names, each NUL-terminated */
     struct hd_buf head_offs;  /* size_t offsets into head_names */
     size_t nfields;           /* fields seen in the current row */
-    size_t row_bytes;
-    bool row_open;  /* libcsv holds part of a row */
-    bool row_done;  /* libcsv ended a row during the last feed */
-    bool skip_line; /* after an over-long row: drop bytes to the next LF */
+    uint64_t row_bytes;
+    int at;            /* enum csv_at: where the scanner is in the grammar */
+    bool row_open;     /* the current row has started */
+    bool skipping;     /* the current row passed ROW_MAX: scanned, not parsed */
+    size_t rows_ended; /* rows libcsv ended during the last feed */
     bool oom;
 
     /* JSONL: a line longer than the read buffer is assembled here. */
@@ -176,15 +186,65 @@ static void csv_on_row(int c, void *ctx)
 {
     struct hd_audience *a = ctx;
     (void)c;
-    a->row_done = true;
+    a->rows_ended++;
 }
 
-/* Decides what a completed row is: too long, the wrong width, or fine. */
+/* The CSV grammar as libcsv 3.0.3 reads it with our options (',' and '"',
+ * CR or LF ends a row, nothing counts as a space, not strict): the state
+ * before the next byte. AT_ROW: between rows (CR and LF are skipped);
+ * AT_FIELD: a field starts (a '"' opens a quoted one); AT_PLAIN: inside an
+ * unquoted field (a '"' is an ordinary byte); AT_QUOTED: inside a quoted
+ * field (only a '"' matters); AT_QUOTE_SEEN: a '"' inside a quoted field,
+ * which closes it if a ',' or line end follows; any other byte, a second
+ * '"' included, continues the quoted field. tests/unit/test_audience.c
+ * checks the scanner against libcsv on random inputs. */
+enum csv_at { AT_ROW, AT_FIELD, AT_PLAIN, AT_QUOTED, AT_QUOTE_SEEN };
+
+/* Follows s[0..n) from state *at; returns the bytes up to and including the
+ * one that ends the row (*ended true, *at back to AT_ROW), or n. */
+static size_t csv_scan(int *at, const char *s, size_t n, bool *ended)
+{
+    size_t i = 0;
+    *ended = false;
+    while (i < n) {
+        if (*at == AT_QUOTED) {
+            const char *q = memchr(s + i, '"', n - i);
+            if (q == NULL)
+                return n;
+            i = (size_t)(q - s) + 1;
+            *at = AT_QUOTE_SEEN;
+            continue;
+        }
+        char c = s[i++];
+        bool term = c == '\r' || c == '\n';
+        switch (*at) {
+        case AT_ROW:
+            if (!term)
+                *at = c == '"' ? AT_QUOTED : c == ',' ? AT_FIELD : AT_PLAIN;
+            break;
+        case AT_FIELD:
+            *at = c == '"' ? AT_QUOTED : c == ',' ? AT_FIELD : AT_PLAIN;
+            break;
+        case AT_PLAIN:
+            *at = c == ',' ? AT_FIELD : AT_PLAIN;
+            break;
+        default: /* AT_QUOTE_SEEN */
+            *at = c == ',' ? AT_FIELD : AT_QUOTED;
+            break;
+        }
+        if (term && *at != AT_ROW) {
+            *at = AT_ROW;
+            *ended = true;
+            return i;
+        }
+    }
+    return n;
+}
+
+/* Decides what a completed row is: the wrong width, or fine. */
 static void csv_row_complete(struct hd_audience *a)
 {
-    if (a->row_bytes > ROW_MAX) {
-        a->why = row_too_long;
-    } else if (a->header_done && a->nfields != a->ncols) {
+    if (a->header_done && a->nfields != a->ncols) {
         snprintf(a->why_buf, sizeof a->why_buf, "expected %zu fields, found %zu", a->ncols,
                  a->nfields);
         a->why = a->why_buf;
@@ -196,10 +256,17 @@ static void csv_row_complete(struct hd_audience *a)
 static int csv_finish(struct hd_audience *a, struct hd_err *err)
 {
     int rc;
+    bool open_quote = a->at == AT_QUOTED;
     if (!a->row_open)
         return 0;
     a->row_open = false;
-    a->row_done = false;
+    a->at = AT_ROW;
+    if (a->skipping) {
+        a->skipping = false;
+        a->why = open_quote ? row_too_long_eof : row_too_long;
+        return 1;
+    }
+    a->rows_ended = 0;
     csv_set_opts(&a->csv, CSV_STRICT | CSV_STRICT_FINI);
     rc = csv_fini(&a->csv, csv_on_field, csv_on_row, a);
     csv_set_opts(&a->csv, 0);
@@ -217,6 +284,17 @@ static int csv_finish(struct hd_audience *a, struct hd_err *err)
     return 1;
 }
 
+static uint64_t count_lf(const char *s, size_t n)
+{
+    uint64_t k = 0;
+    const char *e = s + n;
+    while (s < e && (s = memchr(s, '\n', (size_t)(e - s))) != NULL) {
+        k++;
+        s++;
+    }
+    return k;
+}
+
 /* Reads until a row (header or data) completes. Returns 1 with the row in
  * the store (a->why set when it is malformed), 0 at end of input, -1 on a
  * fatal error. */
@@ -224,76 +302,88 @@ static int csv_read_row(struct hd_audience *a, struct hd_err *err)
 {
     for (;;) {
         const char *s = a->buf + a->pos;
-        size_t avail = a->end - a->pos;
-        const char *nl = avail ? memchr(s, '\n', avail) : NULL;
-        size_t n = nl ? (size_t)(nl - s) + 1 : avail;
-        const char *cr = n ? memchr(s, '\r', n) : NULL;
-        bool term = cr != NULL || nl != NULL;
-        bool ends_line, was_open;
+        size_t avail = a->end - a->pos, n;
+        bool ended;
 
-        if (cr != NULL)
-            n = (size_t)(cr - s) + 1;
-        if (!term) {
-            /* No line end buffered: read more unless the buffer is full of
-             * one long line, which is then fed in pieces. */
-            if (!a->eof && (a->pos > 0 || a->end < READ_BUF_SIZE)) {
-                if (fill(a, err) != 0)
-                    return -1;
-                continue;
-            }
-            if (avail == 0)
+        if (avail == 0) {
+            if (a->eof)
                 return csv_finish(a, err);
-        }
-        ends_line = term && s[n - 1] == '\n';
-        a->pos += n;
-        a->consumed += n;
-        if (a->skip_line) {
-            if (ends_line) {
-                a->skip_line = false;
-                a->line++;
-            }
+            if (fill(a, err) != 0)
+                return -1;
             continue;
         }
-        was_open = a->row_open;
-        if (!was_open) {
+        if (a->at == AT_ROW) {
+            /* Line ends between rows are no rows (libcsv skips them too). */
+            size_t k = 0;
+            while (k < avail && (s[k] == '\r' || s[k] == '\n'))
+                a->line += s[k++] == '\n';
+            a->pos += k;
+            a->consumed += k;
+            if (k == avail)
+                continue;
+            s += k;
+            avail -= k;
             a->row_start = a->line;
             a->row_bytes = 0;
+            a->row_open = true;
+            a->skipping = false;
+        }
+        n = csv_scan(&a->at, s, avail, &ended);
+        a->pos += n;
+        a->consumed += n;
+        a->line += count_lf(s, n);
+        if (!a->skipping && a->row_bytes + n > ROW_MAX) {
+            /* Over the cap: drop what libcsv holds of the row (and reset
+             * it); the scanner alone finds where the row ends. */
+            csv_fini(&a->csv, NULL, NULL, NULL);
+            a->skipping = true;
         }
         a->row_bytes += n;
-        a->row_done = false;
-        if (csv_parse(&a->csv, s, n, csv_on_field, csv_on_row, a) != n || a->oom) {
-            hd_err_set(err, HD_EX_IOERR, "cannot read %s: out of memory", a->path);
-            return -1;
+        if (!a->skipping) {
+            a->rows_ended = 0;
+            if (csv_parse(&a->csv, s, n, csv_on_field, csv_on_row, a) != n || a->oom) {
+                hd_err_set(err, HD_EX_IOERR, "cannot read %s: out of memory", a->path);
+                return -1;
+            }
+            if (a->rows_ended != (ended ? 1u : 0u)) {
+                hd_err_at(err, HD_EX_SOFTWARE, a->path, a->row_start, 0,
+                          "internal error: the CSV reader lost track of where a row ends");
+                return -1;
+            }
         }
-        if (ends_line)
-            a->line++;
-        if (a->row_done) {
-            a->row_open = false;
-            csv_row_complete(a);
-            return 1;
-        }
-        /* With no space trimming every byte but a line end starts a row, so
-         * only a lone CR or LF outside a row leaves the parser idle. */
-        a->row_open = was_open || !(term && n == 1);
-        if (a->row_open && a->row_bytes > ROW_MAX) {
-            csv_fini(&a->csv, NULL, NULL, NULL); /* drops the partial row */
-            a->row_open = false;
-            a->skip_line = !ends_line;
+        if (!ended)
+            continue;
+        a->row_open = false;
+        if (a->skipping) {
+            a->skipping = false;
             a->why = row_too_long;
-            return 1;
+        } else {
+            csv_row_complete(a);
         }
+        return 1;
     }
 }
 
-/* Builds "a, b, c" for the missing-column message, truncated to fit. */
+/* Builds "a, b, c" for the missing-column message, truncated to fit. The
+ * header is file content (it could be /proc/self/environ's secrets, or
+ * terminal escapes): each name is a short escaped excerpt, and at most 16
+ * are listed. */
+#define HEADER_LIST_MAX 16
 static void header_list(const struct hd_audience *a, char *out, size_t cap)
 {
     const size_t *offs = (const size_t *)(const void *)a->head_offs.data;
     size_t used = 0;
     out[0] = '\0';
     for (size_t i = 0; i < a->ncols; i++) {
-        int n =
-            snprintf(out + used, cap - used, "%s%s", i ? ", " : "", a->head_names.data + offs[i]);
+        char name[4 * HD_ERR_EXCERPT_MAX + 8];
+        size_t nlen = (i + 1 < a->ncols ? offs[i + 1] : a->head_names.len) - offs[i] - 1;
+        int n;
+        if (i == HEADER_LIST_MAX) {
+            snprintf(out + used, cap - used, ", ... (%zu columns)", a->ncols);
+            return;
+        }
+        hd_err_excerpt(name, sizeof name, a->head_names.data + offs[i], nlen, HD_ERR_EXCERPT_MAX);
+        n = snprintf(out + used, cap - used, "%s%s", i ? ", " : "", name);
         if (n < 0 || (size_t)n >= cap - used) {
             if (cap > 4)
                 memcpy(out + cap - 4, "...", 4);
@@ -360,7 +450,7 @@ static int csv_open(struct hd_audience *a, struct hd_err *err)
         hd_err_at(err, HD_EX_DATAERR, a->path, 0, 0, "no header row (the file is empty)");
         return -1;
     }
-    if (a->why == row_too_long || a->why == unterminated) {
+    if (a->why == row_too_long || a->why == row_too_long_eof || a->why == unterminated) {
         hd_err_at(err, HD_EX_DATAERR, a->path, a->row_start, 0, "bad header row: %s", a->why);
         return -1;
     }
@@ -422,6 +512,12 @@ static void jsonl_parse(struct hd_audience *a, const char *s, size_t n, size_t l
      * rather than as a syntax error. */
     json_t *root = json_loadb(s, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (root == NULL) {
+        /* jansson ends lexer errors with " near '<token>'": row content,
+         * which the reason must never echo (it could be a secret, and it
+         * would make every bad row a cause of its own). */
+        char *near = strstr(jerr.text, " near '");
+        if (near != NULL)
+            *near = '\0';
         snprintf(a->why_buf, sizeof a->why_buf, "invalid JSON: %s", jerr.text);
         a->why = a->why_buf;
         a->why_col = jerr.position > 0 ? (unsigned long)jerr.position : 1;
@@ -496,7 +592,6 @@ int hd_audience_open(struct hd_audience **out, const struct hd_audience_opts *op
                      struct hd_err *err)
 {
     struct hd_audience *a = NULL;
-    struct stat st;
     int rc = -1;
 
     *out = NULL;
@@ -524,19 +619,10 @@ int hd_audience_open(struct hd_audience **out, const struct hd_audience_opts *op
     }
     a->nslots = HD_F_COUNT;
 
-    a->fd = open(a->path, O_RDONLY | O_CLOEXEC);
-    if (a->fd < 0) {
-        fail_errno(a, err, HD_EX_NOINPUT, "open", errno);
+    /* Never blocks, a regular file only, not procfs (herald/files.h). */
+    a->fd = hd_input_open(a->path, HD_IN_AUDIENCE, "audience file", NULL, err);
+    if (a->fd < 0)
         goto done;
-    }
-    if (fstat(a->fd, &st) != 0) {
-        fail_errno(a, err, HD_EX_IOERR, "stat", errno);
-        goto done;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        fail_errno(a, err, HD_EX_NOINPUT, "read", EISDIR);
-        goto done;
-    }
     (void)posix_fadvise(a->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 
     /* The BOM check needs three bytes; short reads only happen on pipes. */

@@ -206,3 +206,44 @@ void hd_diags_add(struct hd_diags *d, int code, const char *file, unsigned long 
     hd_diags_vadd(d, code, file, line, col, fmt, ap);
     va_end(ap);
 }
+
+const char *hd_err_excerpt(char *out, size_t cap, const void *s, size_t len, size_t max)
+{
+    const unsigned char *p = s;
+    size_t used = 0, take = len;
+    bool cut = false;
+    if (cap == 0)
+        return out;
+    if (max > HD_ERR_EXCERPT_MAX)
+        max = HD_ERR_EXCERPT_MAX;
+    if (take > max) {
+        take = max;
+        cut = true;
+    }
+    for (size_t i = 0; i < take; i++) {
+        char piece[5];
+        size_t n;
+        if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\' && p[i] != '"') {
+            piece[0] = (char)p[i];
+            n = 1;
+        } else if (p[i] == '\\' || p[i] == '"') {
+            piece[0] = '\\';
+            piece[1] = (char)p[i];
+            n = 2;
+        } else {
+            n = (size_t)snprintf(piece, sizeof piece, "\\x%02x", p[i]);
+        }
+        if (used + n + 4 > cap) { /* room for "..." and the NUL */
+            cut = true;
+            break;
+        }
+        memcpy(out + used, piece, n);
+        used += n;
+    }
+    if (cut && used + 4 <= cap) {
+        memcpy(out + used, "...", 3);
+        used += 3;
+    }
+    out[used] = '\0';
+    return out;
+}

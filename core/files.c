@@ -1,13 +1,15 @@
-/* files.c - a directory with its parents, a secret key file, a whole file
- * (see herald/files.h). */
+/* files.c - a directory with its parents, a secret key file, and every
+ * input file opened and read (see herald/files.h). */
 #include "herald/files.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -53,20 +55,10 @@ long hd_key_file_read(const char *path, const char *what, unsigned char *buf, si
     const size_t cap = max + 2; /* the key and a "\r\n" */
     struct stat st;
     size_t got = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    int fd = hd_input_open(path, HD_IN_KEY, what, &st, err);
 
-    if (fd < 0) {
-        hd_err_set(err, HD_EX_CONFIG, "cannot open %s %s: %s", what, path, strerror(errno));
+    if (fd < 0)
         goto fail;
-    }
-    if (fstat(fd, &st) != 0) {
-        hd_err_set(err, HD_EX_CONFIG, "cannot stat %s %s: %s", what, path, strerror(errno));
-        goto fail;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        hd_err_set(err, HD_EX_CONFIG, "%s %s is not a regular file", what, path);
-        goto fail;
-    }
     if ((st.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)) != 0) {
         hd_err_set(err, HD_EX_CONFIG,
                    "%s %s is accessible by group or others (mode %04o); run: chmod 600 %s", what,
@@ -115,31 +107,178 @@ fail:
     return -1;
 }
 
-int hd_file_read(const char *path, struct hd_buf *out, struct hd_err *err)
+/* ---- input files ---------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    unsigned long long limit;
+} input_kinds[HD_IN_KIND_COUNT] = {
+    [HD_IN_YAML] = {"campaign or locale file", 4ull << 20},
+    [HD_IN_KEY] = {"key file", 64ull << 10},
+    [HD_IN_OBJECTIONS] = {"objections file", 1ull << 30},
+    [HD_IN_AUDIENCE] = {"audience file", UINT64_MAX},
+    [HD_IN_BUNDLE] = {"proof bundle file", 64ull << 20},
+    [HD_IN_RECORDS] = {"proof records file", UINT64_MAX},
+    [HD_IN_SYSTEM] = {"system data file", 16ull << 20},
+};
+
+unsigned long long hd_input_limit(enum hd_input_kind kind)
 {
-    FILE *f = fopen(path, "rb");
-    char buf[65536];
-    size_t n;
-    hd_buf_reset(out);
-    if (f == NULL) {
-        hd_err_set(err, errno == ENOENT ? HD_EX_NOINPUT : HD_EX_IOERR, "%s: %s", path,
-                   strerror(errno));
+    return kind < HD_IN_KIND_COUNT ? input_kinds[kind].limit : 0;
+}
+
+/* Kernel file systems whose files are not data at rest: sizes are 0 or
+ * made up, reads may never end, contents may be secrets (statfs(2) magics;
+ * literal values so no kernel header is needed). */
+static const char *special_fs(unsigned long type)
+{
+    switch (type) {
+    case 0x9fa0:
+        return "procfs";
+    case 0x62656572:
+        return "sysfs";
+    case 0x64626720:
+        return "debugfs";
+    case 0x74726163:
+        return "tracefs";
+    case 0x73636673:
+        return "securityfs";
+    case 0x27e0eb:
+    case 0x63677270:
+        return "cgroupfs";
+    case 0x62656570:
+        return "configfs";
+    case 0xde5e81e4:
+        return "efivarfs";
+    case 0xcafe4a11:
+        return "bpffs";
+    case 0x6165676c:
+        return "pstore";
+    default:
+        return NULL;
+    }
+}
+
+static const char *file_type(mode_t m)
+{
+    return S_ISDIR(m)    ? "a directory"
+           : S_ISFIFO(m) ? "a FIFO (named pipe)"
+           : S_ISSOCK(m) ? "a socket"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+                         : "not a regular file";
+}
+
+int hd_input_open(const char *path, enum hd_input_kind kind, const char *what, struct stat *st,
+                  struct hd_err *err)
+{
+    struct stat sb;
+    struct statfs fs;
+    const char *special;
+    int fd, flags;
+    int code = kind == HD_IN_KEY ? HD_EX_CONFIG : HD_EX_NOINPUT;
+
+    if (kind >= HD_IN_KIND_COUNT) {
+        hd_err_set(err, HD_EX_SOFTWARE, "hd_input_open: bad kind");
         return -1;
     }
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
-        if (hd_buf_append(out, buf, n) != 0) {
-            fclose(f);
-            hd_err_set(err, HD_EX_SOFTWARE, "%s: too large or out of memory", path);
-            return -1;
+    if (what == NULL)
+        what = input_kinds[kind].name;
+    if (st == NULL)
+        st = &sb;
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+     * writer forever; it is cleared below for the regular file that is left. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        hd_err_set(err, code, "cannot open %s %s: %s", what, path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, st) != 0) {
+        hd_err_set(err, code, "cannot stat %s %s: %s", what, path, strerror(errno));
+        goto fail;
+    }
+    if (!S_ISREG(st->st_mode)) {
+        hd_err_set(err, code,
+                   "%s %s is %s, not a regular file: give the path of a regular file (a "
+                   "symbolic link to one is fine)",
+                   what, path, file_type(st->st_mode));
+        goto fail;
+    }
+    if (fstatfs(fd, &fs) != 0) {
+        hd_err_set(err, code, "cannot stat the file system of %s %s: %s", what, path,
+                   strerror(errno));
+        goto fail;
+    }
+    if ((special = special_fs((unsigned long)fs.f_type)) != NULL) {
+        hd_err_set(err, code,
+                   "%s %s is on %s, a kernel file system, not a data file: copy what it "
+                   "should hold into a regular file and give that",
+                   what, path, special);
+        goto fail;
+    }
+    if ((unsigned long long)st->st_size > input_kinds[kind].limit) {
+        hd_err_set(err, kind == HD_IN_KEY ? HD_EX_CONFIG : HD_EX_DATAERR,
+                   "%s %s is too large (%lld bytes; at most %llu for a %s)", what, path,
+                   (long long)st->st_size, input_kinds[kind].limit, input_kinds[kind].name);
+        goto fail;
+    }
+    if ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        hd_err_set(err, code, "cannot read %s %s: %s", what, path, strerror(errno));
+        goto fail;
+    }
+    return fd;
+fail:
+    close(fd);
+    return -1;
+}
+
+int hd_input_read(const char *path, enum hd_input_kind kind, const char *what, struct hd_buf *out,
+                  struct hd_err *err)
+{
+    char buf[65536];
+    unsigned long long limit = hd_input_limit(kind);
+    int fd = hd_input_open(path, kind, what, NULL, err);
+
+    hd_buf_reset(out);
+    if (fd < 0)
+        return -1;
+    if (what == NULL)
+        what = input_kinds[kind].name;
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            hd_err_set(err, kind == HD_IN_KEY ? HD_EX_CONFIG : HD_EX_IOERR, "cannot read %s %s: %s",
+                       what, path, strerror(errno));
+            goto fail;
+        }
+        if (n == 0)
+            break;
+        /* The size was checked at open; a file that grows meanwhile is
+         * stopped here, never read without end. */
+        if (out->len + (size_t)n > limit) {
+            hd_err_set(err, kind == HD_IN_KEY ? HD_EX_CONFIG : HD_EX_DATAERR,
+                       "%s %s is too large (more than %llu bytes for a %s)", what, path, limit,
+                       input_kinds[kind].name);
+            goto fail;
+        }
+        if (hd_buf_append(out, buf, (size_t)n) != 0) {
+            hd_err_set(err, HD_EX_SOFTWARE, "cannot read %s %s: out of memory", what, path);
+            goto fail;
         }
     }
-    if (ferror(f)) {
-        hd_err_set(err, HD_EX_IOERR, "%s: %s", path, strerror(errno));
-        fclose(f);
-        return -1;
-    }
-    fclose(f);
+    close(fd);
     return 0;
+fail:
+    close(fd);
+    hd_buf_reset(out);
+    return -1;
+}
+
+int hd_file_read(const char *path, struct hd_buf *out, struct hd_err *err)
+{
+    return hd_input_read(path, HD_IN_BUNDLE, "file", out, err);
 }
 
 /* ---- trusted directories and private files (issue 10, finding 3) ------------ */

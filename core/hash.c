@@ -24,6 +24,7 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 
 #include "herald/hash.h"
+#include "herald/files.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -155,12 +156,11 @@ int hd_sha256_fd(int fd, const char *name, char hex[2 * HD_SHA256_LEN + 1], uint
 int hd_sha256_file(const char *path, char hex[2 * HD_SHA256_LEN + 1], uint64_t *size,
                    struct hd_err *err)
 {
-    int rc, fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        hd_err_set(err, errno == ENOENT ? HD_EX_NOINPUT : HD_EX_IOERR, "%s: cannot open: %s", path,
-                   strerror(errno));
+    /* Streamed, so no size limit (HD_IN_RECORDS); never blocks, regular
+     * files only (herald/files.h). */
+    int rc, fd = hd_input_open(path, HD_IN_RECORDS, "file", NULL, err);
+    if (fd < 0)
         return -1;
-    }
     rc = hd_sha256_fd(fd, path, hex, size, err);
     close(fd);
     return rc;

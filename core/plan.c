@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "herald/audience.h"
+#include "herald/files.h"
 #include "herald/hash.h"
 #include "herald/proof.h"
 #include "herald/region.h"
@@ -134,17 +135,30 @@ static int idset_add(struct idset *s, const char *id, size_t len)
  * skipped; surrounding spaces and a CR are trimmed. */
 static int idset_load(struct idset *s, const char *path, struct hd_err *err)
 {
-    FILE *f = fopen(path, "rb");
+    /* The one input opener: never blocks, regular file, size limit. */
+    int fd = hd_input_open(path, HD_IN_OBJECTIONS, "objections file", NULL, err);
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "rb");
     char *line = NULL;
     size_t cap = 0;
+    unsigned long long total = 0;
     ssize_t n;
     int rc = -1;
     if (f == NULL) {
-        hd_err_set(err, errno == ENOENT ? HD_EX_NOINPUT : HD_EX_IOERR,
-                   "%s: cannot open the objections file: %s", path, strerror(errno));
+        if (fd >= 0) {
+            hd_err_set(err, HD_EX_SOFTWARE, "cannot read the objections file %s: %s", path,
+                       strerror(errno));
+            close(fd);
+        }
         return -1;
     }
     while ((n = getline(&line, &cap, f)) >= 0) {
+        /* A file that grows while read stops at the limit too. */
+        total += (unsigned long long)n;
+        if (total > hd_input_limit(HD_IN_OBJECTIONS)) {
+            hd_err_set(err, HD_EX_DATAERR, "objections file %s is too large (more than %llu bytes)",
+                       path, hd_input_limit(HD_IN_OBJECTIONS));
+            goto out;
+        }
         char *p = line, *e = line + n;
         while (e > p && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
             e--;
@@ -509,13 +523,13 @@ static int add_id(struct planner *pl, const char *dir, const char *id, size_t le
     return 0;
 }
 
-/* Reads the id of a valid row (from persons or exclusions) into out. */
-static int id_of(struct planner *pl, const struct id_entry *e, struct hd_buf *out)
+/* Appends the id of a valid row (from persons or exclusions) to out and
+ * gives its line. */
+static int id_of(struct planner *pl, const struct id_entry *e, struct hd_buf *out, uint64_t *line)
 {
     MDB_val k, v;
     uint8_t key[10];
     int rc;
-    hd_buf_reset(out);
     if (e->shard == HD_SHARD_NONE) {
         struct hd_exclusion_rec x;
         hd_key_u64(key, e->row);
@@ -525,6 +539,7 @@ static int id_of(struct planner *pl, const struct id_entry *e, struct hd_buf *ou
             return hd_store_fail(pl->err, rc, "reading an exclusion");
         if (hd_exclusion_rec_decode(v.mv_data, v.mv_size, &x) != 0)
             goto bad;
+        *line = x.line;
         return hd_buf_append(out, x.id, x.id_len);
     }
     struct hd_person_rec p;
@@ -535,6 +550,7 @@ static int id_of(struct planner *pl, const struct id_entry *e, struct hd_buf *ou
         return hd_store_fail(pl->err, rc, "reading a person");
     if (hd_person_rec_decode(v.mv_data, v.mv_size, &p) != 0)
         goto bad;
+    *line = p.line;
     return hd_buf_append(out, p.id, p.id_len);
 bad:
     hd_err_set(pl->err, HD_EX_SOFTWARE, "damaged record in the state store (row %" PRIu64 ")",
@@ -542,19 +558,22 @@ bad:
     return -1;
 }
 
-/* Turns a later row with an already-seen id into a duplicate_id exclusion,
- * undoing what it counted before. */
-static int mark_duplicate(struct planner *pl, const struct id_entry *e)
+/* Turns a row whose id is on another valid row too into a duplicate_id
+ * exclusion, undoing what it counted before; other_line is the line of
+ * another row with that id, for the cause. */
+static int mark_duplicate(struct planner *pl, const struct id_entry *e, uint64_t other_line)
 {
     MDB_val k, v;
     uint8_t key[11];
     int rc;
     struct hd_exclusion_rec x;
+    char why[64];
     memset(&x, 0, sizeof x);
     x.row = e->row;
     x.reason = HD_R_DUPLICATE_ID;
     x.field = HD_F_ID;
-    x.why = "id seen on an earlier row";
+    snprintf(why, sizeof why, "id also on line %" PRIu64, other_line);
+    x.why = why;
     x.why_len = (uint16_t)strlen(x.why);
     hd_buf_reset(&pl->rec);
     if (e->shard == HD_SHARD_NONE) {
@@ -659,8 +678,12 @@ static int merge_runs(struct planner *pl)
     struct run_reader *readers = calloc(pl->nruns ? pl->nruns : 1, sizeof *readers);
     struct run_reader **heap = calloc(pl->nruns ? pl->nruns : 1, sizeof *heap);
     struct id_entry *group = NULL;
+    struct member {
+        size_t off, len;
+        uint64_t line;
+    } *meta = NULL;
     size_t ngroup = 0, cap_group = 0, nheap = 0, since_commit = 0;
-    struct hd_buf a = HD_BUF_INIT, b = HD_BUF_INIT;
+    struct hd_buf ids = HD_BUF_INIT;
     int rc = -1;
     /* Each reader gets a small buffer so thousands of runs still fit. */
     size_t bufsize = pl->nruns > 256 ? 16384 : 262144;
@@ -696,25 +719,30 @@ static int merge_runs(struct planner *pl)
             heap_down(heap, nheap, 0);
         }
         if (ngroup > 0 && (end || e.hash != group[0].hash)) {
-            /* Resolve the group: rows in order; a row whose id equals an
-             * earlier kept row's id is a duplicate. Hash collisions between
-             * different ids keep both. */
-            for (size_t i = 1; ngroup > 1 && i < ngroup; i++) {
-                bool dup = false;
-                if (id_of(pl, &group[i], &a) != 0)
+            /* Resolve the group: EVERY row whose id is on another valid
+             * row too becomes duplicate_id, the first one included. Which
+             * row is the person's is unknown, so none is told: a row can
+             * never take the notice (and objection link) of the person a
+             * later or earlier row names (issue 10, finding 1). Hash
+             * collisions between different ids keep both. */
+            hd_buf_reset(&ids);
+            for (size_t i = 0; ngroup > 1 && i < ngroup; i++) {
+                meta[i].off = ids.len;
+                if (id_of(pl, &group[i], &ids, &meta[i].line) != 0)
                     goto out;
-                for (size_t j = 0; j < i && !dup; j++) {
-                    if (group[j].shard == 0xFFFE)
-                        continue; /* itself a duplicate */
-                    if (id_of(pl, &group[j], &b) != 0)
-                        goto out;
-                    dup = a.len == b.len && memcmp(a.data, b.data, a.len) == 0;
-                }
-                if (dup) {
-                    if (mark_duplicate(pl, &group[i]) != 0)
-                        goto out;
-                    group[i].shard = HD_SHARD_NONE; /* now an exclusion */
-                }
+                meta[i].len = ids.len - meta[i].off;
+            }
+            for (size_t i = 0; ngroup > 1 && i < ngroup; i++) {
+                size_t j = 0;
+                for (; j < ngroup; j++)
+                    if (j != i && meta[j].len == meta[i].len &&
+                        memcmp(ids.data + meta[j].off, ids.data + meta[i].off, meta[i].len) == 0)
+                        break;
+                if (j == ngroup)
+                    continue;
+                if (mark_duplicate(pl, &group[i], meta[j].line) != 0)
+                    goto out;
+                group[i].shard = HD_SHARD_NONE; /* now an exclusion */
             }
             for (size_t i = 0; i < ngroup; i++) {
                 uint8_t key[16], val[2] = {(uint8_t)(group[i].shard >> 8), (uint8_t)group[i].shard};
@@ -741,6 +769,10 @@ static int merge_runs(struct planner *pl)
             if (g == NULL)
                 goto oom;
             group = g;
+            struct member *m = realloc(meta, cap * sizeof *m);
+            if (m == NULL)
+                goto oom;
+            meta = m;
             cap_group = cap;
         }
         group[ngroup++] = e;
@@ -756,8 +788,8 @@ out:
     free(readers);
     free(heap);
     free(group);
-    hd_buf_release(&a);
-    hd_buf_release(&b);
+    free(meta);
+    hd_buf_release(&ids);
     return rc;
 }
 
@@ -866,6 +898,19 @@ static int plan_row(struct planner *pl, const struct hd_row *row, const struct h
 struct fingerprint {
     char snapshot[65], audience[65], objections[65];
 };
+
+/* The SHA-256 of an input file, opened as every input is (herald/files.h):
+ * /dev/zero or a FIFO as the audience is refused here, never hashed forever. */
+static int input_sha256(const char *path, enum hd_input_kind kind, const char *what, char hex[65],
+                        uint64_t *size, struct hd_err *err)
+{
+    int rc, fd = hd_input_open(path, kind, what, NULL, err);
+    if (fd < 0)
+        return -1;
+    rc = hd_sha256_fd(fd, path, hex, size, err);
+    close(fd);
+    return rc;
+}
 
 static void campaign_fingerprint(const struct hd_campaign *c, struct fingerprint *fp)
 {
@@ -1023,11 +1068,12 @@ int hd_plan_run(const struct hd_campaign *c, const struct hd_plan_opts *opts,
     }
 
     campaign_fingerprint(c, &fp);
-    if (hd_sha256_file(c->audience_path, fp.audience, &aud_size, err) != 0)
+    if (input_sha256(c->audience_path, HD_IN_AUDIENCE, "audience file", fp.audience, &aud_size,
+                     err) != 0)
         goto out;
     strcpy(fp.objections, "none");
-    if (c->objections_path &&
-        hd_sha256_file(c->objections_path, fp.objections, &obj_size, err) != 0)
+    if (c->objections_path && input_sha256(c->objections_path, HD_IN_OBJECTIONS, "objections file",
+                                           fp.objections, &obj_size, err) != 0)
         goto out;
 
     if (hd_proofs_open(&pl->proofs, c, NULL, err) != 0)

@@ -214,7 +214,7 @@ static void key_name_for(const struct hd_proof_export_opts *o, char *out, size_t
     struct hd_buf b = HD_BUF_INIT;
     struct hd_err e = {0};
     snprintf(path, sizeof path, "%.*s.vkey", (int)(n - 4), o->key_path);
-    if (access(path, R_OK) == 0 && hd_file_read(path, &b, &e) == 0) {
+    if (access(path, R_OK) == 0 && hd_input_read(path, HD_IN_BUNDLE, "public key", &b, &e) == 0) {
         size_t k = strcspn(b.data, "+\n");
         if (b.data[k] == '+' && k < cap) {
             memcpy(out, b.data, k);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "herald/files.h"
 #include "proof_internal.h"
 
 #define LINE_MAX_BYTES (16u << 20) /* the longest records.jsonl line read */
@@ -234,12 +235,14 @@ oom:
 
 int hdp_each_record(const char *path, hdp_line_fn fn, void *ctx, uint8_t *root, struct hd_err *err)
 {
-    struct file_src f = {open(path, O_RDONLY | O_CLOEXEC), path, NULL, 0, 0, false};
+    /* Streamed: no size limit, but never a FIFO, device or procfs file. */
+    struct file_src f = {
+        hd_input_open(path, HD_IN_RECORDS, "records file", NULL, err), path, NULL, 0, 0, false};
     struct hdp_pipeline p;
     int rc;
     if (f.fd < 0) {
-        hd_err_set(err, errno == ENOENT ? HD_EX_FAIL : HD_EX_IOERR, "%s: %s", path,
-                   strerror(errno));
+        if (err->code == HD_EX_NOINPUT)
+            err->code = HD_EX_FAIL; /* a bundle without its records is a changed one */
         return -1;
     }
     memset(&p, 0, sizeof p);

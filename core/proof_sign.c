@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
@@ -113,13 +114,21 @@ EVP_PKEY *hdp_load_signing_key(const char *path, struct hd_err *err)
 {
     struct stat st;
     EVP_PKEY *pk;
-    FILE *f = fopen(path, "r");
+    /* The one input opener (herald/files.h): never blocks on a FIFO, a
+     * regular file of at most 64 KiB, not on procfs. A missing key file
+     * stays HD_EX_NOINPUT as before; everything else is HD_EX_CONFIG. */
+    int fd = hd_input_open(path, HD_IN_KEY, "signing key", &st, err);
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "r");
     if (f == NULL) {
-        hd_err_set(err, errno == ENOENT ? HD_EX_NOINPUT : HD_EX_CONFIG,
-                   "cannot open signing key %s: %s", path, strerror(errno));
+        if (fd >= 0) {
+            hd_err_set(err, HD_EX_CONFIG, "cannot read signing key %s: %s", path, strerror(errno));
+            close(fd);
+        } else if (access(path, F_OK) != 0 && errno == ENOENT) {
+            err->code = HD_EX_NOINPUT;
+        }
         return NULL;
     }
-    if (fstat(fileno(f), &st) != 0 || (st.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH))) {
+    if ((st.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH))) {
         hd_err_set(err, HD_EX_CONFIG,
                    "signing key %s is accessible by group or others (mode %04o); run: chmod 600 %s",
                    path, (unsigned)(st.st_mode & 07777), path);
@@ -162,7 +171,7 @@ int hd_proof_pubkey_load(const char *path, struct hd_proof_pubkey *k, struct hd_
     struct hd_buf b = HD_BUF_INIT;
     int rc = -1;
     memset(k, 0, sizeof *k);
-    if (hd_file_read(path, &b, err) != 0) {
+    if (hd_input_read(path, HD_IN_BUNDLE, "file", &b, err) != 0) {
         hd_err_prefix(err, "public key");
         return -1;
     }

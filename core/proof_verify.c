@@ -26,9 +26,14 @@ static const char *const bundle_files[] = {"summary.json", "VERIFY.md", "signer.
  * manifest); a read error is an I/O error. */
 static int sha256_file(const char *path, char hex[65], struct hd_err *err)
 {
-    int rc, fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    const char *name = strrchr(path, '/') + 1;
+    /* records.csv is streamed (no limit); the others are small members. A
+     * member that is a FIFO, a device or on procfs is refused, not read. */
+    int rc,
+        fd = hd_input_open(path, strcmp(name, "records.csv") == 0 ? HD_IN_RECORDS : HD_IN_BUNDLE,
+                           name, NULL, err);
     if (fd < 0) {
-        hd_err_set(err, HD_EX_FAIL, "%s: %s", strrchr(path, '/') + 1, strerror(errno));
+        err->code = HD_EX_FAIL;
         return -1;
     }
     rc = hd_sha256_fd(fd, path, hex, NULL, err);
@@ -80,8 +85,8 @@ int hd_proofs_verify(const char *bundle, const char *pubkey, struct hd_proof_ver
         res->own_key = true;
     }
     snprintf(path, sizeof path, "%s/checkpoint", bundle);
-    if (hd_file_read(path, &b, err) != 0) {
-        if (err->code == HD_EX_NOINPUT)
+    if (hd_input_read(path, HD_IN_BUNDLE, "checkpoint", &b, err) != 0) {
+        if (err->code == HD_EX_NOINPUT || err->code == HD_EX_DATAERR)
             err->code = HD_EX_FAIL;
         goto out;
     }
@@ -94,7 +99,7 @@ int hd_proofs_verify(const char *bundle, const char *pubkey, struct hd_proof_ver
     }
     /* 2. the manifest, bound by the signature */
     snprintf(path, sizeof path, "%s/manifest.json", bundle);
-    if (hd_file_read(path, &man, err) != 0) {
+    if (hd_input_read(path, HD_IN_BUNDLE, "manifest.json", &man, err) != 0) {
         err->code = HD_EX_FAIL;
         goto out;
     }
@@ -157,7 +162,10 @@ int hd_proofs_verify(const char *bundle, const char *pubkey, struct hd_proof_ver
     if (json_object_get(files, "records.csv")) {
         const char *head = hd_proof_csv_header;
         c.csv = true;
-        c.csv_in = fopen(path, "rb");
+        int fd = hd_input_open(path, HD_IN_RECORDS, "records.csv", NULL, err);
+        c.csv_in = fd < 0 ? NULL : fdopen(fd, "rb");
+        if (c.csv_in == NULL && fd >= 0)
+            close(fd);
         if (c.csv_in)
             setvbuf(c.csv_in, NULL, _IOFBF, 1 << 20);
         while (c.csv_in && *head && fgetc(c.csv_in) == (unsigned char)*head)
@@ -213,8 +221,8 @@ int hd_proofs_verify(const char *bundle, const char *pubkey, struct hd_proof_ver
     /* 5. the summary says what the records say */
     summary = hdp_summary_text(&c.sum, c.count ? c.campaign : mc);
     snprintf(path, sizeof path, "%s/summary.json", bundle);
-    if (summary == NULL || hd_file_read(path, &b, err) != 0) {
-        if (err->code == 0 || err->code == HD_EX_NOINPUT)
+    if (summary == NULL || hd_input_read(path, HD_IN_BUNDLE, "summary.json", &b, err) != 0) {
+        if (err->code == 0 || err->code == HD_EX_NOINPUT || err->code == HD_EX_DATAERR)
             hd_err_set(err, HD_EX_FAIL, "summary.json: cannot be read");
         goto out;
     }

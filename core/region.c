@@ -1,4 +1,5 @@
 #include "herald/region.h"
+#include "herald/files.h"
 
 #include <fcntl.h>
 #include <stdint.h>
@@ -771,17 +772,17 @@ static bool tz_file_ok(const char *tz, size_t len)
 {
     char path[sizeof TZ_DIR + TZ_NAME_MAX];
     char magic[4];
-    struct stat st;
+    struct hd_err err = {0};
     bool ok = false;
     int fd;
     memcpy(path, TZ_DIR, sizeof TZ_DIR - 1);
     memcpy(path + sizeof TZ_DIR - 1, tz, len);
     path[sizeof TZ_DIR - 1 + len] = '\0';
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    /* The one input opener: a regular file, never blocking (herald/files.h). */
+    fd = hd_input_open(path, HD_IN_SYSTEM, "time zone file", NULL, &err);
     if (fd < 0)
         return false;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-        read(fd, magic, sizeof magic) == (ssize_t)sizeof magic)
+    if (read(fd, magic, sizeof magic) == (ssize_t)sizeof magic)
         ok = memcmp(magic, "TZif", sizeof magic) == 0;
     close(fd);
     return ok;

@@ -19,11 +19,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
 #include "dkim.h"
+#include "herald/files.h"
 #include "smtp_internal.h"
 
 struct dkim_key {
@@ -78,18 +80,24 @@ static EVP_PKEY *load_key(const struct hd_campaign *c, const struct hd_ynode *n,
         snprintf(full, sizeof full, "%s", path);
     else
         snprintf(full, sizeof full, "%s/%s", c->dir, path);
-    if (stat(full, &st) != 0) {
-        hd_err_at(err, HD_EX_CONFIG, n->file, n->line, n->col, "cannot read DKIM key %s: %s", full,
-                  strerror(errno));
+    /* The one input opener (herald/files.h): never blocks on a FIFO, a
+     * regular file of at most 64 KiB, not on procfs. */
+    struct hd_err oe = {0};
+    int fd = hd_input_open(full, HD_IN_KEY, "DKIM key", &st, &oe);
+    if (fd < 0) {
+        hd_err_at(err, HD_EX_CONFIG, n->file, n->line, n->col, "%s", oe.msg);
         return NULL;
     }
-    if (!S_ISREG(st.st_mode) || (st.st_mode & 077)) {
+    if (st.st_mode & 077) {
+        close(fd);
         hd_err_at(err, HD_EX_CONFIG, n->file, n->line, n->col,
                   "DKIM key %s must be a regular file readable by its owner only (chmod 600)",
                   full);
         return NULL;
     }
-    FILE *f = fopen(full, "r");
+    FILE *f = fdopen(fd, "r");
+    if (f == NULL)
+        close(fd);
     EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
     int e = errno;
     if (f)

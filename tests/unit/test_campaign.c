@@ -591,8 +591,8 @@ static void test_campaign_missing_file(void **state)
     struct fx *f = *state;
     assert_null(load(f));
     assert_int_equal(f->d.code, HD_EX_NOINPUT);
-    static const char *const want[] = {"@/campaign.yaml: cannot open: No such file or directory",
-                                       NULL};
+    static const char *const want[] = {
+        "cannot open YAML file @/campaign.yaml: No such file or directory", NULL};
     assert_diags(f, want);
 }
 

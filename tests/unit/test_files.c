@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -243,17 +244,151 @@ static void test_key_file_refuses(void **state)
     err = (struct hd_err){0};
     assert_int_equal(hd_key_file_read(dir, WHAT, buf, MAX, 0, &err), -1);
     assert_int_equal(err.code, HD_EX_CONFIG);
-    snprintf(want, sizeof want, WHAT " %s is not a regular file", dir);
-    assert_string_equal(err.msg, want);
+    snprintf(want, sizeof want, WHAT " %s is a directory, not a regular file", dir);
+    assert_non_null(strstr(err.msg, want));
     hd_test_rmtree(dir);
+}
+
+/* ---- input files (issue 10, findings 8, 9, 12) ---------------------------- */
+
+/* Opening must fail with code, and the message must contain want. */
+static void input_refused(const char *path, enum hd_input_kind kind, int code, const char *want)
+{
+    struct hd_err err = {0};
+    struct hd_buf b = HD_BUF_INIT;
+    assert_int_equal(hd_input_open(path, kind, "test input", NULL, &err), -1);
+    if (strstr(err.msg, want) == NULL)
+        print_message("message: %s\n", err.msg);
+    assert_int_equal(err.code, code);
+    assert_non_null(strstr(err.msg, want));
+    assert_non_null(strstr(err.msg, path));
+    err = (struct hd_err){0};
+    assert_int_equal(hd_input_read(path, kind, "test input", &b, &err), -1);
+    assert_int_equal(err.code, code);
+    assert_int_equal(b.len, 0);
+    hd_buf_release(&b);
+}
+
+/* A FIFO with no writer, a device, a directory, procfs: refused at once,
+ * never read (a FIFO used to block forever, /dev/zero to read forever). */
+static void test_input_refuses_special_files(void **state)
+{
+    char *dir = strdup(hd_test_tmpdir()), fifo[512];
+    (void)state;
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    input_refused(fifo, HD_IN_YAML, HD_EX_NOINPUT, "is a FIFO (named pipe), not a regular file");
+    input_refused(fifo, HD_IN_AUDIENCE, HD_EX_NOINPUT, "FIFO");
+    input_refused(fifo, HD_IN_KEY, HD_EX_CONFIG, "FIFO"); /* key files: 78 */
+    input_refused("/dev/zero", HD_IN_OBJECTIONS, HD_EX_NOINPUT, "is a character device");
+    input_refused("/dev/zero", HD_IN_BUNDLE, HD_EX_NOINPUT, "character device");
+    input_refused(dir, HD_IN_AUDIENCE, HD_EX_NOINPUT, "is a directory");
+    input_refused("/proc/self/environ", HD_IN_AUDIENCE, HD_EX_NOINPUT,
+                  "is on procfs, a kernel file system");
+    input_refused("/proc/self/environ", HD_IN_KEY, HD_EX_CONFIG, "procfs");
+    input_refused("/sys/kernel/mm/transparent_hugepage/enabled", HD_IN_YAML, HD_EX_NOINPUT,
+                  "sysfs");
+    input_refused("/nonexistent/herald/x", HD_IN_YAML, HD_EX_NOINPUT, "No such file");
+    hd_test_rmtree(dir);
+    free(dir);
+}
+
+/* Regular files, through symbolic links too (ConfigMaps are links), within
+ * each kind's limit; over it they are refused before reading. */
+static void test_input_regular_files_and_limits(void **state)
+{
+    char *dir = strdup(hd_test_tmpdir()), link[512], big[512];
+    char *path = hd_test_write(dir, "small.txt", "hello\n", (size_t)-1);
+    struct hd_buf b = HD_BUF_INIT;
+    struct hd_err err = {0};
+    struct stat st;
+    int fd;
+    (void)state;
+    snprintf(link, sizeof link, "%s/link", dir);
+    assert_int_equal(symlink(path, link), 0);
+    assert_int_equal(hd_input_read(link, HD_IN_YAML, NULL, &b, &err), 0);
+    assert_int_equal(b.len, 6);
+    assert_memory_equal(b.data, "hello\n", 6);
+    fd = hd_input_open(link, HD_IN_AUDIENCE, NULL, &st, &err);
+    assert_true(fd >= 0);
+    assert_int_equal(st.st_size, 6);
+    assert_true(S_ISREG(st.st_mode));
+    close(fd);
+    /* the documented limits */
+    assert_int_equal(hd_input_limit(HD_IN_YAML), 4ull << 20);
+    assert_int_equal(hd_input_limit(HD_IN_KEY), 64ull << 10);
+    assert_int_equal(hd_input_limit(HD_IN_OBJECTIONS), 1ull << 30);
+    assert_int_equal(hd_input_limit(HD_IN_BUNDLE), 64ull << 20);
+    assert_int_equal(hd_input_limit(HD_IN_SYSTEM), 16ull << 20);
+    assert_true(hd_input_limit(HD_IN_AUDIENCE) == UINT64_MAX);
+    assert_true(hd_input_limit(HD_IN_RECORDS) == UINT64_MAX);
+    /* one byte over a limit: refused by size (a sparse file: nothing read) */
+    snprintf(big, sizeof big, "%s/big", dir);
+    fd = open(big, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)(hd_input_limit(HD_IN_KEY) + 1)), 0);
+    close(fd);
+    input_refused(big, HD_IN_KEY, HD_EX_CONFIG, "is too large");
+    assert_int_equal(truncate(big, (off_t)(hd_input_limit(HD_IN_BUNDLE) + 1)), 0);
+    input_refused(big, HD_IN_BUNDLE, HD_EX_DATAERR, "is too large");
+    assert_int_equal(truncate(big, (off_t)(hd_input_limit(HD_IN_YAML) + 1)), 0);
+    input_refused(big, HD_IN_YAML, HD_EX_DATAERR, "is too large");
+    /* at the limit: read */
+    assert_int_equal(truncate(big, (off_t)hd_input_limit(HD_IN_KEY)), 0);
+    assert_int_equal(hd_input_read(big, HD_IN_KEY, NULL, &b, &err), 0);
+    assert_int_equal(b.len, hd_input_limit(HD_IN_KEY));
+    hd_buf_release(&b);
+    free(path);
+    hd_test_rmtree(dir);
+    free(dir);
+}
+
+/* A key file that is a FIFO: refused at once (it used to block forever). */
+static void test_key_file_fifo_does_not_block(void **state)
+{
+    char *dir = strdup(hd_test_tmpdir()), fifo[512];
+    unsigned char buf[MAX + 2];
+    struct hd_err err = {0};
+    (void)state;
+    snprintf(fifo, sizeof fifo, "%s/key", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(hd_key_file_read(fifo, WHAT, buf, MAX, 0, &err), -1);
+    assert_int_equal(err.code, HD_EX_CONFIG);
+    assert_non_null(strstr(err.msg, "FIFO"));
+    hd_test_rmtree(dir);
+    free(dir);
+}
+
+/* Excerpts of input in messages: short, escaped, terminal-safe. */
+static void test_err_excerpt(void **state)
+{
+    char out[256];
+    (void)state;
+    assert_string_equal(hd_err_excerpt(out, sizeof out, "plain", 5, 32), "plain");
+    assert_string_equal(hd_err_excerpt(out, sizeof out, "a\x1b[2Jb\"\\\n\xff", 10, 32),
+                        "a\\x1b[2Jb\\\"\\\\\\x0a\\xff");
+    assert_string_equal(hd_err_excerpt(out, sizeof out, "0123456789", 10, 4), "0123...");
+    /* never more than HD_ERR_EXCERPT_MAX input bytes, whatever max says */
+    const char *secret = "SECRET-0123456789abcdefghijklmnopqrstuvwxyz-END";
+    hd_err_excerpt(out, sizeof out, secret, strlen(secret), 1000);
+    assert_null(strstr(out, "END"));
+    assert_int_equal(strlen(out), HD_ERR_EXCERPT_MAX + 3);
+    /* a small buffer: cut, still terminated */
+    assert_string_equal(hd_err_excerpt(out, 8, "0123456789", 10, 32), "0123...");
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mkdirs_parents_and_modes), cmocka_unit_test(test_mkdirs_refuses),
-        cmocka_unit_test(test_key_file_reads),           cmocka_unit_test(test_key_file_longest),
+        cmocka_unit_test(test_mkdirs_parents_and_modes),
+        cmocka_unit_test(test_mkdirs_refuses),
+        cmocka_unit_test(test_key_file_reads),
+        cmocka_unit_test(test_key_file_longest),
         cmocka_unit_test(test_key_file_refuses),
+        cmocka_unit_test(test_input_refuses_special_files),
+        cmocka_unit_test(test_input_regular_files_and_limits),
+        cmocka_unit_test(test_key_file_fifo_does_not_block),
+        cmocka_unit_test(test_err_excerpt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

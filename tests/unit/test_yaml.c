@@ -626,7 +626,8 @@ static void test_yaml_missing_file(void **state)
     assert_null(hd_yaml_load(path, &err));
     assert_int_equal(err.code, HD_EX_NOINPUT);
     char expected[400];
-    snprintf(expected, sizeof expected, "%s: cannot open: No such file or directory", path);
+    snprintf(expected, sizeof expected, "cannot open YAML file %s: No such file or directory",
+             path);
     assert_string_equal(err.msg, expected);
 
     /* a directory is not a YAML file either */

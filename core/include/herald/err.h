@@ -63,6 +63,17 @@ void hd_err_at(struct hd_err *err, int code, const char *file, unsigned long lin
 /* Prepends "context: " to an error already set. */
 void hd_err_prefix(struct hd_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Longest excerpt of input text a message may quote, in input bytes. */
+#define HD_ERR_EXCERPT_MAX 32
+
+/* Writes into out (cap bytes, NUL-terminated) a short, terminal-safe excerpt
+ * of input text s (len bytes) for an error message: at most max input bytes
+ * (capped at HD_ERR_EXCERPT_MAX) followed by "..." when cut; printable ASCII
+ * as is except '\\' and '"' (escaped), every other byte as \xHH. Messages
+ * never quote input beyond this (issue 10, finding 8: an audience read from
+ * /proc/self/environ put the link secret in an error). Returns out. */
+const char *hd_err_excerpt(char *out, size_t cap, const void *s, size_t len, size_t max);
+
 /* A growing list of located diagnostics. Owns its strings. */
 struct hd_diags {
     char **items;

@@ -1,5 +1,6 @@
 /* herald/files.h - file-system helpers shared by the modules: a directory
- * made with its parents, a secret key read from a file.
+ * made with its parents, a secret key read from a file, and THE way every
+ * input file is opened (hd_input_open) or read whole (hd_input_read).
  *
  * Errors as everywhere (herald/err.h): -1 with err set, err untouched on
  * success. Messages name the path and say what to do; none ever contains a
@@ -46,15 +47,17 @@ int hd_mkdirs(const char *dir, mode_t mode, const char *what, struct hd_err *err
  * one final "\n" or "\r\n" (editors and `echo` add one; see
  * HD_KEY_FILE_LONE_CR for a lone "\r").
  *
- * The file must be a regular file that neither group nor others can read or
- * write (mode 0600 or stricter): whoever reads the key can use it, whoever
- * writes it can replace it. what names the file in messages ("objection link
- * key file"). Reads restart after EINTR.
+ * The file is opened with hd_input_open (HD_IN_KEY: never blocks, a regular
+ * file, not on procfs and the like) and must be one that neither group nor
+ * others can read or write (mode 0600 or stricter): whoever reads the key
+ * can use it, whoever writes it can replace it. what names the file in
+ * messages ("objection link key file"). Reads restart after EINTR.
  *
  * Returns the key's length, 1 to max, or -1 with err set, always to
  * HD_EX_CONFIG:
  *   "cannot open WHAT PATH: REASON", "cannot stat ...", "cannot read ...";
- *   "WHAT PATH is not a regular file";
+ *   "WHAT PATH is a FIFO, not a regular file: ..." and the other
+ *   hd_input_open messages;
  *   "WHAT PATH is accessible by group or others (mode 0644); run: chmod 600
  *   PATH";
  *   "WHAT PATH is longer than MAX bytes (plus a newline)";
@@ -66,9 +69,9 @@ int hd_mkdirs(const char *dir, mode_t mode, const char *what, struct hd_err *err
 long hd_key_file_read(const char *path, const char *what, unsigned char *buf, size_t max,
                       unsigned flags, struct hd_err *err);
 
-/* Reads a whole (small) file into out (reset first). Errors name the file:
- * HD_EX_NOINPUT when it does not exist, HD_EX_IOERR for other open and read
- * failures, HD_EX_SOFTWARE when out cannot grow. */
+/* Reads a whole (small) file into out (reset first): hd_input_read with
+ * kind HD_IN_BUNDLE (64 MiB) and errors as it gives them. New code names
+ * its kind with hd_input_read instead. */
 int hd_file_read(const char *path, struct hd_buf *out, struct hd_err *err);
 
 /* ---- trusted directories and private files ----------------------------------
@@ -135,5 +138,66 @@ int hd_out_commit(const char *tmp, const char *path, bool replace, struct hd_err
  * EEXIST when !replace and path exists. */
 int hd_out_write(const char *path, const void *data, size_t len, mode_t mode, bool replace,
                  struct hd_err *err);
+
+/* ---- input files ----------------------------------------------------------
+ *
+ * Every file Herald reads as input is opened by hd_input_open, so every
+ * input gets the same checks (issue 10, finding 9):
+ *  - it is opened without blocking: a FIFO with no writer cannot hang Herald;
+ *  - it must be a regular file once symbolic links are followed (links to
+ *    regular files are fine: Kubernetes mounts ConfigMaps and Secrets as
+ *    links), so a FIFO, socket, device (/dev/zero) or directory is refused;
+ *  - a file on a kernel file system whose sizes mean nothing (procfs, sysfs,
+ *    debugfs, tracefs, securityfs, cgroupfs, configfs, efivarfs, bpffs,
+ *    pstore) is refused: /proc/self/environ holds the process's secrets and
+ *    claims to be 0 bytes long;
+ *  - its size is within its kind's limit (below), checked before reading
+ *    and again while reading (a file that grows meanwhile is caught).
+ * There is no stdin input: "-" is a file named "-".
+ *
+ * Limits (bytes), by kind:
+ *   HD_IN_YAML        4 MiB  campaign and locale files (= HD_YAML_MAX_BYTES)
+ *   HD_IN_KEY        64 KiB  key files: link secret, pseudonym key, proof
+ *                            signing and public keys, DKIM keys
+ *   HD_IN_OBJECTIONS  1 GiB  the objections file (held in memory as a set)
+ *   HD_IN_AUDIENCE    none   the audience (streamed in constant memory)
+ *   HD_IN_BUNDLE     64 MiB  proof bundle members read whole (checkpoint,
+ *                            manifest.json, summary.json, signer.vkey) and
+ *                            proof files given to verify-inclusion
+ *   HD_IN_RECORDS     none   records.jsonl / records.csv (streamed)
+ *   HD_IN_SYSTEM     16 MiB  system data files (zoneinfo)
+ *
+ * Errors (err set, -1 returned): HD_EX_CONFIG for every HD_IN_KEY failure
+ * (docs/exit-codes.md: key files are configuration); otherwise
+ * HD_EX_NOINPUT when the file is missing, unreadable, not a regular file or
+ * on a special file system, HD_EX_DATAERR when it is over its limit,
+ * HD_EX_IOERR for a read error. Messages name the path, say what is wrong
+ * and what to do, and never quote the file's contents. */
+enum hd_input_kind {
+    HD_IN_YAML,
+    HD_IN_KEY,
+    HD_IN_OBJECTIONS,
+    HD_IN_AUDIENCE,
+    HD_IN_BUNDLE,
+    HD_IN_RECORDS,
+    HD_IN_SYSTEM,
+    HD_IN_KIND_COUNT
+};
+
+/* The kind's size limit in bytes; UINT64_MAX for none. */
+unsigned long long hd_input_limit(enum hd_input_kind kind);
+
+/* Opens path for reading as an input of the given kind. what names it in
+ * messages ("audience file"); NULL uses the kind's own name. Returns a
+ * blocking, close-on-exec descriptor the caller closes, or -1 with err set.
+ * st, when not NULL, receives the file's fstat. */
+int hd_input_open(const char *path, enum hd_input_kind kind, const char *what, struct stat *st,
+                  struct hd_err *err);
+
+/* Reads the whole input path (opened with hd_input_open) into out, reset
+ * first; the size limit holds for the bytes actually read too. Errors as
+ * hd_input_open, and HD_EX_SOFTWARE when out cannot grow. */
+int hd_input_read(const char *path, enum hd_input_kind kind, const char *what, struct hd_buf *out,
+                  struct hd_err *err);
 
 #endif

@@ -62,10 +62,11 @@ void hd_hex(const void *bytes, size_t n, char *out);
 
 /* SHA-256 of the file at path, as 64 lowercase hex digits and a NUL in hex;
  * its size in bytes in *size unless size is NULL. Returns 0, or -1 with err
- * set (hex and *size untouched):
- *   HD_EX_NOINPUT  "PATH: cannot open: REASON" when path does not exist,
- *   HD_EX_IOERR    the same for any other open failure, and
- *                  "PATH: read error: REASON" (from hd_sha256_fd). */
+ * set (hex and *size untouched): the file is opened with hd_input_open
+ * (herald/files.h, kind HD_IN_RECORDS: no size limit), whose errors it
+ * gives (HD_EX_NOINPUT "cannot open file PATH: REASON", and for a FIFO,
+ * device, directory or procfs file), or HD_EX_IOERR "PATH: read error:
+ * REASON" (from hd_sha256_fd). */
 int hd_sha256_file(const char *path, char hex[2 * HD_SHA256_LEN + 1], uint64_t *size,
                    struct hd_err *err);
 /* The same for an open descriptor: hashes what fd reads from its current
