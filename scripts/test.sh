@@ -17,4 +17,11 @@ status=0
 ctest --test-dir build --output-on-failure -j "$jobs" || status=1
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs" -L unit || status=1
+# Fuzz targets (tests/fuzz): a clang build of their own, each run for a
+# short fixed time over a copy of its seed corpus (scripts/fuzz.sh runs
+# them for longer).
+cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" \
+  -DCMAKE_C_COMPILER=clang -DHERALD_FUZZ=ON >/dev/null
+cmake --build build-fuzz -j "$jobs" --target fuzz
+ctest --test-dir build-fuzz --output-on-failure -j "$jobs" -L fuzz || status=1
 exit $status

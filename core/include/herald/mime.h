@@ -8,8 +8,9 @@
  * (whatever the process locale), in UTC; Message-ID; MIME-Version;
  * Content-Language; X-Herald-Campaign; Auto-Submitted: auto-generated.
  * No List-Unsubscribe: a legally mandated notice is not a subscription.
- * Header lines are folded under 78 characters, no line exceeds 998, every
- * line ends in CRLF. The same inputs always give the same bytes (the
+ * Header lines are folded under 78 characters (except an address longer
+ * than that, which cannot be folded and stands alone on its line), no line
+ * exceeds 998, every line ends in CRLF (tests/fuzz/fuzz_mime.c checks these). The same inputs always give the same bytes (the
  * boundary derives from the Message-ID), which is what lets proofs re-render
  * a message and compare hashes.
  *
