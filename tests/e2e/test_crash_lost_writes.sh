@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Lost writes, in the spirit of SQLite's crash tests: power losses simulated
-# by tests/crash/powerloss_shim.c (preloaded), which at the chosen instant
+# by tests/crash/store_shim.c (preloaded), which at the chosen instant
 # puts back what the writes to data.mdb not yet synced overwrote, keeps the
 # part of them the mode says reached the disk, and kills herald with SIGKILL.
 #
@@ -28,7 +28,7 @@ LOSSES=${HERALD_E2E_KILLS:-20}
 SEED=${HERALD_E2E_SEED:-$((($(date +%s%N) / 1000) % 32768))}
 echo "seed $SEED (HERALD_E2E_SEED=$SEED replays these power losses)"
 RANDOM=$SEED
-SHIM=${HERALD_BUILD_DIR:?}/tests/powerloss_shim.so
+SHIM=${HERALD_BUILD_DIR:?}/tests/store_shim.so
 [ -f "$SHIM" ] || fail "no $SHIM: build the tests first"
 t0=$SECONDS
 

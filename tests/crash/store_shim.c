@@ -1,7 +1,9 @@
-/* powerloss_shim.c - preloaded into `herald run` and `herald plan` by the
- * lost-write tests (tests/e2e/test_crash_lost_writes.sh): a power loss in
- * the spirit of SQLite's crash tests (src/test6.c), for the state store's
- * data.mdb.
+/* store_shim.c - faults of the state store's data.mdb, preloaded into
+ * `herald run` and `herald plan` by the crash tests: a power loss in the
+ * spirit of SQLite's crash tests (src/test6.c) for
+ * tests/e2e/test_crash_lost_writes.sh, and a full disk for
+ * tests/e2e/test_crash_disk_full.sh where it cannot mount a small file
+ * system.
  *
  * Every write to data.mdb that is not yet synced is recorded with the bytes
  * it overwrote. A sync (fsync or fdatasync of the file, or a write through a
@@ -29,6 +31,10 @@
  *   HERALD_CRASH_SEED=S       seeds prefix and subset (default 1)
  *   HERALD_CRASH_REPORT=FILE  a line appended per power loss, and per process
  *                             that ended without one (the syncs it made)
+ *   HERALD_STORE_MAX_BYTES=N  a full disk: a write that would make data.mdb
+ *                             longer than N bytes fails with ENOSPC, writing
+ *                             nothing, and statvfs says the file system has
+ *                             what is left to N free
  *
  * Only LMDB's write paths without MDB_WRITEMAP are modelled (pwrite, write,
  * writev; Herald never uses MDB_WRITEMAP). A writable shared mapping or a
@@ -48,6 +54,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -83,6 +90,7 @@ static unsigned long long rng;
 static const char *keep_mode = "none";
 static const char *report_path;
 static bool crashed;
+static long long max_bytes = -1;
 
 static int (*real_open)(const char *, int, ...);
 static int (*real_close)(int);
@@ -93,11 +101,13 @@ static int (*real_fsync)(int);
 static int (*real_fdatasync)(int);
 static int (*real_ftruncate)(int, off_t);
 static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
+static int (*real_statvfs)(const char *, struct statvfs *);
+static off_t data_size = -1; /* data.mdb's size, as last seen */
 
 static void die(const char *what)
 {
     char msg[256];
-    int n = snprintf(msg, sizeof msg, "powerloss_shim: %s\n", what);
+    int n = snprintf(msg, sizeof msg, "store_shim: %s\n", what);
     if (real_write && n > 0)
         real_write(2, msg, (size_t)n);
     abort();
@@ -148,6 +158,7 @@ __attribute__((constructor)) static void init(void)
     real_fdatasync = (int (*)(int))need("fdatasync");
     real_ftruncate = (int (*)(int, off_t))need("ftruncate");
     real_mmap = (void *(*)(void *, size_t, int, int, int, off_t))need("mmap");
+    real_statvfs = (int (*)(const char *, struct statvfs *))need("statvfs");
     const char *s;
     if ((s = getenv("HERALD_CRASH_AT_SYNC")) != NULL)
         at_sync = strtoul(s, NULL, 10);
@@ -163,6 +174,8 @@ __attribute__((constructor)) static void init(void)
     for (int i = 0; i < 4; i++)
         next_rand();
     report_path = getenv("HERALD_CRASH_REPORT");
+    if ((s = getenv("HERALD_STORE_MAX_BYTES")) != NULL)
+        max_bytes = strtoll(s, NULL, 10);
     clock_gettime(CLOCK_MONOTONIC, &started);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -349,6 +362,19 @@ ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
         return real_pwrite(fd, buf, len, off);
     pthread_mutex_lock(&lock);
     ssize_t rc;
+    if (max_bytes >= 0) {
+        struct stat st;
+        if (fstat(fd, &st) == 0)
+            data_size = st.st_size;
+    }
+    if (max_bytes >= 0 && off + (off_t)len > max_bytes) {
+        struct stat st;
+        if (fstat(fd, &st) == 0 && off + (off_t)len > st.st_size) {
+            pthread_mutex_unlock(&lock);
+            errno = ENOSPC;
+            return -1;
+        }
+    }
     if (k == DATA_DSYNC) {
         /* durable when it returns: a sync point, and nothing to remember */
         sync_point(fd);
@@ -428,4 +454,16 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
     if (kind(fd) != UNTRACKED && (prot & PROT_WRITE) && (flags & MAP_SHARED))
         die("a writable shared map of data.mdb (MDB_WRITEMAP?): not modelled");
     return real_mmap(addr, len, prot, flags, fd, off);
+}
+
+/* With HERALD_STORE_MAX_BYTES, the file system has what data.mdb may still
+ * grow by free (as far as the shim has seen the file). */
+int statvfs(const char *path, struct statvfs *sv)
+{
+    int rc = real_statvfs(path, sv);
+    if (rc == 0 && max_bytes >= 0 && data_size >= 0 && sv->f_frsize > 0) {
+        long long left = max_bytes > data_size ? max_bytes - data_size : 0;
+        sv->f_bavail = sv->f_bfree = (fsblkcnt_t)left / sv->f_frsize;
+    }
+    return rc;
 }
