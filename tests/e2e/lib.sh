@@ -233,14 +233,15 @@ c = json.load(sys.stdin)["channels"]["email"]
 print(c["sent"], c["failed"], c["pending"] + c["inflight"] + c["retry"] + c["held"])'
 }
 
-# ---- crash_*: helpers of the crash tests (test_crash_*.sh) ----
-# HERALD_E2E_SCALE (a percentage, default 100) shrinks the tests' sizes where
-# a slow build (ASan+UBSan) makes them too costly; every check still runs.
-# crash_scaled N : N scaled by HERALD_E2E_SCALE (at least 1).
-crash_scaled() {
+# e2e_scaled N : N scaled by HERALD_E2E_SCALE (a percentage, default 100),
+# at least 1. The sanitizer build sets it (tests/CMakeLists.txt) so the
+# tests' sizes do not make them too costly there; every check still runs.
+e2e_scaled() {
   local n=$(($1 * ${HERALD_E2E_SCALE:-100} / 100))
   echo $((n > 0 ? n : 1))
 }
+
+# ---- crash_*: helpers of the crash tests (test_crash_*.sh) ----
 # crash_free_port : a TCP port of 127.0.0.1 nobody listens on now.
 crash_free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

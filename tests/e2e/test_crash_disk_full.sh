@@ -17,7 +17,7 @@
 # * once the space is freed, a run completes, and crash_check finds nothing
 #   lost and no unlisted extra copy.
 source "$(dirname "$0")/lib.sh"
-ROWS=${HERALD_E2E_ROWS:-$(crash_scaled 20000)}
+ROWS=${HERALD_E2E_ROWS:-$(e2e_scaled 20000)}
 SHIM=${HERALD_BUILD_DIR:?}/tests/store_shim.so
 t0=$SECONDS
 

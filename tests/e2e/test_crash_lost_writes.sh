@@ -23,7 +23,7 @@
 #    through the real servers of test_crash_sigkill.sh.
 # The seed is printed first; HERALD_E2E_SEED=N replays the choices.
 source "$(dirname "$0")/lib.sh"
-ROWS=${HERALD_E2E_ROWS:-$(crash_scaled 20000)}
+ROWS=${HERALD_E2E_ROWS:-$(e2e_scaled 20000)}
 LOSSES=${HERALD_E2E_KILLS:-20}
 SEED=${HERALD_E2E_SEED:-$((($(date +%s%N) / 1000) % 32768))}
 echo "seed $SEED (HERALD_E2E_SEED=$SEED replays these power losses)"
@@ -51,8 +51,8 @@ while :; do
   [ "$n" -le 20 ] || fail "plan still not complete after power losses at its first 19 syncs"
   rc=0
   { # (no "Killed" notice from bash)
-    "${lossy[@]}" HERALD_CRASH_AT_SYNC=$n HERALD_CRASH_KEEP=prefix HERALD_CRASH_SEED=$RANDOM \
-      "$HERALD" plan "$WORK/c.yaml" --state-dir "$WORK/state" >"$WORK/plan.out" 2>&1
+    timeout 300 "${lossy[@]}" HERALD_CRASH_AT_SYNC=$n HERALD_CRASH_KEEP=prefix \
+      HERALD_CRASH_SEED=$RANDOM "$HERALD" plan "$WORK/c.yaml" --state-dir "$WORK/state" >"$WORK/plan.out" 2>&1
   } 2>/dev/null || rc=$?
   [ "$rc" -eq 0 ] && break
   [ "$rc" -eq 137 ] || { cat "$WORK/plan.out" >&2; fail "plan with a power loss at sync $n: exit $rc"; }

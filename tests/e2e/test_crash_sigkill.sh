@@ -14,7 +14,7 @@
 # in five into a run's first 300 ms (start-up and the recovery of what the
 # last kill left in flight). No timing assertion.
 source "$(dirname "$0")/lib.sh"
-ROWS=${HERALD_E2E_ROWS:-$(crash_scaled 100000)}
+ROWS=${HERALD_E2E_ROWS:-$(e2e_scaled 100000)}
 KILLS=${HERALD_E2E_KILLS:-50}
 SEED=${HERALD_E2E_SEED:-$((($(date +%s%N) / 1000) % 32768))}
 echo "seed $SEED (HERALD_E2E_SEED=$SEED replays these kill instants)"
