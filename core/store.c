@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <sys/statvfs.h>
 
 #include "herald/files.h"
 
@@ -268,9 +269,26 @@ void hd_store_drop_mapped(struct hd_store *s)
     madvise(s->map, used, MADV_DONTNEED);
 }
 
+/* LMDB reports a write the file system cut short as EIO ("short write,
+ * filesystem full?" in mdb_page_flush), and that is how a full disk shows on
+ * ext4: a commit's pages are written in runs of up to 64, and the run that
+ * no longer fits is written in part. An EIO with (almost) no space left on
+ * the store's file system is a full disk, and said so: the operator is to
+ * free space, not to look for a broken disk. */
+static int full_disk_as_enospc(MDB_env *env, int rc)
+{
+    const char *path;
+    struct statvfs sv;
+    if (rc != EIO || mdb_env_get_path(env, &path) != 0 || statvfs(path, &sv) != 0)
+        return rc;
+    /* f_bavail, even for root: ext4 keeps blocks back (for delayed
+     * allocation) that root cannot write into either. */
+    return (unsigned long long)sv.f_bavail * sv.f_frsize < (1u << 20) ? ENOSPC : rc;
+}
+
 int hd_store_sync(struct hd_store *s, struct hd_err *err)
 {
-    int rc = mdb_env_sync(s->env, 1);
+    int rc = full_disk_as_enospc(s->env, mdb_env_sync(s->env, 1));
     return rc ? hd_store_fail(err, rc, "syncing the state store") : 0;
 }
 
@@ -282,7 +300,8 @@ int hd_store_begin(struct hd_store *s, bool write, MDB_txn **txn, struct hd_err 
 
 int hd_store_commit(MDB_txn *txn, struct hd_err *err)
 {
-    int rc = mdb_txn_commit(txn);
+    MDB_env *env = mdb_txn_env(txn); /* the commit frees txn */
+    int rc = full_disk_as_enospc(env, mdb_txn_commit(txn));
     return rc ? hd_store_fail(err, rc, "committing") : 0;
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing, builds Herald twice (release,
 # and ASan+UBSan), then runs unit and end-to-end tests through ctest, the unit
-# tests again under valgrind (memcheck), and again under the sanitizers.
+# tests again under valgrind (memcheck), and unit and end-to-end tests again
+# under the sanitizers (the end-to-end ones at HERALD_E2E_SCALE=20 sizes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +17,7 @@ cmake --build build-asan -j "$jobs"
 status=0
 ctest --test-dir build --output-on-failure -j "$jobs" || status=1
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build-asan --output-on-failure -j "$jobs" -L unit || status=1
+  ctest --test-dir build-asan --output-on-failure -j "$jobs" -L "unit|e2e" || status=1
 # Fuzz targets (tests/fuzz): a clang build of their own, each run for a
 # short fixed time over a copy of its seed corpus (scripts/fuzz.sh runs
 # them for longer).

@@ -232,3 +232,196 @@ import json, sys
 c = json.load(sys.stdin)["channels"]["email"]
 print(c["sent"], c["failed"], c["pending"] + c["inflight"] + c["retry"] + c["held"])'
 }
+
+# e2e_scaled N : N scaled by HERALD_E2E_SCALE (a percentage, default 100),
+# at least 1. The sanitizer build sets it (tests/CMakeLists.txt) so the
+# tests' sizes do not make them too costly there; every check still runs.
+e2e_scaled() {
+  local n=$(($1 * ${HERALD_E2E_SCALE:-100} / 100))
+  echo $((n > 0 ? n : 1))
+}
+
+# ---- crash_*: helpers of the crash tests (test_crash_*.sh) ----
+# crash_free_port : a TCP port of 127.0.0.1 nobody listens on now.
+crash_free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+# crash_sink_start DIR : postfix's smtp-sink on a free port of 127.0.0.1,
+# appending every message it takes to DIR/sink.dump (read by verify_outputs.py
+# as --channel NAME:smtp-sink:DIR/sink.dump); sets PORT. smtp-sink appends a
+# message only once the client's "." has arrived, before it answers 250.
+crash_sink_start() {
+  local dir=$1 user=() pid try
+  command -v smtp-sink >/dev/null || fail "smtp-sink not found (postfix): run scripts/install-deps.sh"
+  mkdir -p "$dir"
+  if [ "$(id -u)" = 0 ]; then # smtp-sink refuses to run as root: it writes as nobody
+    chmod 711 "$WORK"
+    chown nobody "$dir"
+    user=(-u nobody)
+  fi
+  for try in 1 2 3; do
+    PORT=$(crash_free_port)
+    smtp-sink "${user[@]}" -S '\001SINK\n' -D "$dir/sink.dump" -m 1024 "127.0.0.1:$PORT" 1024 \
+      >"$dir/sink.log" 2>&1 &
+    pid=$!
+    if python3 - "$PORT" <<'PY'; then
+import socket, sys, time
+for _ in range(100):
+    try:
+        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.05)
+sys.exit(1)
+PY
+      bg_track "$pid"
+      return 0
+    fi
+    kill "$pid" 2>/dev/null || true
+  done
+  fail "smtp-sink did not start: $(cat "$dir/sink.log")"
+}
+# crash_campaign OUT AUDIENCE OBJECTIONS SMTP_PORT PUSH_PORT [dispatch_campaign options]
+# The campaign of dispatch_campaign with its email channel on the smtp module
+# (8 sessions to 127.0.0.1:SMTP_PORT, no TLS) and its push channel on
+# http-push (16 requests in flight to http://127.0.0.1:PUSH_PORT/notices).
+crash_campaign() {
+  local out=$1 audience=$2 objections=$3 smtp=$4 push=$5
+  shift 5
+  dispatch_campaign "$out" "$audience" "$objections" "$WORK/no-file-outputs" "$@"
+  python3 - "$out" "$smtp" "$push" <<'PY'
+import re, sys
+out, smtp, push = sys.argv[1:]
+text = open(out, encoding="utf-8").read()
+def sub(pattern, repl):
+    global text
+    text, n = re.subn(pattern, lambda m: repl(m), text, flags=re.M)
+    if n != 1:
+        sys.exit(f"crash_campaign: {pattern!r} matched {n} times, not once")
+sub(r"^(    type: email\n)    module: file\n((?:    (?!settings:).*\n)*)    settings:\n      maildir: .*\n",
+    lambda m: f"{m.group(1)}    module: smtp\n{m.group(2)}    settings:\n"
+              f"      relays: [\"127.0.0.1:{smtp}\"]\n      starttls: off\n      pool_size: 8\n")
+sub(r"^(    type: push\n)    module: file\n((?:    (?!settings:).*\n)*)    settings:\n      outbox: .*\n",
+    lambda m: f"{m.group(1)}    module: http-push\n{m.group(2)}    settings:\n"
+              f"      url: http://127.0.0.1:{push}/notices\n      max_in_flight: 16\n")
+open(out, "w", encoding="utf-8").write(text)
+PY
+}
+# crash_alive PID : whether PID runs (a zombie, dead but not yet waited
+# for, does not; kill -0 would say it does).
+crash_alive() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ]
+}
+# crash_done CAMPAIGN STATE : deliveries sent or failed so far, all channels.
+crash_done() {
+  ops_q "$1" "$2" 'sum(n(None, ch, "sent") + n(None, ch, "failed") for ch in s["channels"])'
+}
+# crash_kills KILLS LOG CAMPAIGN STATE CMD... : starts CMD (a `herald run` of
+# CAMPAIGN on STATE) KILLS times and SIGKILLs each at a random instant, from
+# $RANDOM (the test seeds it and prints the seed). One kill in five lands
+# 0-300 ms after the start (start-up, recovery of the last kill's in-flight
+# deliveries, the first batches); the others when the work done (sent or
+# failed, polled from `herald status` every 50 ms) reaches a random point of
+# the kill's slice of 90% of the work, plus 0-99 ms, so the kills spread over
+# the whole wave whatever the machine's speed. Fails when a run ends before
+# its kill. Sets RUNS; logs each kill's instant in LOG.
+# CRASH_SIGNAL (default KILL) is the signal; another one (USR1 for the
+# power-loss shim) is sent every 100 ms until the run dies, and the test
+# ignores it itself (trap '' USR1) so a run that has not yet set up its
+# handler ignores it too. CRASH_HOOK, when set, is a command run before each
+# run starts (it may export settings for that run).
+crash_kills() {
+  local kills=$1 log=$2 campaign=$3 st=$4 total pid rc n=0 target done ms
+  shift 4
+  total=$(ops_q "$campaign" "$st" 'sum(c["total"] for c in s["channels"].values())')
+  RUNS=0
+  while [ "$n" -lt "$kills" ]; do
+    RUNS=$((RUNS + 1))
+    echo "=== run $RUNS" >>"$log"
+    [ -z "${CRASH_HOOK:-}" ] || $CRASH_HOOK
+    "$@" >>"$log" 2>&1 & # $! is herald itself, not a subshell
+    pid=$!
+    BG_KILL9_PIDS=("$pid") # killed by lib.sh if the test stops here
+    if [ $((RANDOM % 5)) -eq 0 ]; then
+      ms=$((RANDOM % 301))
+      sleep "$(printf '0.%03d' "$ms")"
+      echo "=== SIG${CRASH_SIGNAL:-KILL} $ms ms after the start of run $RUNS" >>"$log"
+    else
+      target=$((total * 9 * (n * 1000 + RANDOM % 1000) / (kills * 10000)))
+      { # (a run that dies here is reported by its exit status below)
+        until done=$(crash_done "$campaign" "$st") && [ "$done" -ge "$target" ]; do
+          crash_alive "$pid" || break
+          sleep 0.05
+        done
+      } 2>/dev/null
+      ms=$((RANDOM % 100))
+      sleep "$(printf '0.%03d' "$ms")"
+      echo "=== SIG${CRASH_SIGNAL:-KILL} $ms ms after $done of $total done (target $target)" >>"$log"
+    fi
+    local waited=0
+    rc=0
+    { # (no "Killed" notice from bash, here or in wait)
+      kill -"${CRASH_SIGNAL:-KILL}" "$pid" || true
+      while [ "${CRASH_SIGNAL:-KILL}" != KILL ] && crash_alive "$pid" && [ "$waited" -lt 300 ]; do
+        waited=$((waited + 1))
+        sleep 0.1
+        kill -"$CRASH_SIGNAL" "$pid" || true
+      done
+      [ "$waited" -lt 300 ] || kill -KILL "$pid" || true
+      wait "$pid" || rc=$?
+    } 2>/dev/null
+    [ "$waited" -lt 300 ] || fail "run $RUNS still alive 30 s after SIG$CRASH_SIGNAL"
+    BG_KILL9_PIDS=()
+    case $rc in
+      137) n=$((n + 1)) ;;
+      0) fail "run $RUNS finished before its kill: only $n of $kills kills landed" ;;
+      *) tail -n 5 "$log" >&2; fail "run $RUNS exited $rc" ;;
+    esac
+  done
+}
+# crash_finish LOG CMD... : runs CMD (a `herald run`) until a run completes
+# (at most 3 runs); prints the last run's summary line. Adds to RUNS.
+crash_finish() {
+  local log=$1 i rc last
+  shift
+  for i in 1 2 3; do
+    RUNS=$((${RUNS:-0} + 1))
+    echo "=== run $RUNS, to completion" >>"$log"
+    rc=0
+    "$@" >>"$log" 2>&1 || rc=$?
+    [ "$rc" -eq 0 ] || { tail -n 5 "$log" >&2; fail "run $RUNS exited $rc"; }
+    last=$(grep '^herald: run ' "$log" | tail -n 1)
+    case $last in
+      "herald: run complete: "*) echo "$last"; return 0 ;;
+    esac
+  done
+  fail "no run completed: $last"
+}
+# crash_check CAMPAIGN STATE PLANNED SINK_DUMP PUSH_ACCEPTED : the strong
+# checker. status shows every planned delivery sent (dispatch_all_sent), and
+# verify_outputs.py --light on what the servers took: every (person, channel)
+# of the plan received at least once, nothing else received, every copy
+# byte-identical to the SHA-256 the store recorded, and every (person,
+# channel) received more than once listed by `herald status --uncertain` (the
+# list equal to the store's uncertain flags). Leaves the summary in
+# $WORK/verify.out and the uncertain list in $WORK/uncertain.txt; sets
+# UNCERTAIN and EXTRA (the extra copies).
+crash_check() {
+  local campaign=$1 st=$2 planned=$3 sink=$4 accepted=$5 url
+  dispatch_all_sent "$campaign" "$st" "$planned"
+  "$HERALD" status "$campaign" --state-dir "$st" --uncertain >"$WORK/uncertain.txt" \
+    2>"$WORK/uncertain.err" || fail "status --uncertain failed: $(cat "$WORK/uncertain.err")"
+  UNCERTAIN=$(wc -l <"$WORK/uncertain.txt")
+  grep -q "^herald: $UNCERTAIN uncertain deliveries" "$WORK/uncertain.err" ||
+    fail "status --uncertain count: $(cat "$WORK/uncertain.err")"
+  url=$(sed -n 's/^  url: "\(.*\)"$/\1/p' "$SRC/campaigns/ai-training-notice.yaml")
+  python3 "$SRC/tests/e2e/verify_outputs.py" --state-dir "$st" --light \
+    --channel "email:smtp-sink:$sink" --channel "inapp:push:$accepted" \
+    --link-template "$url" --uncertain "$WORK/uncertain.txt" >"$WORK/verify.out" ||
+    { cat "$WORK/verify.out"; fail "verify_outputs.py: a delivery lost, or an unlisted extra copy"; }
+  cat "$WORK/verify.out"
+  EXTRA=$(sed -n 's/.* extra_copies=\([0-9]*\) .*/\1/p' "$WORK/verify.out")
+}

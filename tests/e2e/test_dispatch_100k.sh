@@ -5,7 +5,7 @@
 # (exactly one per expected person and channel, language, objection link,
 # deterministic ids, bytes = the recorded SHA-256).
 source "$(dirname "$0")/lib.sh"
-ROWS=${HERALD_E2E_ROWS:-100000}
+ROWS=${HERALD_E2E_ROWS:-$(e2e_scaled 100000)}
 t0=$SECONDS
 
 "$HERALD" generate --rows "$ROWS" --seed 20250626 --out "$WORK/audience.csv" \
