@@ -221,6 +221,30 @@ static const struct anchor *find_anchor(const struct builder *bld, const yaml_ch
     return slot ? &bld->anchors[slot - 1] : NULL;
 }
 
+/* libyaml marks an error found at the end of a text without a final line
+ * break on the line after the last one (it reads as if the break were
+ * there): a position past the end is moved to just after the last
+ * character, so every reported position is one the user can find. */
+static void end_of_text_clamp(const char *text, size_t size, unsigned long *line,
+                              unsigned long *col)
+{
+    /* Lines as an editor shows them: after a final line break comes an
+     * empty last line, where an error at the end of the text is shown. */
+    unsigned long lines = 1, chars = 0;
+    for (size_t i = 0; i < size; i++) {
+        if (text[i] == '\n') {
+            lines++;
+            chars = 0;
+        } else if (((unsigned char)text[i] & 0xC0) != 0x80 && text[i] != '\r') {
+            chars++;
+        }
+    }
+    if (*line > lines) {
+        *line = lines;
+        *col = chars + 1;
+    }
+}
+
 static int next_event(struct builder *bld, yaml_event_t *ev)
 {
     if (yaml_parser_parse(&bld->parser, ev))
@@ -257,8 +281,9 @@ static int next_event(struct builder *bld, yaml_event_t *ev)
         snprintf(msg, sizeof msg, "%s %s", p->problem ? p->problem : "syntax error", p->context);
     else
         snprintf(msg, sizeof msg, "%s", p->problem ? p->problem : "syntax error");
-    hd_err_at(bld->err, HD_EX_DATAERR, bld->doc->file, m->line + 1, m->column + 1,
-              "YAML syntax error: %s", msg);
+    unsigned long line = (unsigned long)m->line + 1, col = (unsigned long)m->column + 1;
+    end_of_text_clamp(bld->doc->bytes, bld->doc->size, &line, &col);
+    hd_err_at(bld->err, HD_EX_DATAERR, bld->doc->file, line, col, "YAML syntax error: %s", msg);
     return -1;
 }
 

@@ -8,8 +8,6 @@
 # build-fuzz/fuzz-work)/<name>/corpus, seeded from tests/fuzz/corpus/<name>/
 # and kept between runs; reproducers land in .../<name>/artifacts/.
 # Extra libFuzzer flags can be passed in HERALD_FUZZ_FLAGS (e.g. -jobs=2);
-# HERALD_FUZZ_OPEN_FINDINGS=1 turns on the checks of issue 10 findings that
-# are fixed on other branches (see tests/fuzz/support/fz_campaign.h).
 # Exit status: 0 when no target found anything, 1 otherwise, 64 on usage.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -197,6 +197,13 @@ static void test_yaml_syntax_error_has_line_col(void **state)
                                              "expected key while parsing a block mapping");
     assert_parse_error("a: \"x\n", "t.yaml:2:1: YAML syntax error: found unexpected end of "
                                    "stream while scanning a quoted scalar");
+    /* Without a final line break, libyaml marks the end on a line that does
+     * not exist (4:1 here); the error is shown at the end of the last line. */
+    assert_parse_error("id: minimal\nreferencid: minimal\nre_deferencae_t",
+                       "t.yaml:3:16: YAML syntax error: could not find expected ':' while "
+                       "scanning a simple key");
+    assert_parse_error("a: [1, 2", "t.yaml:1:9: YAML syntax error: did not find expected ',' or "
+                                   "']' while parsing a flow sequence");
 }
 
 static void test_yaml_duplicate_key(void **state)

@@ -15,9 +15,7 @@
  * - every message that names one of files[] (NULL-terminated) at line:col
  *   points inside that file (line at most its line count + 1, column at
  *   most that line's length + 1);
- * - with HERALD_FUZZ_OPEN_FINDINGS set in the environment, also the checks
- *   of findings fixed on other branches (issue 10: no raw control character
- *   in any message, finding 11);
+ * - no message carries a raw control character (issue 10, finding 11);
  * - a loaded campaign holds its invariants: an id of [A-Za-z0-9._-] within
  *   HD_ID_MAX, 1 to HD_MAX_CHANNELS channels, locales sorted and unique
  *   with the default among them, every text of every locale compiled for
@@ -27,8 +25,5 @@
  * Returns the first load's campaign (NULL when refused); the caller frees
  * it. */
 struct hd_campaign *fz_campaign_load(const char *path, const char *const *files);
-
-/* True when HERALD_FUZZ_OPEN_FINDINGS is set (see above). */
-bool fz_open_findings(void);
 
 #endif
