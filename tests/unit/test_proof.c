@@ -452,6 +452,36 @@ static void test_proof_keygen_and_checkpoint(void **state)
     hd_test_rmtree(dir);
 }
 
+/* Malformed public-key files are refused with HD_EX_DATAERR, whatever their
+ * shape: empty (nothing to search, so no memchr on a NULL buffer), only
+ * separators, a name without the rest, bad base64. Runs under UBSan in the
+ * test command. */
+static void test_proof_pubkey_malformed(void **state)
+{
+    const char *dir = hd_test_tmpdir();
+    static const char *const bad[] = {"",           "\n",           "+",
+                                      "++",         "a+",           "a+0000000+",
+                                      "a+00000000", "a+00000000+",  "a+00000000+AQ==",
+                                      "-----BEGIN", "-----BEGIN x", " \r\n"};
+    struct hd_proof_pubkey k;
+    struct hd_err err = {0};
+    (void)state;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *path = hd_test_write(dir, "k.vkey", bad[i], (size_t)-1);
+        memset(&err, 0, sizeof err);
+        assert_int_equal(hd_proof_pubkey_load(path, &k, &err), -1);
+        assert_int_equal(err.code, HD_EX_DATAERR);
+        free(path);
+    }
+    /* an empty checkpoint file reads as no buffer at all */
+    struct hd_checkpoint cp;
+    memset(&k, 0, sizeof k);
+    memset(&err, 0, sizeof err);
+    assert_int_equal(hd_checkpoint_verify(NULL, 0, &k, &cp, &err), -1);
+    assert_int_equal(err.code, HD_EX_FAIL);
+    hd_test_rmtree(dir);
+}
+
 /* The record's own date formatting agrees with gmtime over 1970..2199. */
 static void test_proof_timestamps(void **state)
 {
@@ -1194,6 +1224,7 @@ int main(void)
         cmocka_unit_test(test_proof_base64),
         cmocka_unit_test(test_proof_signed_note_go_vector),
         cmocka_unit_test(test_proof_keygen_and_checkpoint),
+        cmocka_unit_test(test_proof_pubkey_malformed),
         cmocka_unit_test(test_proof_each_record_batches),
         cmocka_unit_test(test_proof_timestamps),
         cmocka_unit_test(test_proof_escape_every_position),
