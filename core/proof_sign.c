@@ -335,6 +335,11 @@ int hd_checkpoint_verify(const char *text, size_t len, const struct hd_proof_pub
     size_t body;
     int line = 0;
     memset(cp, 0, sizeof *cp);
+    if (len > HD_CHECKPOINT_MAX) {
+        hd_err_set(err, HD_EX_FAIL, "checkpoint: larger than %u bytes, so not a checkpoint",
+                   HD_CHECKPOINT_MAX);
+        return -1;
+    }
     if (hd_note_verify(text, len, key, &body, cp->signer, err) != 0) {
         hd_err_prefix(err, "checkpoint");
         return -1;

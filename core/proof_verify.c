@@ -81,8 +81,13 @@ int hd_proofs_verify(const char *bundle, const char *pubkey, struct hd_proof_ver
     }
     snprintf(path, sizeof path, "%s/checkpoint", bundle);
     if (hd_file_read(path, &b, err) != 0) {
-        if (err->code == HD_EX_NOINPUT)
+        /* A missing, oversized or otherwise unreadable-as-a-checkpoint
+         * member is a bad bundle (exit 1, docs/proofs.md); only an I/O
+         * error means it could not be checked. */
+        if (err->code != HD_EX_IOERR) {
             err->code = HD_EX_FAIL;
+            hd_err_prefix(err, "checkpoint");
+        }
         goto out;
     }
     if (hd_checkpoint_verify(b.data, b.len, &key, &cp, err) != 0)
@@ -214,8 +219,8 @@ int hd_proofs_verify(const char *bundle, const char *pubkey, struct hd_proof_ver
     summary = hdp_summary_text(&c.sum, c.count ? c.campaign : mc);
     snprintf(path, sizeof path, "%s/summary.json", bundle);
     if (summary == NULL || hd_file_read(path, &b, err) != 0) {
-        if (err->code == 0 || err->code == HD_EX_NOINPUT)
-            hd_err_set(err, HD_EX_FAIL, "summary.json: cannot be read");
+        if (err->code != HD_EX_IOERR) /* missing or oversized: a bad bundle */
+            hd_err_set(err, HD_EX_FAIL, "summary.json: cannot be read (missing or too large)");
         goto out;
     }
     if (b.len != strlen(summary) || memcmp(b.data, summary, b.len) != 0) {

@@ -278,6 +278,9 @@ int hd_note_verify(const char *note, size_t len, const struct hd_proof_pubkey *k
 int hd_note_sign_seed(const uint8_t seed[32], const char *name, const char *text, size_t len,
                       struct hd_buf *out, struct hd_err *err);
 
+/* A checkpoint is a few hundred bytes; one larger than this is not one. */
+#define HD_CHECKPOINT_MAX (64u << 10)
+
 struct hd_checkpoint {
     char origin[160];
     uint64_t size;
@@ -289,7 +292,8 @@ struct hd_checkpoint {
 
 /* Parses a signed note checkpoint and checks that one of its signatures is
  * by key (name matched when key->name is set, else any name whose key hash
- * matches). Returns 0, or -1 with err (HD_EX_FAIL) saying what is wrong. */
+ * matches). Returns 0, or -1 with err (HD_EX_FAIL) saying what is wrong,
+ * also for text longer than HD_CHECKPOINT_MAX. */
 int hd_checkpoint_verify(const char *text, size_t len, const struct hd_proof_pubkey *key,
                          struct hd_checkpoint *cp, struct hd_err *err);
 
