@@ -119,7 +119,9 @@ int hd_proofs_verify(const char *bundle, const char *pubkey, struct hd_proof_ver
         fail(err, "manifest.json: not a %s manifest%s", HD_PROOF_FORMAT, "");
         goto out;
     }
-    if ((uint64_t)json_integer_value(json_object_get(m, "tree_size")) != cp.size ||
+    if (!json_is_integer(json_object_get(m, "tree_size")) ||
+        !json_is_integer(json_object_get(m, "records")) ||
+        (uint64_t)json_integer_value(json_object_get(m, "tree_size")) != cp.size ||
         (uint64_t)json_integer_value(json_object_get(m, "records")) != cp.size ||
         !json_is_string(json_object_get(m, "root_sha256")) ||
         strcmp(json_string_value(json_object_get(m, "root_sha256")), hex) != 0 ||

@@ -298,12 +298,49 @@ static void test_proof_parse_refuses(void **state)
         {"\"code\":250", "\"code\":250,\"text\":null", "null"},
         {"\"uncertain\":false}", "\"uncertain\":false} ", "after the object"},
         {"\"response\":{", "\"response\":[{", "not canonical JSON"},
+        /* issue 10, finding 7: what Python's json.loads refuses, or what
+         * json.dumps would write otherwise, is refused here too */
+        {"\"message_id\":\"0123",
+         "\"message_id\":\"\\@NUL"
+         "0123",
+         "escape"},
+        {"\"message_id\":\"0123",
+         "\"message_id\":\"\\u00x"
+         "0123",
+         "\\u needs"},
+        {"\"message_id\":\"0123",
+         "\"message_id\":\"\\ud800"
+         "0123",
+         "lone high surrogate"},
+        {"\"message_id\":\"0123",
+         "\"message_id\":\"\\udc00"
+         "0123",
+         "lone low surrogate"},
+        {"\"message_id\":\"0123",
+         "\"message_id\":\"\\u00E9"
+         "0123",
+         "\\u needs"},
+        {"\"message_id\":\"0123",
+         "\"message_id\":\"\xc0\xb0"
+         "0123",
+         "non-ASCII"},
+        {"\"attempts\":2,", "\"attempts\":9007199254740992,", "too large"},
+        {"\"attempts\":2,", "\"attempts\":18446744073709551615,", "too large"},
+        {"\"attempts\":2,", "\"attempts\":2,\"attempts\":2,", "sorted"},
+        {"\"attempts\":2,", "\"attempts\":2e0,", "expected ','"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *p = strstr(b.data, cases[i].from), line[4096];
         assert_non_null(p);
         int n = snprintf(line, sizeof line, "%.*s%s%s", (int)(p - b.data), b.data, cases[i].to,
                          p + strlen(cases[i].from));
+        /* "@NUL" stands for a NUL byte (a C string cannot hold one) */
+        char *z = strstr(line, "@NUL");
+        if (z != NULL) {
+            z[0] = '\0';
+            memmove(z + 1, z + 4, strlen(z + 4) + 1);
+            n -= 3;
+        }
         why[0] = '\0';
         if (hd_proof_parse(line, (size_t)n, &r, why, sizeof why) != -1 ||
             strstr(why, cases[i].why) == NULL) {

@@ -148,6 +148,10 @@ struct hd_proof_rec {
     bool exclusion, fallback, uncertain;
 };
 
+/* The largest integer a record holds (seq, attempts, code): 2^53-1, the
+ * I-JSON limit (RFC 7493), which every JSON reader holds exactly. */
+#define HD_PROOF_INT_MAX ((UINT64_C(1) << 53) - 1)
+
 /* Parses one line (no newline) and checks its form: canonical JSON, only
  * known fields, the right types and formats, the fields a kind needs and
  * no others, consistent values (event, template, accepted). Returns 0, or
