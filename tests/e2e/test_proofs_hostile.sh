@@ -73,3 +73,94 @@ expect_exit 1 "$HERALD" proofs verify-inclusion "$WORK/p00.json" --checkpoint "$
 expect_exit 1 "$HERALD" proofs consistency "$bundle" "$big" --pubkey "$WORK/signing.pub"
 grep -q "checkpoint" "$WORK/out" "$WORK/err" || fail "consistency does not name the checkpoint: $(cat "$WORK/out" "$WORK/err")"
 pass "an oversized checkpoint: verify, verify-inclusion and consistency exit 1 (bad bundle)"
+
+# ---- re-signed records: both verifiers give the same answer ----
+# Each case edits one record of a copy (line L, an email delivery; or
+# line 1, an exclusion), re-signs the bundle with the real
+# key (tests/e2e/proof_resign.py recomputes summary, manifest, checkpoint)
+# and runs both verifiers: same exit code, and the one expected.
+n=0
+case_() { # case_ NAME WANT(0/1) LINE PYTHON-EXPR (b: the line's bytes -> new bytes)
+  local name=$1 want=$2 line=$3 expr=$4 t=$WORK/case-$1
+  rm -rf "$t" && cp -r "$bundle" "$t"
+  "$PY" - "$t/records.jsonl" "$line" "$expr" <<'PY' || fail "$name: edit failed"
+import sys
+path, n, expr = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+lines = open(path, "rb").read().split(b"\n")
+b = lines[n - 1]
+new = eval(expr)
+assert new != b, "the edit changed nothing"
+lines[n - 1] = new
+open(path, "wb").write(b"\n".join(lines))
+PY
+  "$PY" "$SRC/tests/e2e/proof_resign.py" "$t" "$WORK/signing.key" || fail "$name: resign failed"
+  local h=0 p=0
+  "$HERALD" proofs verify "$t" --pubkey "$WORK/signing.pub" >"$t.herald" 2>&1 || h=$?
+  pyv "$t" --pubkey "$WORK/signing.pub" >"$t.python" 2>&1 || p=$?
+  [ "$h" = "$p" ] || fail "$name: herald exit $h ($(cat "$t.herald")), python exit $p ($(cat "$t.python"))"
+  [ "$h" = "$want" ] || fail "$name: both exit $h, expected $want: $(cat "$t.herald")"
+  printf '  %-22s %s | %s\n' "$name" "$(head -1 "$t.herald")" "$(head -1 "$t.python")"
+  n=$((n + 1))
+}
+L=$(grep -n '"attempts":1,.*"message_id":"' "$bundle/records.jsonl" | head -1 | cut -d: -f1)
+[ -n "$L" ] || fail "no email delivery in the bundle"
+grep -q '"kind":"exclusion"' <(sed -n 1p "$bundle/records.jsonl") || fail "line 1 is not an exclusion"
+# mid FRAGMENT: put FRAGMENT (Python bytes-literal text) at the start of the message_id
+mid() { printf '%s' "b.replace(b'\"message_id\":\"', b'\"message_id\":\"$1', 1)"; }
+# the finding: a backslash before a NUL byte
+case_ backslash-nul 1 "$L" "$(mid '\\\x00')"
+case_ nul-escape 0 "$L" "$(mid '\\u0000')"
+case_ raw-nul 1 "$L" "$(mid '\x00')"
+case_ raw-control 1 "$L" "$(mid '\x1f')"
+case_ raw-del 1 "$L" "$(mid '\x7f')"
+case_ del-escape 0 "$L" "$(mid '\\u007f')"
+case_ nonascii-escape 0 "$L" "$(mid '\\u00e9')"
+case_ upper-hex 1 "$L" "$(mid '\\u00E9')"
+case_ raw-utf8 1 "$L" "$(mid '\xc3\xa9')"
+case_ overlong-utf8 1 "$L" "$(mid '\xc0\xaf')"
+case_ bad-utf8 1 "$L" "$(mid '\xff')"
+case_ surrogate-pair 0 "$L" "$(mid '\\ud83d\\ude00')"
+case_ lone-high 1 "$L" "$(mid '\\ud83d')"
+case_ lone-low 1 "$L" "$(mid '\\ude00')"
+case_ reversed-pair 1 "$L" "$(mid '\\ude00\\ud83d')"
+case_ high-then-ascii 1 "$L" "$(mid '\\ud83dx')"
+case_ slash-escape 1 "$L" "$(mid '\\/')"
+case_ plain-as-u 1 "$L" "$(mid '\\u0041')"
+case_ short-escapes 0 "$L" "$(mid '\\b\\f\\n\\r\\t\\"\\\\')"
+case_ u-for-newline 1 "$L" "$(mid '\\u000a')"
+case_ bad-escape 1 "$L" "$(mid '\\x')"
+case_ empty-message-id 0 "$L" 'b[:b.index(b"\"message_id\":\"") + 14] + b[b.index(b"\"", b.index(b"\"message_id\":\"") + 14):]'
+case_ int-max 0 "$L" 'b.replace(b"\"attempts\":1", b"\"attempts\":9007199254740991", 1)'
+case_ int-over 1 "$L" 'b.replace(b"\"attempts\":1", b"\"attempts\":9007199254740992", 1)'
+case_ int-huge 1 "$L" 'b.replace(b"\"attempts\":1", b"\"attempts\":18446744073709551616", 1)'
+case_ negative 1 "$L" 'b.replace(b"\"attempts\":1", b"\"attempts\":-1", 1)'
+case_ minus-zero 1 "$L" 'b.replace(b"\"attempts\":1", b"\"attempts\":-0", 1)'
+case_ leading-zero 1 "$L" 'b.replace(b"\"attempts\":1", b"\"attempts\":01", 1)'
+case_ float 1 "$L" 'b.replace(b"\"attempts\":1", b"\"attempts\":1.0", 1)'
+case_ exponent 1 "$L" 'b.replace(b"\"attempts\":1", b"\"attempts\":1e0", 1)'
+case_ nan 1 "$L" 'b.replace(b"\"attempts\":1", b"\"attempts\":NaN", 1)'
+case_ infinity 1 "$L" 'b.replace(b"\"attempts\":1", b"\"attempts\":Infinity", 1)'
+case_ bool-as-int 1 "$L" 'b.replace(b"\"attempts\":1", b"\"attempts\":true", 1)'
+case_ string-int 1 "$L" 'b.replace(b"\"attempts\":1", b"\"attempts\":\"1\"", 1)'
+case_ null 1 "$L" 'b.replace(b"\"attempts\":1", b"\"attempts\":null", 1)'
+case_ array 1 "$L" 'b.replace(b"\"attempts\":1", b"\"attempts\":[1]", 1)'
+case_ duplicate-key 1 "$L" 'b.replace(b"\"attempts\":1", b"\"attempts\":1,\"attempts\":1", 1)'
+case_ space-after-colon 1 "$L" 'b.replace(b"\"attempts\":1", b"\"attempts\": 1", 1)'
+case_ space-at-end 1 "$L" 'b + b" "'
+case_ tab-at-start 1 "$L" 'b"\t" + b'
+case_ cr-at-end 1 "$L" 'b + b"\r"'
+case_ bom 1 "$L" 'b"\xef\xbb\xbf" + b'
+case_ unknown-field 1 "$L" 'b.replace(b"\"uncertain\"", b"\"unc\":1,\"uncertain\"", 1)'
+case_ unknown-nested 1 "$L" 'b.replace(b"\"response\":{\"code\"", b"\"response\":{\"a\":1,\"code\"", 1)'
+case_ nested-object 1 "$L" 'b.replace(b"\"response\":{\"code\":", b"\"response\":{\"code\":{},\"x\":", 1)'
+case_ top-level-code 1 "$L" 'b.replace(b"\"seq\"", b"\"code\":1,\"seq\"", 1)'
+case_ unsorted 1 "$L" 'b.replace(b"{\"", b"{\"zz\":1,\"", 1)'
+case_ not-object 1 "$L" 'b"[" + b + b"]"'
+case_ empty-line 1 "$L" 'b""'
+case_ bad-country 1 "$L" 'b.replace(b"\"country\":\"", b"\"country\":\"x", 1)'
+case_ bad-time 1 "$L" 'b.replace(b"Z\"", b"z\"")'
+case_ month-13 1 "$L" '__import__("re").sub(rb"([0-9]{4})-[0-9]{2}-([0-9]{2}T)", lambda m: m[1] + b"-13-" + m[2], b)'
+case_ upper-hex-value 1 "$L" 'b[:b.index(b"\"link_hmac\":\"") + 13] + b"F" + b[b.index(b"\"link_hmac\":\"") + 14:]'
+case_ excl-event 1 1 'b.replace(b"\"event\":\"excluded.", b"\"event\":\"excluded.x", 1)'
+case_ excl-extra 1 1 'b.replace(b"\"kind\"", b"\"channel\":\"email\",\"kind\"", 1)'
+pass "$n re-signed edge cases: herald proofs verify and proof_verify.py give the same answer, the expected one"
