@@ -164,3 +164,58 @@ case_ upper-hex-value 1 "$L" 'b[:b.index(b"\"link_hmac\":\"") + 13] + b"F" + b[b
 case_ excl-event 1 1 'b.replace(b"\"event\":\"excluded.", b"\"event\":\"excluded.x", 1)'
 case_ excl-extra 1 1 'b.replace(b"\"kind\"", b"\"channel\":\"email\",\"kind\"", 1)'
 pass "$n re-signed edge cases: herald proofs verify and proof_verify.py give the same answer, the expected one"
+
+# ---- re-signed checkpoints: both verifiers read them the same way ----
+# Each variant's note text is signed with the real key; WANT is the verdict.
+"$PY" - "$bundle" "$WORK" "$WORK/signing.key" <<'PY' || fail "checkpoint variants"
+import base64, hashlib, shutil, sys
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
+src, work, keyfile = sys.argv[1:]
+key = load_pem_private_key(open(keyfile, "rb").read(), None)
+other = Ed25519PrivateKey.from_private_bytes(b"\x07" * 32)
+def sigline(k, name, text):
+    raw = k.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    kh = hashlib.sha256(name + b"\n\x01" + raw).digest()[:4]
+    return "\u2014 ".encode() + name + b" " + base64.b64encode(kh + k.sign(text)) + b"\n"
+body = open(src + "/checkpoint", "rb").read().split(b"\n\n")[0].split(b"\n")
+origin, size, root, man = body[0], body[1], body[2], body[3]
+bad_root = root[:-2] + (b"B" if root[-2:-1] != b"B" else b"C") + b"="  # padding bits set
+variants = {  # name: (want, lines of the note text, extra signature lines before ours)
+    "cp-plain": (0, [origin, size, root, man], []),
+    "cp-extension": (0, [origin, size, root, b"other-extension 1", man], []),
+    "cp-two-manifests": (0, [origin, size, root, b"herald-manifest sha256:" + b"0" * 64, man], []),
+    "cp-manifest-last-bad": (1, [origin, size, root, man, b"herald-manifest sha256:" + b"0" * 64], []),
+    "cp-manifest-upper": (1, [origin, size, root, man.upper().replace(b"HERALD-MANIFEST SHA256:", b"herald-manifest sha256:")], []),
+    "cp-size-leading-zero": (1, [origin, b"0" + size, root, man], []),
+    "cp-size-plus": (1, [origin, b"+" + size, root, man], []),
+    "cp-size-space": (1, [origin, b" " + size, root, man], []),
+    "cp-root-bits": (1, [origin, size, bad_root, man], []),
+    "cp-root-unpadded": (1, [origin, size, root.rstrip(b"="), man], []),
+    "cp-origin-cr": (1, [origin + b"\r", size, root, man], []),
+    "cp-origin-latin1": (1, [origin + b"\xe9", size, root, man], []),
+    "cp-other-signer-first": (0, [origin, size, root, man], ["other"]),
+    "cp-bad-line-first": (1, [origin, size, root, man], ["malformed"]),
+}
+for name, (want, lines, extra) in variants.items():
+    d = f"{work}/{name}"
+    shutil.copytree(src, d)
+    text = b"".join(l + b"\n" for l in lines)
+    sigs = b""
+    for e in extra:
+        sigs += sigline(other, b"herald-proofs", text) if e == "other" else b"\xe2\x80\x94 x\n"
+    sigs += sigline(key, b"herald-proofs", text)
+    open(d + "/checkpoint", "wb").write(text + b"\n" + sigs)
+    open(d + ".want", "w").write(str(want))
+PY
+m=0
+for w in "$WORK"/cp-*.want; do
+  t=${w%.want} want=$(cat "$w") h=0 p=0
+  "$HERALD" proofs verify "$t" --pubkey "$WORK/signing.pub" >"$t.herald" 2>&1 || h=$?
+  pyv "$t" --pubkey "$WORK/signing.pub" >"$t.python" 2>&1 || p=$?
+  [ "$h" = "$p" ] || fail "$(basename "$t"): herald exit $h ($(head -1 "$t.herald")), python exit $p ($(cat "$t.python"))"
+  [ "$h" = "$want" ] || fail "$(basename "$t"): both exit $h, expected $want: $(head -1 "$t.herald")"
+  printf '  %-22s %s | %s\n' "$(basename "$t")" "$(head -1 "$t.herald")" "$(head -1 "$t.python")"
+  m=$((m + 1))
+done
+pass "$m re-signed checkpoint variants: both verifiers give the same, expected verdict"
