@@ -306,8 +306,13 @@ static int load_key(const char *pubkey, const char *dir, struct hd_proof_pubkey 
 static int read_checkpoint(const char *path, const struct hd_proof_pubkey *key,
                            struct hd_checkpoint *cp, struct hd_buf *text, struct hd_err *err)
 {
-    if (hd_input_read(path, HD_IN_BUNDLE, "checkpoint", text, err) != 0)
+    if (hd_input_read(path, HD_IN_BUNDLE, "checkpoint", text, err) != 0) {
+        /* too large (or any other refusal but a missing file or an I/O
+         * error): not a checkpoint, a proof that does not hold (exit 1) */
+        if (err->code != HD_EX_NOINPUT && err->code != HD_EX_IOERR)
+            err->code = HD_EX_FAIL;
         return -1;
+    }
     if (hd_checkpoint_verify(text->data, text->len, key, cp, err) != 0) {
         hd_err_prefix(err, "%s", path);
         return -1;

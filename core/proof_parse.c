@@ -134,7 +134,8 @@ static int parse_str(struct parser *ps, struct hd_proof_slice *out)
         if (ps->end - ps->p < 2)
             break;
         char e = ps->p[1];
-        if (strchr("\"\\bfnrt", e)) {
+        /* memchr, not strchr: strchr finds a NUL byte (the terminator) */
+        if (memchr("\"\\bfnrt", e, 7) != NULL) {
             ps->p += 2;
             continue;
         }
@@ -300,9 +301,11 @@ static int parse_obj(struct parser *ps, bool nested)
                 return bad(ps, "not canonical JSON: a leading zero in \"%s\"",
                            hd_proof_field_names[f]);
             while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9') {
-                if (v > (UINT64_MAX - 9) / 10)
-                    return bad(ps, "field \"%s\" is too large", hd_proof_field_names[f]);
                 v = v * 10 + (uint64_t)(*ps->p - '0');
+                /* I-JSON (RFC 7493): integers any JSON reader holds exactly */
+                if (v > HD_PROOF_INT_MAX)
+                    return bad(ps, "field \"%s\" is too large (at most 2^53-1)",
+                               hd_proof_field_names[f]);
                 ps->p++;
             }
             if (f == HD_PF_SEQ)

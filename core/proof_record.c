@@ -160,7 +160,8 @@ struct hd_proofs {
     uint64_t tip_seq;
     uint8_t tip_leaf[HD_SHA256_LEN];
     struct hd_buf line, url, id;
-    struct hd_linker *linker; /* the objection URL, as hd_link_build makes it */
+    struct hd_buf scrub[3], tmp; /* event, provider_id, response, scrubbed */
+    struct hd_linker *linker;    /* the objection URL, as hd_link_build makes it */
 };
 
 _Static_assert(sizeof(struct hd_proof_pre) == 1024, "struct hd_proof_pre is 1024 bytes");
@@ -309,6 +310,9 @@ void hd_proofs_close(struct hd_proofs *p)
     hd_buf_release(&p->line);
     hd_buf_release(&p->url);
     hd_buf_release(&p->id);
+    for (size_t i = 0; i < 3; i++)
+        hd_buf_release(&p->scrub[i]);
+    hd_buf_release(&p->tmp);
     OPENSSL_cleanse(&p->key, sizeof p->key);
     free(p);
 }
@@ -395,6 +399,115 @@ static int append(struct hd_proofs *p, MDB_txn *txn, const struct hd_store *s,
         return -1;
     }
     return chain_put(p, cur, f->seq, err);
+}
+
+/* ---- free text: no identifiers in clear ------------------------------------------------------ */
+
+/* Free text reaches a record from outside Herald's control: a module's
+ * event, the service's id and reply (a relay that says "550 5.1.1
+ * <a@example.org>: Recipient address rejected", a push service that echoes
+ * the token), a render failure's reason (which quotes the person's id and
+ * values). Records are pseudonymous (docs/proofs.md): the person's
+ * identifiers are found by hash (struct hd_proof_pre has no strings) and
+ * replaced, and so is any word that looks like an address. */
+
+static unsigned char fold(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+/* FNV-1a over the ASCII-folded bytes. */
+static uint32_t fold_hash(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ fold((unsigned char)s[i])) * 16777619u;
+    return h;
+}
+
+static bool alnum(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
+}
+
+static void pii_set(struct hd_proof_pre *pre, int k, const char *s, size_t n)
+{
+    if (s == NULL || n == 0 || n > UINT16_MAX) {
+        pre->pii_len[k] = 0;
+        pre->pii_first[k] = 0;
+        pre->pii_hash[k] = 0;
+        return;
+    }
+    pre->pii_len[k] = (uint16_t)n;
+    pre->pii_first[k] = fold((unsigned char)s[0]);
+    pre->pii_hash[k] = fold_hash(s, n);
+}
+
+static const char *const pii_mark[HD_PROOF_PII] = {"[id]", "[address]", "[address]", "[token]"};
+
+/* Word delimiters for the address rule: space, controls and the
+ * punctuation around addresses in replies and JSON. */
+static bool delim(unsigned char c)
+{
+    return c <= ' ' || c == 0x7F || strchr("<>\"'(),;:[]{}=&?", c) != NULL;
+}
+
+/* out = s[0..n) with the person's identifiers, words holding an '@' and
+ * (quotes) quoted excerpts replaced. 0, or -1 (no memory). */
+static int scrub_text(const struct hd_proof_pre *pre, const char *s, size_t n, bool quotes,
+                      struct hd_buf *tmp, struct hd_buf *out)
+{
+    hd_buf_reset(tmp);
+    hd_buf_reset(out);
+    if (n == 0)
+        return 0;
+    /* 1. the person's identifiers, between non-alphanumerics */
+    for (size_t i = 0; i < n;) {
+        int hit = -1;
+        if (i == 0 || !alnum((unsigned char)s[i - 1])) {
+            for (int k = 0; k < HD_PROOF_PII && hit < 0; k++) {
+                size_t len = pre->pii_len[k];
+                if (len && len <= n - i && fold((unsigned char)s[i]) == pre->pii_first[k] &&
+                    (i + len == n || !alnum((unsigned char)s[i + len])) &&
+                    fold_hash(s + i, len) == pre->pii_hash[k])
+                    hit = k;
+            }
+        }
+        if (hit >= 0) {
+            if (hd_buf_puts(tmp, pii_mark[hit]) != 0)
+                return -1;
+            i += pre->pii_len[hit];
+        } else if (hd_buf_putc(tmp, s[i++]) != 0) {
+            return -1;
+        }
+    }
+    /* 2. any word with an '@'; 3. (quotes) any "..." excerpt */
+    const char *t = tmp->data;
+    size_t m = tmp->len;
+    for (size_t i = 0; i < m;) {
+        if (quotes && t[i] == '"') {
+            const char *q = memchr(t + i + 1, '"', m - i - 1);
+            if (q != NULL) {
+                if (hd_buf_puts(out, "\"[value]\"") != 0)
+                    return -1;
+                i = (size_t)(q - t) + 1;
+                continue;
+            }
+        }
+        if (delim((unsigned char)t[i])) {
+            if (hd_buf_putc(out, t[i++]) != 0)
+                return -1;
+            continue;
+        }
+        size_t j = i;
+        while (j < m && !delim((unsigned char)t[j]))
+            j++;
+        if (memchr(t + i, '@', j - i) != NULL ? hd_buf_puts(out, "[address]")
+                                              : hd_buf_append(out, t + i, j - i))
+            return -1;
+        i = j;
+    }
+    return 0;
 }
 
 /* Events come from modules: keep them to the record's name alphabet.
@@ -497,6 +610,11 @@ int hd_proofs_prepare(const struct hd_proofs *p, const struct hd_person_rec *per
                    strlen(message_id));
         return -1;
     }
+    const char *at = person->email_len ? memchr(person->email, '@', person->email_len) : NULL;
+    pii_set(out, 0, person->id, person->id_len);
+    pii_set(out, 1, person->email, person->email_len);
+    pii_set(out, 2, person->email, at ? (size_t)(at - person->email) : 0);
+    pii_set(out, 3, person->push_token, person->push_token_len);
     out->ch = ch;
     out->reserved = 0;
     out->tag = p->tag;
@@ -520,8 +638,6 @@ int hd_proofs_delivery_pre(struct hd_proofs *p, MDB_txn *txn, const struct hd_st
     uint8_t prev[HD_SHA256_LEN];
     bool has_prev, sent = r->state == HD_DS_SENT;
     char event[65], ts[24];
-    size_t pid_len = r->provider_id ? r->provider_id_len : 0;
-    size_t resp_len = r->response ? r->response_len : 0;
     size_t pre_len = pre->end[PRE_TEMPLATE], at = 0;
 
     if (pre->tag != p->tag || pre->ch != key[10] || key[10] >= p->c->nchannels) {
@@ -538,7 +654,20 @@ int hd_proofs_delivery_pre(struct hd_proofs *p, MDB_txn *txn, const struct hd_st
         }
         at = pre->end[i];
     }
-    size_t event_len = clean_event(r->event ? r->event : "", r->event ? r->event_len : 0, event);
+    size_t ev_len = r->event ? r->event_len : 0;
+    bool render_failed = ev_len == 13 && memcmp(r->event, "render.failed", 13) == 0;
+    if (scrub_text(pre, r->event, ev_len, false, &p->tmp, &p->scrub[0]) != 0 ||
+        scrub_text(pre, r->provider_id, r->provider_id ? r->provider_id_len : 0, false, &p->tmp,
+                   &p->scrub[1]) != 0 ||
+        scrub_text(pre, r->response, r->response ? r->response_len : 0, render_failed, &p->tmp,
+                   &p->scrub[2]) != 0) {
+        hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
+        return -1;
+    }
+    size_t event_len =
+        clean_event(p->scrub[0].data ? p->scrub[0].data : "", p->scrub[0].len, event);
+    const char *provider_id = p->scrub[1].data, *response = p->scrub[2].data;
+    size_t pid_len = p->scrub[1].len, resp_len = p->scrub[2].len;
     if (chain_next(p, txn, s, &cur, &seq, prev, &has_prev, err) != 0)
         return -1;
     /* the fixed keys and values take far less than 1 KiB; strings grow up to
@@ -592,11 +721,11 @@ int hd_proofs_delivery_pre(struct hd_proofs *p, MDB_txn *txn, const struct hd_st
     o = hdp_put_uint(o, r->code);
     if (pid_len) {
         o = PUT_LIT(o, ",\"provider_id\":");
-        o = hdp_json_str(o, r->provider_id, pid_len);
+        o = hdp_json_str(o, provider_id, pid_len);
     }
     if (resp_len) {
         o = PUT_LIT(o, ",\"text\":");
-        o = hdp_json_str(o, r->response, resp_len);
+        o = hdp_json_str(o, response, resp_len);
     }
     *o++ = '}';
     o = PUT_LIT(o, ",\"seq\":");

@@ -149,9 +149,14 @@ EVP_PKEY *hdp_load_signing_key(const char *path, struct hd_err *err)
 
 static int parse_vkey(const char *s, size_t n, struct hd_proof_pubkey *k)
 {
-    const char *p1 = memchr(s, '+', n), *p2;
+    const char *p1, *p2;
     uint8_t kh[4], want[4], typed[40];
     size_t tl;
+    /* An empty file has no buffer at all: nothing to search (memchr and
+     * memcpy take no NULL pointer, even for 0 bytes). */
+    if (s == NULL || n == 0)
+        return -1;
+    p1 = memchr(s, '+', n);
     if (p1 == NULL || (size_t)(p1 - s) >= sizeof k->name ||
         (p2 = memchr(p1 + 1, '+', n - (size_t)(p1 + 1 - s))) == NULL || p2 - p1 != 9)
         return -1;
@@ -243,7 +248,12 @@ static bool ed25519_ok(const uint8_t raw[32], const uint8_t sig[64], const char 
 int hd_note_verify(const char *text, size_t len, const struct hd_proof_pubkey *key,
                    size_t *text_len, char signer[128], struct hd_err *err)
 {
-    const char *end = text + len, *body_end = NULL, *p, *nl;
+    const char *end, *body_end = NULL, *p, *nl;
+    if (text == NULL || len == 0) { /* an empty file: no buffer to walk */
+        hd_err_set(err, HD_EX_FAIL, "not a signed note (text, a blank line, signature lines)");
+        return -1;
+    }
+    end = text + len;
     for (p = text; p + 1 < end; p++)
         if (p[0] == '\n' && p[1] == '\n') {
             body_end = p + 1;
@@ -334,6 +344,11 @@ int hd_checkpoint_verify(const char *text, size_t len, const struct hd_proof_pub
     size_t body;
     int line = 0;
     memset(cp, 0, sizeof *cp);
+    if (len > HD_CHECKPOINT_MAX) {
+        hd_err_set(err, HD_EX_FAIL, "checkpoint: larger than %u bytes, so not a checkpoint",
+                   HD_CHECKPOINT_MAX);
+        return -1;
+    }
     if (hd_note_verify(text, len, key, &body, cp->signer, err) != 0) {
         hd_err_prefix(err, "checkpoint");
         return -1;

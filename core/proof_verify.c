@@ -86,7 +86,10 @@ int hd_proofs_verify(const char *bundle, const char *pubkey, struct hd_proof_ver
     }
     snprintf(path, sizeof path, "%s/checkpoint", bundle);
     if (hd_input_read(path, HD_IN_BUNDLE, "checkpoint", &b, err) != 0) {
-        if (err->code == HD_EX_NOINPUT || err->code == HD_EX_DATAERR)
+        /* A missing, oversized or otherwise unreadable-as-a-checkpoint
+         * member is a bad bundle (exit 1, docs/proofs.md); only an I/O
+         * error means it could not be checked. */
+        if (err->code != HD_EX_IOERR)
             err->code = HD_EX_FAIL;
         goto out;
     }
@@ -119,7 +122,9 @@ int hd_proofs_verify(const char *bundle, const char *pubkey, struct hd_proof_ver
         fail(err, "manifest.json: not a %s manifest%s", HD_PROOF_FORMAT, "");
         goto out;
     }
-    if ((uint64_t)json_integer_value(json_object_get(m, "tree_size")) != cp.size ||
+    if (!json_is_integer(json_object_get(m, "tree_size")) ||
+        !json_is_integer(json_object_get(m, "records")) ||
+        (uint64_t)json_integer_value(json_object_get(m, "tree_size")) != cp.size ||
         (uint64_t)json_integer_value(json_object_get(m, "records")) != cp.size ||
         !json_is_string(json_object_get(m, "root_sha256")) ||
         strcmp(json_string_value(json_object_get(m, "root_sha256")), hex) != 0 ||
@@ -222,8 +227,8 @@ int hd_proofs_verify(const char *bundle, const char *pubkey, struct hd_proof_ver
     summary = hdp_summary_text(&c.sum, c.count ? c.campaign : mc);
     snprintf(path, sizeof path, "%s/summary.json", bundle);
     if (summary == NULL || hd_input_read(path, HD_IN_BUNDLE, "summary.json", &b, err) != 0) {
-        if (err->code == 0 || err->code == HD_EX_NOINPUT || err->code == HD_EX_DATAERR)
-            hd_err_set(err, HD_EX_FAIL, "summary.json: cannot be read");
+        if (err->code != HD_EX_IOERR) /* missing or oversized: a bad bundle */
+            hd_err_set(err, HD_EX_FAIL, "summary.json: cannot be read (missing or too large)");
         goto out;
     }
     if (b.len != strlen(summary) || memcmp(b.data, summary, b.len) != 0) {

@@ -32,6 +32,8 @@ the same people are hit on every attempt):
   --stall-data-every N   every Nth DATA: no reply for --stall-seconds (nothing
                          stored), so the client times out
   --stall-seconds S      (default 30)
+  --echo-rcpt            rejections name the recipient, as Postfix does
+                         ("550 5.1.1 <a@b>: Recipient address rejected: ...")
   --tls-cert F --tls-key F   offer STARTTLS with this certificate
   --require-tls          refuse MAIL before STARTTLS (530)
   --auth USER:PASSWORD   require AUTH (PLAIN/LOGIN, over TLS only)
@@ -143,6 +145,8 @@ class Capture:
             return "452 4.3.1 Insufficient system storage"
         if self.a.reject_rcpt_mod and bucket(address, self.a.reject_rcpt_mod) == 0:
             self.event(ev="rejected", stage="RCPT", code=550, rcpt=address)
+            if self.a.echo_rcpt:
+                return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
             return "550 5.1.1 No such user here"
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -160,6 +164,8 @@ class Capture:
             return "451 4.4.2 stalled"
         if self.a.reject_data_mod and bucket(rcpt, self.a.reject_data_mod) == 1:
             self.event(ev="rejected", stage="DATA", code=554, rcpt=rcpt)
+            if self.a.echo_rcpt:
+                return f"554 5.7.1 <{rcpt}>: Message content rejected"
             return "554 5.7.1 Message content rejected"
         data = envelope.original_content
         m = MSGID_RX.search(data.split(b"\r\n\r\n", 1)[0])
@@ -198,6 +204,7 @@ def main():
     ap.add_argument("--drop-data-every", type=int, default=0)
     ap.add_argument("--stall-data-every", type=int, default=0)
     ap.add_argument("--stall-seconds", type=float, default=30)
+    ap.add_argument("--echo-rcpt", action="store_true")
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
     ap.add_argument("--require-tls", action="store_true")

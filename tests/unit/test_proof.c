@@ -298,12 +298,49 @@ static void test_proof_parse_refuses(void **state)
         {"\"code\":250", "\"code\":250,\"text\":null", "null"},
         {"\"uncertain\":false}", "\"uncertain\":false} ", "after the object"},
         {"\"response\":{", "\"response\":[{", "not canonical JSON"},
+        /* issue 10, finding 7: what Python's json.loads refuses, or what
+         * json.dumps would write otherwise, is refused here too */
+        {"\"message_id\":\"0123",
+         "\"message_id\":\"\\@NUL"
+         "0123",
+         "escape"},
+        {"\"message_id\":\"0123",
+         "\"message_id\":\"\\u00x"
+         "0123",
+         "\\u needs"},
+        {"\"message_id\":\"0123",
+         "\"message_id\":\"\\ud800"
+         "0123",
+         "lone high surrogate"},
+        {"\"message_id\":\"0123",
+         "\"message_id\":\"\\udc00"
+         "0123",
+         "lone low surrogate"},
+        {"\"message_id\":\"0123",
+         "\"message_id\":\"\\u00E9"
+         "0123",
+         "\\u needs"},
+        {"\"message_id\":\"0123",
+         "\"message_id\":\"\xc0\xb0"
+         "0123",
+         "non-ASCII"},
+        {"\"attempts\":2,", "\"attempts\":9007199254740992,", "too large"},
+        {"\"attempts\":2,", "\"attempts\":18446744073709551615,", "too large"},
+        {"\"attempts\":2,", "\"attempts\":2,\"attempts\":2,", "sorted"},
+        {"\"attempts\":2,", "\"attempts\":2e0,", "expected ','"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *p = strstr(b.data, cases[i].from), line[4096];
         assert_non_null(p);
         int n = snprintf(line, sizeof line, "%.*s%s%s", (int)(p - b.data), b.data, cases[i].to,
                          p + strlen(cases[i].from));
+        /* "@NUL" stands for a NUL byte (a C string cannot hold one) */
+        char *z = strstr(line, "@NUL");
+        if (z != NULL) {
+            z[0] = '\0';
+            memmove(z + 1, z + 4, strlen(z + 4) + 1);
+            n -= 3;
+        }
         why[0] = '\0';
         if (hd_proof_parse(line, (size_t)n, &r, why, sizeof why) != -1 ||
             strstr(why, cases[i].why) == NULL) {
@@ -449,6 +486,36 @@ static void test_proof_keygen_and_checkpoint(void **state)
     assert_memory_equal(pem.raw, vkey.raw, 32);
     assert_string_equal(vkey.name, "my-log");
     assert_string_equal(pem.name, "");
+    hd_test_rmtree(dir);
+}
+
+/* Malformed public-key files are refused with HD_EX_DATAERR, whatever their
+ * shape: empty (nothing to search, so no memchr on a NULL buffer), only
+ * separators, a name without the rest, bad base64. Runs under UBSan in the
+ * test command. */
+static void test_proof_pubkey_malformed(void **state)
+{
+    const char *dir = hd_test_tmpdir();
+    static const char *const bad[] = {"",           "\n",           "+",
+                                      "++",         "a+",           "a+0000000+",
+                                      "a+00000000", "a+00000000+",  "a+00000000+AQ==",
+                                      "-----BEGIN", "-----BEGIN x", " \r\n"};
+    struct hd_proof_pubkey k;
+    struct hd_err err = {0};
+    (void)state;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *path = hd_test_write(dir, "k.vkey", bad[i], (size_t)-1);
+        memset(&err, 0, sizeof err);
+        assert_int_equal(hd_proof_pubkey_load(path, &k, &err), -1);
+        assert_int_equal(err.code, HD_EX_DATAERR);
+        free(path);
+    }
+    /* an empty checkpoint file reads as no buffer at all */
+    struct hd_checkpoint cp;
+    memset(&k, 0, sizeof k);
+    memset(&err, 0, sizeof err);
+    assert_int_equal(hd_checkpoint_verify(NULL, 0, &k, &cp, &err), -1);
+    assert_int_equal(err.code, HD_EX_FAIL);
     hd_test_rmtree(dir);
 }
 
@@ -844,6 +911,20 @@ static size_t rec_all(struct hd_store *s, struct hd_buf *out)
     return n;
 }
 
+/* rec_outcome's replies as records keep them: the address scrubbed, and
+ * for a render failure every quoted excerpt too. */
+static const char *rec_scrubbed(const char *reply, bool render_failed)
+{
+    if (reply == NULL)
+        return NULL;
+    if (strncmp(reply, "550 ", 4) == 0)
+        return render_failed ? "550 5.1.1 <[address]>: \"[value]\"\r\n\\ \xc3\xa9 \x01"
+                             : "550 5.1.1 <[address]>: \"unknown\"\r\n\\ \xc3\xa9 \x01";
+    if (reply[0] == '{' && render_failed)
+        return "{\"[value]\":\"[value]\"}";
+    return reply;
+}
+
 /* The record hd_proof_format makes of the same inputs, from the public
  * pseudonym functions: what both recording paths must write. */
 static void rec_expected(const struct rec_fixture *fx, size_t i, uint8_t ch,
@@ -902,8 +983,8 @@ static void rec_expected(const struct rec_fixture *fx, size_t i, uint8_t ch,
     f.code = r->code;
     f.provider_id = r->provider_id;
     f.provider_id_len = r->provider_id_len;
-    f.response = r->response;
-    f.response_len = r->response_len;
+    f.response = rec_scrubbed(r->response, r->event && strcmp(r->event, "render.failed") == 0);
+    f.response_len = f.response ? strlen(f.response) : 0;
     hd_buf_reset(out);
     assert_int_equal(hd_proof_format(&f, out), 0);
 }
@@ -994,6 +1075,127 @@ static void test_proof_prepare_same_records(void **state)
     hd_proofs_close(pb);
     hd_store_close(sa);
     hd_store_close(sb);
+    rec_fixture_free(fx);
+    free(fx);
+    hd_test_rmtree(dir);
+}
+
+/* True when one of the NUL-separated records in all holds needle. */
+static bool rec_any(const struct hd_buf *all, const char *needle)
+{
+    for (const char *rec = all->data; rec < all->data + all->len; rec += strlen(rec) + 1)
+        if (strstr(rec, needle) != NULL)
+            return true;
+    return false;
+}
+
+/* Free text never carries the person's identifiers (issue 10, finding 4):
+ * a render failure's reason that names the person and quotes the address,
+ * a push service's reply that echoes the token (in capitals), a relay's
+ * reply that names the local part, a provider id and an event that hold
+ * the id. Both paths: hd_proofs_delivery (render failures: reads the
+ * person) and hd_proofs_prepare + hd_proofs_delivery_pre. */
+static void test_proof_scrub_free_text(void **state)
+{
+    struct rec_fixture *fx = malloc(sizeof *fx);
+    const char *dir = hd_test_tmpdir();
+    struct hd_err err = {0};
+    struct hd_proofs *p;
+    struct hd_buf all = HD_BUF_INIT, reason = HD_BUF_INIT, reply = HD_BUF_INIT;
+    uint8_t key[11], dig[32] = {0};
+    char msgid[HD_MSGID_MAX], local[64];
+    MDB_txn *txn;
+    (void)state;
+    rec_fixture_init(fx);
+    struct hd_store *s = rec_store(dir, "s", fx);
+    assert_int_equal(hd_proofs_open(&p, fx->c, &fx->secret, &err), 0);
+    const size_t who[] = {7, 9, 12}; /* ids p-..., with an email and a push token */
+    assert_int_equal(hd_store_begin(s, true, &txn, &err), 0);
+    for (size_t w = 0; w < sizeof who / sizeof who[0]; w++) {
+        const struct hd_person_rec *ps = &fx->persons[who[w]];
+        assert_true(ps->email_len > 0 && ps->push_token_len > 0);
+        snprintf(local, sizeof local, "%.*s", (int)(strchr(ps->email, '@') - ps->email), ps->email);
+        hd_buf_reset(&reason);
+        hd_buf_printf(&reason, "person \"%s\": bad email address \"%s\": invalid", ps->id,
+                      ps->email);
+        hd_buf_reset(&reply);
+        hd_buf_printf(&reply, "{\"error\":\"Unregistered\",\"token\":\"%s\"} user %s (%s)",
+                      ps->push_token, local, ps->id);
+        for (char *c = strstr(reply.data, "tok-"); c && *c != '"'; c++)
+            *c = (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
+        for (uint8_t ch = 0; ch < 2; ch++) {
+            uint8_t c = ch ? fx->ch_push : fx->ch_email;
+            struct hd_delivery_rec r = rec_outcome(1, dig);
+            char ev[80];
+            rec_key(fx, who[w], c, key);
+            if (ch == 0) { /* a render failure, recorded as dispatch does */
+                r.event = "render.failed";
+                r.response = reason.data;
+                r.response_len = (uint16_t)reason.len;
+                r.provider_id_len = 0;
+                assert_int_equal(hd_proofs_delivery(p, txn, s, key, &r, &err), 0);
+                continue;
+            }
+            snprintf(ev, sizeof ev, "rejected-%s", ps->id);
+            r.event = ev;
+            r.event_len = (uint16_t)strlen(ev);
+            r.provider_id = ps->push_token;
+            r.provider_id_len = ps->push_token_len;
+            r.response = reply.data;
+            r.response_len = (uint16_t)reply.len;
+            struct hd_proof_pre pre;
+            rec_msgid(fx, who[w], c, msgid);
+            assert_int_equal(hd_proofs_prepare(p, ps, c, fx->urls[who[w]], strlen(fx->urls[who[w]]),
+                                               msgid, &pre, &err),
+                             0);
+            assert_int_equal(hd_proofs_delivery_pre(p, txn, s, key, &r, &pre, &err), 0);
+        }
+    }
+    assert_int_equal(hd_store_commit(txn, &err), 0);
+    size_t n = rec_all(s, &all);
+    assert_int_equal(n, 6);
+    /* folded copy of every record, searched for every identifier folded */
+    for (size_t i = 0; i < all.len; i++)
+        all.data[i] =
+            (char)(all.data[i] >= 'A' && all.data[i] <= 'Z' ? all.data[i] + 32 : all.data[i]);
+    for (size_t w = 0; w < sizeof who / sizeof who[0]; w++) {
+        const struct hd_person_rec *ps = &fx->persons[who[w]];
+        char needles[4][128];
+        snprintf(needles[0], sizeof needles[0], "%s", ps->id);
+        snprintf(needles[1], sizeof needles[1], "%s", ps->email);
+        snprintf(needles[2], sizeof needles[2], "%.*s", (int)(strchr(ps->email, '@') - ps->email),
+                 ps->email);
+        snprintf(needles[3], sizeof needles[3], "%s", ps->push_token);
+        for (int k = 0; k < 4; k++) {
+            for (char *c = needles[k]; *c; c++)
+                *c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+            for (const char *rec = all.data; rec < all.data + all.len; rec += strlen(rec) + 1) {
+                /* the free text: event, response (hex pseudonyms may hold
+                 * a short local part by chance) */
+                char text[2048];
+                const char *ev = strstr(rec, "\"event\":"), *re = strstr(rec, "\"response\":");
+                assert_true(ev && re);
+                snprintf(text, sizeof text, "%.*s %.*s", (int)strcspn(ev + 9, ","), ev + 9,
+                         (int)(strstr(re, "},\"seq\"") - re), re);
+                if (strstr(text, needles[k]) != NULL) {
+                    print_error("\"%s\" in clear: %s\n", needles[k], rec);
+                    fail();
+                }
+            }
+        }
+    }
+    /* what is left says what happened */
+    assert_true(rec_any(&all, "\"event\":\"render.failed\""));
+    assert_true(rec_any(&all, "person \\\"[value]\\\": bad email address"));
+    assert_true(rec_any(&all, "\"event\":\"rejected-_id_\""));
+    assert_true(rec_any(&all, "\"provider_id\":\"[token]\""));
+    assert_true(
+        rec_any(&all, "\\\"unregistered\\\",\\\"token\\\":\\\"[token]\\\"} user [address] ([id])"));
+    hd_buf_release(&all);
+    hd_buf_release(&reason);
+    hd_buf_release(&reply);
+    hd_proofs_close(p);
+    hd_store_close(s);
     rec_fixture_free(fx);
     free(fx);
     hd_test_rmtree(dir);
@@ -1194,11 +1396,13 @@ int main(void)
         cmocka_unit_test(test_proof_base64),
         cmocka_unit_test(test_proof_signed_note_go_vector),
         cmocka_unit_test(test_proof_keygen_and_checkpoint),
+        cmocka_unit_test(test_proof_pubkey_malformed),
         cmocka_unit_test(test_proof_each_record_batches),
         cmocka_unit_test(test_proof_timestamps),
         cmocka_unit_test(test_proof_escape_every_position),
         cmocka_unit_test(test_proof_prepare_same_records),
         cmocka_unit_test(test_proof_delivery_pre_chain_and_refusals),
+        cmocka_unit_test(test_proof_scrub_free_text),
         cmocka_unit_test(test_proof_prepare_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

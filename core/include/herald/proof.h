@@ -148,6 +148,10 @@ struct hd_proof_rec {
     bool exclusion, fallback, uncertain;
 };
 
+/* The largest integer a record holds (seq, attempts, code): 2^53-1, the
+ * I-JSON limit (RFC 7493), which every JSON reader holds exactly. */
+#define HD_PROOF_INT_MAX ((UINT64_C(1) << 53) - 1)
+
 /* Parses one line (no newline) and checks its form: canonical JSON, only
  * known fields, the right types and formats, the fields a kind needs and
  * no others, consistent values (event, template, accepted). Returns 0, or
@@ -197,14 +201,24 @@ int hd_proofs_delivery(struct hd_proofs *p, MDB_txn *txn, const struct hd_store 
  * end[6] bytes are ever read (about 400 for a typical person), so a copy of
  * those is enough. It is tied to the recorder that made it (the same
  * pseudonym key and campaign) and to its channel: hd_proofs_delivery_pre
- * refuses any other, and a zeroed one. It holds pseudonyms, no addresses or
- * ids. */
-#define HD_PROOF_PRE_TEXT 1004
+ * refuses any other, and a zeroed one. It holds pseudonyms and short hashes
+ * of the person's identifiers (to find them in the outcome's text), no
+ * addresses or ids. */
+#define HD_PROOF_PRE_TEXT 976
+#define HD_PROOF_PII 4 /* person id, email address, its local part, push token */
 struct hd_proof_pre {
     uint32_t tag; /* the recorder that made it; 0: not prepared */
     uint8_t ch;   /* campaign channel index */
     uint8_t reserved;
     uint16_t end[7]; /* where each of the 7 record fragments ends in text */
+    /* What the writer must keep out of the free text of the outcome (the
+     * module's event, provider id and reply text; a render failure's
+     * reason): the length, folded first byte and 32-bit hash (ASCII case
+     * folded) of each of the person's identifiers; length 0: none. Hashes,
+     * not the strings: a collision only hides a few more bytes. */
+    uint16_t pii_len[HD_PROOF_PII];
+    uint8_t pii_first[HD_PROOF_PII];
+    uint32_t pii_hash[HD_PROOF_PII];
     char text[HD_PROOF_PRE_TEXT];
 };
 
@@ -224,7 +238,13 @@ int hd_proofs_prepare(const struct hd_proofs *p, const struct hd_person_rec *per
  * as hd_proofs_delivery does, from pre (made by hd_proofs_prepare on this p
  * for channel key[10]) and r: no person read, no HMAC, one SHA-256 (the
  * record's leaf hash, kept for the next record's prev). pre and r are only
- * read. Returns 0, or -1 with err (HD_EX_SOFTWARE for a pre of another
+ * read. The free text of r (event, provider_id, response) is recorded
+ * scrubbed: every occurrence of the person's id, email address, its local
+ * part or push token (ASCII case ignored, between non-alphanumerics) becomes
+ * "[id]", "[address]", "[address]", "[token]"; any other word holding an '@'
+ * becomes "[address]"; for event "render.failed" (Herald's own message,
+ * which quotes values) every quoted excerpt becomes "[value]". The event
+ * then keeps to [A-Za-z0-9._/-]. Returns 0, or -1 with err (HD_EX_SOFTWARE for a pre of another
  * recorder or channel; store errors as hd_store_fail maps them). */
 int hd_proofs_delivery_pre(struct hd_proofs *p, MDB_txn *txn, const struct hd_store *s,
                            const uint8_t key[11], const struct hd_delivery_rec *r,
@@ -262,6 +282,9 @@ int hd_note_verify(const char *note, size_t len, const struct hd_proof_pubkey *k
 int hd_note_sign_seed(const uint8_t seed[32], const char *name, const char *text, size_t len,
                       struct hd_buf *out, struct hd_err *err);
 
+/* A checkpoint is a few hundred bytes; one larger than this is not one. */
+#define HD_CHECKPOINT_MAX (64u << 10)
+
 struct hd_checkpoint {
     char origin[160];
     uint64_t size;
@@ -273,7 +296,8 @@ struct hd_checkpoint {
 
 /* Parses a signed note checkpoint and checks that one of its signatures is
  * by key (name matched when key->name is set, else any name whose key hash
- * matches). Returns 0, or -1 with err (HD_EX_FAIL) saying what is wrong. */
+ * matches). Returns 0, or -1 with err (HD_EX_FAIL) saying what is wrong,
+ * also for text longer than HD_CHECKPOINT_MAX. */
 int hd_checkpoint_verify(const char *text, size_t len, const struct hd_proof_pubkey *key,
                          struct hd_checkpoint *cp, struct hd_err *err);
 
