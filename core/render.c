@@ -239,10 +239,8 @@ static int render_email(struct hd_renderer *r, const struct hd_person_rec *p, si
         .campaign_id = r->c->id,
         .ascii_addrs = true, /* both are hd_mime_ascii_address's output */
     };
-    if (hd_mime_build(&m, &out->bytes, err) != 0) {
-        hd_err_prefix(err, "person \"%s\"", r->id.data);
+    if (hd_mime_build(&m, &out->bytes, err) != 0)
         return -1;
-    }
     return 0;
 }
 
@@ -441,8 +439,7 @@ static int render_push(struct hd_renderer *r, const struct hd_person_rec *p,
         o = json_str(o + m[i].key_len, m[i].s, m[i].len);
         if (o == NULL) {
             out->bytes.data[out->bytes.len] = '\0';
-            hd_err_set(err, HD_EX_DATAERR, "push notice for person \"%s\" is not valid UTF-8",
-                       r->id.data);
+            hd_err_set(err, HD_EX_DATAERR, "push notice is not valid UTF-8");
             return -1;
         }
     }
@@ -483,23 +480,21 @@ int hd_render(struct hd_renderer *r, const struct hd_person_rec *p, size_t ch, i
     if (put_str(&r->id, p->id, p->id_len) != 0 || put_str(&r->name, p->name, p->name_len) != 0)
         goto nomem;
     if (r->name.len && !hd_text_clean(r->name.data, r->name.len)) {
-        hd_err_set(err, HD_EX_DATAERR, "name of person \"%s\" has a control character or bad UTF-8",
-                   r->id.data);
+        hd_err_set(err, HD_EX_DATAERR, "the person's name has a control character or bad UTF-8");
         return -1;
     }
     country = hd_country_find(p->country, strnlen(p->country, sizeof p->country));
     loc = locale_of(c, p, country);
     if (loc == NULL) {
-        hd_err_set(err, HD_EX_DATAERR, "no locale for person \"%s\" (language \"%.*s\")",
-                   r->id.data, (int)sizeof p->language, p->language);
+        hd_err_set(err, HD_EX_DATAERR, "no locale for language \"%.*s\"",
+                   (int)strnlen(p->language, sizeof p->language), p->language);
         return -1;
     }
     texts = p->variant ? loc->variant : loc->text;
     if (p->variant &&
         loc->variant[cc->type == HD_CHANNEL_EMAIL ? HD_TEXT_EMAIL_SUBJECT : HD_TEXT_PUSH_TITLE] ==
             NULL) {
-        hd_err_set(err, HD_EX_DATAERR,
-                   "person \"%s\" needs the variant text, which locale \"%s\" lacks", r->id.data,
+        hd_err_set(err, HD_EX_DATAERR, "the variant text is needed, which locale \"%s\" lacks",
                    loc->tag);
         return -1;
     }

@@ -59,7 +59,9 @@ void hd_renderer_free(struct hd_renderer *r);
 /* Renders person p for campaign channel index ch, dated date_s (the first
  * attempt's time, so a re-send is byte-identical). out->bytes is reset
  * first. Returns 0, or -1 with err set (HD_EX_DATAERR for a person whose
- * data cannot go into a header, a channel the person has no address for). */
+ * data cannot go into a header, a channel the person has no address for).
+ * Messages name the field and the cause, never the person's id, address,
+ * name or token: they end up in logs and in proof records. */
 int hd_render(struct hd_renderer *r, const struct hd_person_rec *p, size_t ch, int64_t date_s,
               struct hd_rendered *out, struct hd_err *err);
 
