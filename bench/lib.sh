@@ -8,6 +8,9 @@ set -euo pipefail
 # A failure inside $(...) stops the script too (bash drops errexit there
 # otherwise, and X=$(failing command) would go on with an empty X).
 shopt -s inherit_errexit
+# Say which command failed, where (functions and subshells included).
+set -E
+trap 'echo "bench: exit $? at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND" >&2' ERR
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
