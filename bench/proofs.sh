@@ -80,7 +80,7 @@ EOF
 
 report() { # report WHAT
     echo "$1: $(secs "$T_NS") s, $(commas "$(rate "$N" "$T_NS")") records/s" \
-        "(target $(commas "$TARGET_RECORDS_S")), peak RSS $((T_RSS_KB / 1024)) MB," \
+        "(target $(commas "$TARGET_RECORDS_S")), $(cpu_us "$N") us CPU/record, peak RSS $((T_RSS_KB / 1024)) MB," \
         "peak anonymous $((T_ANON_KB / 1024)) MB"
 }
 
