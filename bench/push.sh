@@ -7,18 +7,31 @@
 # `herald plan`, then `herald run` (every delivery rendered, marked in flight,
 # committed durably, POSTed with its Idempotency-Key, marked sent) to a local
 # nginx (1 worker, POST -> 200 {"ok":true}, like shared/bench/http/nginx.conf).
-# Yardstick: `h2load --h1 -c64 -n N` posting a typical rendered notice to the
-# same nginx, in the same round. Then batch mode (100 notices per request,
-# all or nothing) and, over TLS, HTTP/1.1 on 64 connections vs HTTP/2 on one
-# (the figures behind the http_version default). ROUNDS rounds (default 3),
-# medians and per-round ratios; the machine is shared, trust the ratios.
+# Every herald setting has its h2load yardstick on equal terms, in the same
+# round: the same connections and streams, a body of herald's mean size and
+# the same request headers (Content-Type, Idempotency-Key, User-Agent):
+#   HTTP/1.1, 64 connections         h2load --h1 -c64
+#   batch mode, 100 notices/request,  h2load --h1 -c16, a 100-item batch body
+#     16 connections                  (notices/s = requests/s x 100)
+#   TLS, HTTP/1.1, 64 connections     h2load --h1 -c64 over TLS
+#   TLS, HTTP/2, 1 conn, 64 streams   h2load -c1 -m64 over TLS (ALPN h2)
+# (the TLS pair: the figures behind the http_version default), and the same
+# plan through the null module (the dispatcher's own ceiling). CPU per
+# notice (user + sys) of both sides. ROUNDS rounds (default 3), medians and
+# per-round ratios; the machine is shared, trust the ratios.
 # A benchmark, not a test: it prints figures. docs/push-channel.md has them.
+# HERALD_BENCH_SIZE=tiny: 1,600 notices, 1 round, every setting and yardstick.
 set -euo pipefail
 
-N=${1:-${N:-200000}}
-ROUNDS=${ROUNDS:-3}
-TLS=${TLS:-1}
+# shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
+if tiny; then
+    N=1600 ROUNDS=1 TLS=1 # 16 batch requests at least: h2load -c16 wants as many
+else
+    N=${1:-${N:-200000}}
+    ROUNDS=${ROUNDS:-3}
+    TLS=${TLS:-1}
+fi
 
 TARGET_RATIO=0.35
 
@@ -30,16 +43,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-need() { # need COMMAND PACKAGE
-    command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] && return 0
-    echo "installing $2 (for $1)" >&2
-    local sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo=sudo
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "$2" >/dev/null
-}
 need nginx nginx-light
 need h2load nghttp2-client
 need openssl openssl
+need curl curl
 need_time
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 build
@@ -119,19 +126,26 @@ EOF
     } >"$1"
 }
 
-# A typical rendered notice for h2load (which repeats one body): the
-# median-sized one of the first 1000 people, through the file module.
+# The bodies for h2load (which repeats one body): the rendered notice of the
+# first 1000 people closest to their mean size, through the file module; and
+# a batch of 100 of them, each item with its idempotency key first, as the
+# module sends it (docs/push-channel.md, batch mode).
 campaign "$TMP/sample.yaml" "$TMP/sample.csv" file "      outbox: \"$TMP/sample.jsonl\""
-"$HERALD" plan "$TMP/sample.yaml" --state-dir "$TMP/state-sample" >/dev/null 2>&1
-"$HERALD" run "$TMP/sample.yaml" --state-dir "$TMP/state-sample" >/dev/null 2>&1
-python3 - "$TMP/sample.jsonl" "$TMP/body.json" <<'PY'
+"$HERALD" plan "$TMP/sample.yaml" --state-dir "$TMP/state-sample" >"$TMP/sample.out" 2>&1 ||
+    { cat "$TMP/sample.out" >&2; exit 1; }
+"$HERALD" run "$TMP/sample.yaml" --state-dir "$TMP/state-sample" >"$TMP/sample.out" 2>&1 ||
+    { cat "$TMP/sample.out" >&2; exit 1; }
+python3 - "$TMP/sample.jsonl" "$TMP/body.json" "$TMP/batch.json" <<'PY'
 import json, sys
-lines = [json.loads(l)["payload"] for l in open(sys.argv[1])]
-bodies = sorted((json.dumps(p, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-                 for p in lines), key=len)
-open(sys.argv[2], "wb").write(bodies[len(bodies) // 2])
+dump = lambda o: json.dumps(o, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+bodies = [dump(json.loads(l)["payload"]) for l in open(sys.argv[1])]
+mean = sum(map(len, bodies)) / len(bodies)
+open(sys.argv[2], "wb").write(min(bodies, key=lambda b: abs(len(b) - mean)))
+items = [b'{"idempotency_key":"%032x",' % i + b[1:] for i, b in enumerate((bodies * 100)[:100])]
+open(sys.argv[3], "wb").write(b'{"items":[' + b",".join(items) + b"]}")
 PY
-echo "body:    $(wc -c <"$TMP/body.json") bytes (median rendered notice; h2load repeats it)"
+echo "body:    $(wc -c <"$TMP/body.json") bytes (the notice closest to the mean size; h2load repeats it)," \
+    "batch $(wc -c <"$TMP/batch.json") bytes (100 items)"
 
 # ---- plans: one per setting, copied afresh before every run -----------------------------------
 h1="      url: http://127.0.0.1:$PORT/push
@@ -159,7 +173,8 @@ for name in $names; do
     else
         campaign "$TMP/$name.yaml" "$TMP/audience.csv" http-push "${!name}"
     fi
-    "$HERALD" plan "$TMP/$name.yaml" --state-dir "$TMP/plan-$name" --json >"$TMP/plan-$name.json" 2>/dev/null
+    "$HERALD" plan "$TMP/$name.yaml" --state-dir "$TMP/plan-$name" --json >"$TMP/plan-$name.json" \
+        2>"$TMP/plan-$name.err" || { cat "$TMP/plan-$name.err" >&2; exit 1; }
 done
 PLANNED=$(python3 -c '
 import json, sys
@@ -173,71 +188,81 @@ run_one() {
     cp -a "$TMP/plan-$1" "$TMP/state"
     sync
     timed "$TMP/run-$1" "$HERALD" run "$TMP/$1.yaml" --state-dir "$TMP/state"
-    [ "$T_RC" = 0 ] || { tail -5 "$TMP/run-$1.err" >&2; exit 1; }
     local sent
     sent=$(sed -n 's/.*run complete: \([0-9]*\) sent, 0 failed.*/\1/p' "$TMP/run-$1.err")
     [ "$sent" = "$PLANNED" ] || { echo "bench: $1 sent ${sent:-?} of $PLANNED" >&2; tail -3 "$TMP/run-$1.err" >&2; exit 1; }
     RATE=$(rate "$PLANNED" "$T_NS")
-    CPU_US=$(awk -F': ' '/User time/ { u = $2 } /System time/ { s = $2 } END { printf "%.1f", (u + s) * 1e6 / n }' n="$PLANNED" "$TMP/run-$1.time")
+    CPU_US=$(cpu_us "$PLANNED")
 }
-# h2load_rate ARGS...: h2load's own req/s.
-h2load_rate() {
-    h2load -n "$PLANNED" -d "$TMP/body.json" -H 'Content-Type: application/json' "$@" >"$TMP/h2load.out" 2>&1 ||
-        { cat "$TMP/h2load.out" >&2; exit 1; }
+# h2load_run BODY PER_REQUEST ARGS...: h2load posts BODY PLANNED/PER_REQUEST
+# times, with the headers herald sends; YRATE: notices/s (h2load's own
+# req/s x PER_REQUEST), YCPU: h2load's CPU us per notice.
+h2load_run() {
+    local body=$1 per=$2
+    shift 2
+    local n=$(((PLANNED + per - 1) / per))
+    timed "$TMP/h2load" h2load -n "$n" -d "$body" -H 'Content-Type: application/json' \
+        -H 'Idempotency-Key: 3f0c6a5e0d2b4a7c9e1f5a6b7c8d9e0f' -H 'User-Agent: herald-http-push/1' "$@"
     grep -q " 0 failed, 0 errored" "$TMP/h2load.out" || { grep requests: "$TMP/h2load.out" >&2; exit 1; }
-    sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p' "$TMP/h2load.out" | awk '{ printf "%.0f", $1 }'
+    YRATE=$(sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p' "$TMP/h2load.out" | awk -v p="$per" '{ printf "%.0f", $1 * p }')
+    YCPU=$(cpu_us $((n * per)))
 }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-R_H1="" R_Y="" R_RATIO="" R_BATCH="" R_NULL="" R_T1="" R_T2="" R_YT="" CPU_H1="" CPU_BATCH=""
-CPU_T1="" CPU_T2=""
+# Per round, one line per setting in $TMP/rounds: NAME herald/s yardstick/s
+# ratio herald-CPU-us yardstick-CPU-us (per notice).
+: >"$TMP/rounds"
+pair() { # pair NAME BODY PER_REQUEST H2LOAD_ARGS...: herald run NAME, then its yardstick
+    local name=$1 body=$2 per=$3
+    shift 3
+    run_one "$name"
+    h2load_run "$body" "$per" "$@"
+    echo "$name $RATE $YRATE $(div "$RATE" "$YRATE") $CPU_US $YCPU" >>"$TMP/rounds"
+    echo "  round $round, $name: herald $(commas "$RATE")/s ($CPU_US us CPU), h2load ${*:1:$(($# - 1))} $(commas "$YRATE")/s ($YCPU us CPU), ratio $(div "$RATE" "$YRATE")"
+}
 for round in $(seq "$ROUNDS"); do
-    run_one h1
-    h1_rate=$RATE
-    CPU_H1="$CPU_H1 $CPU_US"
-    y=$(h2load_rate --h1 -c64 "http://127.0.0.1:$PORT/push")
-    run_one batch
-    b_rate=$RATE
-    CPU_BATCH="$CPU_BATCH $CPU_US"
+    pair h1 "$TMP/body.json" 1 --h1 -c64 "http://127.0.0.1:$PORT/push"
+    pair batch "$TMP/batch.json" 100 --h1 -c16 "http://127.0.0.1:$PORT/batch"
     run_one null
-    n_rate=$RATE
-    line="round $round: herald h1 $(commas "$h1_rate")/s, h2load --h1 -c64 $(commas "$y")/s, ratio $(div "$h1_rate" "$y"); batch $(commas "$b_rate") notices/s; null module $(commas "$n_rate")/s"
-    R_H1="$R_H1 $h1_rate" R_Y="$R_Y $y" R_RATIO="$R_RATIO $(div "$h1_rate" "$y")" R_BATCH="$R_BATCH $b_rate"
-    R_NULL="$R_NULL $n_rate"
+    echo "null $RATE - - $CPU_US -" >>"$TMP/rounds"
+    echo "  round $round, null module: $(commas "$RATE")/s ($CPU_US us CPU)"
     if [ "$TLS" = 1 ]; then
-        run_one tls1
-        t1=$RATE
-        CPU_T1="$CPU_T1 $CPU_US"
-        run_one tls2
-        t2=$RATE
-        CPU_T2="$CPU_T2 $CPU_US"
-        yt=$(h2load_rate -c1 -m64 "https://127.0.0.1:$TLS_PORT/push")
-        R_T1="$R_T1 $t1" R_T2="$R_T2 $t2" R_YT="$R_YT $yt"
-        line="$line; TLS: h1 $(commas "$t1")/s, h2 $(commas "$t2")/s, h2load h2 -c1 -m64 $(commas "$yt")/s"
+        pair tls1 "$TMP/body.json" 1 --h1 -c64 "https://127.0.0.1:$TLS_PORT/push"
+        pair tls2 "$TMP/body.json" 1 -c1 -m64 "https://127.0.0.1:$TLS_PORT/push"
     fi
-    echo "$line"
 done
 
 ok() { if awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; then echo "met"; else echo "NOT met"; fi; }
-m_h1=$(echo "$R_H1" | median) m_y=$(echo "$R_Y" | median) m_ratio=$(echo "$R_RATIO" | median)
-m_batch=$(echo "$R_BATCH" | median)
+col() { # col NAME COLUMN: median of that column over the rounds
+    awk -v n="$1" -v c="$2" '$1 == n { print $c }' "$TMP/rounds" | median
+}
+rng() { # rng NAME COLUMN: "min-max"
+    awk -v n="$1" -v c="$2" '$1 == n { print $c }' "$TMP/rounds" | sort -g | sed -n '1p;$p' | paste -sd- -
+}
 echo
-printf '%-44s %16s   %s\n' "measure (median of $ROUNDS)" "value" "note"
-printf '%-44s %16s   %s\n' "herald run, http-push HTTP/1.1, 64 conns" "$(commas "$m_h1") req/s" \
-    "plan + run, durable bookkeeping; $(echo "$CPU_H1" | median) us CPU per notice (both threads)"
-printf '%-44s %16s   %s\n' "h2load --h1 -c64, same server" "$(commas "$m_y") req/s" "same body, same rounds"
-printf '%-44s %16s   %s\n' "ratio herald / h2load (per round)" "$m_ratio" \
-    "target >= $TARGET_RATIO: $(ok "$m_ratio" "$TARGET_RATIO"); rounds:$R_RATIO"
-printf '%-44s %16s   %s\n' "batch mode, 100 per request, 16 in flight" "$(commas "$m_batch") notices/s" \
-    "$(div "$m_batch" "$m_h1")x one-per-request; $(echo "$CPU_BATCH" | median) us CPU per notice"
-m_null=$(echo "$R_NULL" | median)
-printf '%-44s %16s   %s\n' "same plan, null module (no HTTP)" "$(commas "$m_null") deliv/s" \
-    "the dispatcher's own ceiling here; batch mode reaches $(div "$m_batch" "$m_null") of it"
+echo "median of $ROUNDS rounds of $(commas "$PLANNED") notices; herald and h2load on the same connections and streams:"
+printf '%-40s %10s %10s %22s %10s %10s\n' "setting (h2load yardstick)" "herald/s" "h2load/s" \
+    "ratio (min-max)" "herald us" "h2load us"
+line() { # line NAME LABEL
+    printf '%-40s %10s %10s %22s %10s %10s\n' "$2" "$(commas "$(col "$1" 2)")" "$(commas "$(col "$1" 3)")" \
+        "$(col "$1" 4) ($(rng "$1" 4))" "$(col "$1" 5)" "$(col "$1" 6)"
+}
+line h1 "HTTP/1.1, 64 conns (--h1 -c64)"
+line batch "batch 100/req, 16 conns (--h1 -c16)"
 if [ "$TLS" = 1 ]; then
-    m_t1=$(echo "$R_T1" | median) m_t2=$(echo "$R_T2" | median) m_yt=$(echo "$R_YT" | median)
-    printf '%-44s %16s   %s\n' "TLS, HTTP/1.1 on 64 connections" "$(commas "$m_t1") req/s" \
-        "$(div "$m_t1" "$m_yt") of h2load h2 -c1 -m64; $(echo "$CPU_T1" | median) us CPU per notice"
-    printf '%-44s %16s   %s\n' "TLS, HTTP/2 on 1 connection, 64 streams" "$(commas "$m_t2") req/s" \
-        "$(div "$m_t2" "$m_yt") of h2load; h2/h1 $(div "$m_t2" "$m_t1"); $(echo "$CPU_T2" | median) us CPU per notice"
-    printf '%-44s %16s   %s\n' "h2load TLS h2 -c1 -m64" "$(commas "$m_yt") req/s" ""
+    line tls1 "TLS HTTP/1.1, 64 conns (--h1 -c64)"
+    line tls2 "TLS HTTP/2, 1 conn x 64 (-c1 -m64)"
+fi
+echo "(rates in notices/s; CPU in us per notice, user + sys of the client process, nginx's not counted)"
+echo
+m_h1=$(col h1 2) m_null=$(col null 2) m_batch=$(col batch 2) m_ratio=$(col h1 4)
+printf '%-44s %16s   %s\n' "ratio herald / h2load, HTTP/1.1" "$m_ratio" \
+    "target >= $TARGET_RATIO: $(ok "$m_ratio" "$TARGET_RATIO")"
+printf '%-44s %16s   %s\n' "batch mode / one notice per request" "$(div "$m_batch" "$m_h1")" \
+    "herald's batch notices/s over its HTTP/1.1 notices/s"
+printf '%-44s %16s   %s\n' "same plan, null module (no HTTP)" "$(commas "$m_null") deliv/s" \
+    "the dispatcher's own ceiling here ($(col null 5) us CPU); batch mode reaches $(div "$m_batch" "$m_null") of it"
+if [ "$TLS" = 1 ]; then
+    printf '%-44s %16s   %s\n' "TLS: herald HTTP/2 / herald HTTP/1.1" "$(div "$(col tls2 2)" "$(col tls1 2)")" \
+        "CPU per notice $(col tls2 5) us (h2) vs $(col tls1 5) us (h1)"
 fi

@@ -10,6 +10,7 @@ packages=(
   libcmocka-dev libesmtp-dev libcurl4-openssl-dev libnghttp2-dev
   python3 python3-aiosmtpd python3-cryptography python3-dkim
   tzdata valgrind
+  time curl                            # bench (GNU time: peak RSS, CPU per item; curl: push bench and tests)
   nginx-light nghttp2-client openssl   # http-push tests (TLS + HTTP/2 server) and bench (h2load)
   python3-yaml python3-nacl postfix    # smtp tests (locales, Ed25519 DKIM) and bench (smtp-sink/-source)
   clang libclang-rt-14-dev             # fuzz targets (libFuzzer, tests/fuzz)
