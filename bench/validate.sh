@@ -25,14 +25,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 
-case ${HERALD_BENCH_SIZE:-normal} in
-normal) SIZES="1000000 2000000 4000000" ;;
-tiny) SIZES="16000 32000 64000" ;;
-*)
-    echo "bench: HERALD_BENCH_SIZE must be normal or tiny, not '${HERALD_BENCH_SIZE}'" >&2
-    exit 2
-    ;;
-esac
+if tiny; then SIZES="16000 32000 64000"; else SIZES="1000000 2000000 4000000"; fi
 SHAPES=${HERALD_BENCH_SHAPES:-keys anchors blocks quoted waves}
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/herald-bench-validate.XXXXXX")
