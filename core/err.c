@@ -1,49 +1,10 @@
 #include "herald/err.h"
+#include "herald/utf8.h"
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The code point of the UTF-8 sequence at s (n bytes left) and its length
- * in *len, or -1 when it is not UTF-8 (overlong, surrogate, past
- * U+10FFFF, cut short). */
-static long utf8_decode(const unsigned char *s, size_t n, size_t *len)
-{
-    unsigned char c = s[0];
-    unsigned long cp, min;
-    size_t k;
-    if (c < 0x80) {
-        *len = 1;
-        return c;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        k = 2;
-        cp = c & 0x1F;
-        min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        k = 3;
-        cp = c & 0x0F;
-        min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        k = 4;
-        cp = c & 0x07;
-        min = 0x10000;
-    } else {
-        return -1;
-    }
-    if (n < k)
-        return -1;
-    for (size_t i = 1; i < k; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return -1;
-        cp = cp << 6 | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return -1;
-    *len = k;
-    return (long)cp;
-}
 
 /* Code points a terminal or a reader could be fooled by: C1 controls, the
  * line and paragraph separators, the bidirectional marks, embeddings,
@@ -64,7 +25,7 @@ size_t hd_err_escape(char *out, size_t cap, const char *str, size_t len)
     while (i < len) {
         char tmp[8];
         size_t k, n = 0;
-        long cp = utf8_decode(s + i, len - i, &k);
+        long cp = hd_utf8_decode(s + i, len - i, &k);
         if (cp < 0) {
             k = 1;
             n = (size_t)snprintf(tmp, sizeof tmp, "\\x%c%c", hex[s[i] >> 4], hex[s[i] & 15]);

@@ -6,6 +6,7 @@
  * allocates the A-label form of an internationalised domain (freed at once).
  */
 #include "herald/audience.h"
+#include "herald/utf8.h"
 
 #include <idn2.h>
 #include <stdint.h>
@@ -35,41 +36,15 @@ static const char *text_problem(const unsigned char *s, size_t len, size_t *at)
 {
     size_t i = 0;
     while (i < len) {
-        unsigned c = s[i];
-        uint32_t cp, min;
         size_t n;
-        if (c < 0x80) {
-            if (c < 0x20 || c == 0x7F)
+        long cp;
+        if (s[i] < 0x80) {
+            if (s[i] < 0x20 || s[i] == 0x7F)
                 return (*at = i, "control character");
             i++;
             continue;
         }
-        /* 0x80-0xC1 cannot start a sequence (continuation bytes, or a lead
-         * byte that could only encode an overlong form); F5-FF never occur. */
-        if (c >= 0xC2 && c <= 0xDF) {
-            n = 2;
-            cp = c & 0x1F;
-            min = 0x80;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 3;
-            cp = c & 0x0F;
-            min = 0x800;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 4;
-            cp = c & 0x07;
-            min = 0x10000;
-        } else {
-            return (*at = i, "bad UTF-8");
-        }
-        if (len - i < n)
-            return (*at = i, "bad UTF-8");
-        for (size_t k = 1; k < n; k++) {
-            unsigned b = s[i + k];
-            if ((b & 0xC0) != 0x80)
-                return (*at = i, "bad UTF-8");
-            cp = cp << 6 | (b & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        if ((cp = hd_utf8_decode(s + i, len - i, &n)) < 0)
             return (*at = i, "bad UTF-8");
         if (cp <= 0x9F)
             return (*at = i, "control character"); /* C1: U+0080-U+009F */

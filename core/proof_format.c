@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "herald/utf8.h"
 #include "proof_internal.h"
 
 /* The canonical form is what Python's json.dumps(obj, sort_keys=True,
@@ -15,42 +16,13 @@
  * Bytes that are not UTF-8 become U+FFFD. */
 static size_t utf8_decode(const uint8_t *s, size_t n, uint32_t *cp)
 {
-    uint8_t c = s[0];
     size_t len;
-    uint32_t v, lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-        v = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        v = c & 0x0F;
-        if (c == 0xE0)
-            lo = 0xA0;
-        if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        v = c & 0x07;
-        if (c == 0xF0)
-            lo = 0x90;
-        if (c == 0xF4)
-            hi = 0x8F;
-    } else {
+    long v = hd_utf8_decode(s, n, &len);
+    if (v < 0) {
         *cp = 0xFFFD;
         return 1;
     }
-    if (n < len || s[1] < lo || s[1] > hi) {
-        *cp = 0xFFFD;
-        return 1;
-    }
-    for (size_t i = 1; i < len; i++) {
-        if (i > 1 && (s[i] < 0x80 || s[i] > 0xBF)) {
-            *cp = 0xFFFD;
-            return 1;
-        }
-        v = v << 6 | (s[i] & 0x3F);
-    }
-    *cp = v;
+    *cp = (uint32_t)v;
     return len;
 }
 
