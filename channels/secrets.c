@@ -2,6 +2,7 @@
  * reports (registry.h: struct hd_secrets). One place for every built-in
  * module, so a service that echoes credentials in its replies cannot put
  * them into the store, the proofs or the log. */
+#define _GNU_SOURCE /* memmem */
 #include <openssl/crypto.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -59,26 +60,13 @@ void hd_secrets_free(struct hd_secrets *sec)
     sec->n = 0;
 }
 
-/* memmem without _GNU_SOURCE. */
-static const char *find(const char *h, size_t hl, const char *n, size_t nl)
-{
-    for (const char *p = h; nl <= hl && p <= h + (hl - nl); p++) {
-        p = memchr(p, n[0], (size_t)(h + (hl - nl) - p) + 1);
-        if (p == NULL)
-            return NULL;
-        if (memcmp(p, n, nl) == 0)
-            return p;
-    }
-    return NULL;
-}
-
 /* The first secret occurring in text[0..len) at the lowest position. */
 static const char *find_first(const struct hd_secrets *sec, const char *text, size_t len,
                               size_t *which)
 {
     const char *best = NULL;
     for (size_t i = 0; i < sec->n; i++) {
-        const char *p = find(text, len, sec->s[i], sec->len[i]);
+        const char *p = memmem(text, len, sec->s[i], sec->len[i]);
         if (p && (best == NULL || p < best || (p == best && sec->len[i] > sec->len[*which]))) {
             best = p;
             *which = i;

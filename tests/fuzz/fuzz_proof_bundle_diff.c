@@ -20,6 +20,7 @@
  *
  * Seeds: tests/fuzz/corpus/proof_bundle_diff/. Build: tests/fuzz/README-proofs.md.
  */
+#define _GNU_SOURCE /* memmem */
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>

@@ -9,7 +9,9 @@
 #include "herald/link.h"
 #include "herald/region.h"
 
-/* Lines and the length of line want (1-based) of the file at path. */
+/* Lines and the length of line want (1-based) of the file at path, with
+ * line breaks as YAML has them (and libyaml's marks count them): LF, CRLF
+ * and a lone CR. */
 static size_t file_lines(const char *path, unsigned long want, size_t *want_len)
 {
     FILE *f = fopen(path, "rb");
@@ -19,6 +21,12 @@ static size_t file_lines(const char *path, unsigned long want, size_t *want_len)
     if (f == NULL)
         return 0;
     while ((c = fgetc(f)) != EOF) {
+        if (c == '\r') {
+            int next = fgetc(f);
+            if (next != '\n' && next != EOF)
+                ungetc(next, f);
+            c = '\n';
+        }
         if (c == '\n') {
             if (lines == want)
                 *want_len = len;
