@@ -1767,6 +1767,32 @@ static void release(struct disp *d)
         close(d->lock_fd);
 }
 
+int hd_dispatch_alive(struct hd_store *s, const char *dir, bool *alive, struct hd_err *err)
+{
+    struct hd_err oerr = {0};
+    *alive = false;
+    int fd = hd_private_file_open(s->dirfd, "run.lock", dir, O_RDONLY, S_IWGRP | S_IWOTH,
+                                  "run lock file", &oerr);
+    if (fd < 0) {
+        if (oerr.code == HD_EX_NOINPUT) /* no run ever started here */
+            return 0;
+        *err = oerr;
+        return -1;
+    }
+    int rc = 0;
+    if (flock(fd, LOCK_SH | LOCK_NB) == 0)
+        flock(fd, LOCK_UN);
+    else if (errno == EWOULDBLOCK)
+        *alive = true;
+    else {
+        hd_err_set(err, HD_EX_IOERR, "%s/run.lock: cannot probe the lock: %s", dir,
+                   strerror(errno));
+        rc = -1;
+    }
+    close(fd);
+    return rc;
+}
+
 const char *hd_run_outcome_name(enum hd_run_outcome o)
 {
     switch (o) {
@@ -1851,9 +1877,15 @@ int hd_dispatch_run(const struct hd_campaign *c, const struct hd_dispatch_opts *
                                      S_IWGRP | S_IWOTH, "run lock file", err);
     if (d.lock_fd < 0)
         goto out;
-    if (flock(d.lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        hd_err_set(err, HD_EX_TEMPFAIL, "another `herald run` is using %s", dir);
-        goto out;
+    /* `herald status` probes the lock with a shared lock held for an
+     * instant (hd_dispatch_alive): retry for up to 100 ms before deciding
+     * another dispatcher holds it. */
+    for (int tries = 0; flock(d.lock_fd, LOCK_EX | LOCK_NB) != 0; tries++) {
+        if (errno != EWOULDBLOCK || tries == 50) {
+            hd_err_set(err, HD_EX_TEMPFAIL, "another `herald run` is using %s", dir);
+            goto out;
+        }
+        nanosleep(&(struct timespec){0, 2000000L}, NULL);
     }
     if (hd_link_secret_load(&d.secret, c->link_secret_env, c->link_secret_file, err) != 0)
         goto out;

@@ -75,4 +75,15 @@ const char *hd_run_outcome_name(enum hd_run_outcome o);
 int hd_dispatch_run(const struct hd_campaign *c, const struct hd_dispatch_opts *opts,
                     struct hd_dispatch_result *result, struct hd_err *err);
 
+/* Whether a dispatcher holds the store's run lock (run.lock in the state
+ * directory dir, opened through s, checked like the store's own files). A
+ * dispatcher that died (kill -9, power loss) holds none: the deliveries it
+ * left in flight are uncertain until the next run re-sends or holds them.
+ * Probes with a shared lock held for an instant (a dispatcher starting then
+ * retries its exclusive lock for a moment); reads and creates nothing else.
+ * Returns 0 with *alive set (false when run.lock does not exist: never run);
+ * -1 with err (HD_EX_CONFIG for an untrusted lock file, HD_EX_IOERR). */
+struct hd_store;
+int hd_dispatch_alive(struct hd_store *s, const char *dir, bool *alive, struct hd_err *err);
+
 #endif
