@@ -272,7 +272,7 @@ int hd_cmd_status(int argc, char **argv)
         json_object_foreach(json_object_get(ctl, "halted"), key, x)
             printf("HALTED: wave %s: %s\n", key, json_string_value(x));
         if (uncertain_inflight)
-            printf("UNCERTAIN: %" PRIu64 " deliveries were in flight when the last run died "
+            printf("UNCERTAIN: %" PRIu64 " deliveries were in flight when the last run ended "
                    "(`herald status --uncertain` lists them; the next run re-sends them, or holds "
                    "them with --inflight=hold)\n",
                    uncertain_inflight);

@@ -61,7 +61,7 @@ assert all(r["state"] == "inflight" and r["channel"] == "email" for r in rows), 
 PY
 [ "$(q 's["uncertain_inflight"]')" = "$inflight" ] || fail "status --json uncertain: $(q 's.get("uncertain_inflight")')"
 expect_exit 0 "$HERALD" status "$camp" --state-dir "$state"
-grep -q "^UNCERTAIN: $inflight deliveries were in flight when the last run died" "$WORK/out" ||
+grep -q "^UNCERTAIN: $inflight deliveries were in flight when the last run ended" "$WORK/out" ||
   fail "status text: $(cat "$WORK/out")"
 pass "right after kill -9: --uncertain (text, --json) and status list the $inflight in flight"
 
