@@ -12,6 +12,7 @@
 
 #include "cmd.h"
 #include "herald/clock.h"
+#include "herald/dispatch.h"
 #include "herald/plan.h"
 #include "herald/store.h"
 
@@ -69,7 +70,10 @@ static json_t *meta_json(MDB_txn *txn, struct hd_store *s, const char *key)
     return j;
 }
 
-static int list_uncertain(MDB_txn *txn, struct hd_store *s, const struct hd_campaign *c, bool json)
+/* dead_run: no dispatcher holds the run lock, so what is in flight was left
+ * by a run that died: it may have reached the service, uncertain at once. */
+static int list_uncertain(MDB_txn *txn, struct hd_store *s, const struct hd_campaign *c, bool json,
+                          bool dead_run)
 {
     MDB_cursor *cur;
     MDB_val k, v;
@@ -81,7 +85,7 @@ static int list_uncertain(MDB_txn *txn, struct hd_store *s, const struct hd_camp
         struct hd_person_rec p;
         MDB_val pk = {10, k.mv_data}, pv;
         if (k.mv_size != 11 || hd_delivery_rec_decode(v.mv_data, v.mv_size, &r) != 0 ||
-            !(r.flags & HD_DF_UNCERTAIN))
+            !((r.flags & HD_DF_UNCERTAIN) || (dead_run && r.state == HD_DS_INFLIGHT)))
             continue;
         if (mdb_get(txn, s->persons, &pk, &pv) != 0 ||
             hd_person_rec_decode(pv.mv_data, pv.mv_size, &p) != 0)
@@ -149,8 +153,13 @@ int hd_cmd_status(int argc, char **argv)
         code = hd_cli_fail(err.code, "status: %s", err.msg);
         goto out;
     }
+    bool alive = false;
+    if (hd_dispatch_alive(s, state_dir, &alive, &err) != 0) {
+        code = hd_cli_fail(err.code, "status: %s", err.msg);
+        goto out;
+    }
     if (uncertain) {
-        code = list_uncertain(txn, s, c, json);
+        code = list_uncertain(txn, s, c, json, !alive);
         goto out;
     }
     size_t nw = c->nwaves ? c->nwaves : 1;
@@ -235,10 +244,15 @@ int hd_cmd_status(int argc, char **argv)
                                 : json_null());
         json_object_set_new(channels, c->channels[ch].name, o);
     }
+    /* In flight with no dispatcher alive: left by a run that died. */
+    uint64_t uncertain_inflight = 0;
+    for (uint8_t ch = 0; !alive && ch < c->nchannels; ch++)
+        uncertain_inflight += chan[ch][HD_DS_INFLIGHT];
     free(wave);
-    json_t *out = json_pack("{s:s, s:s, s:b, s:o, s:o, s:o, s:o}", "campaign", c->id, "state_dir",
-                            state_dir, "running", running, "channels", channels, "waves", waves,
-                            "shards", shards, "control", control ? control : json_object());
+    json_t *out = json_pack(
+        "{s:s, s:s, s:b, s:o, s:o, s:o, s:o, s:I}", "campaign", c->id, "state_dir", state_dir,
+        "running", running, "channels", channels, "waves", waves, "shards", shards, "control",
+        control ? control : json_object(), "uncertain_inflight", (json_int_t)uncertain_inflight);
     json_decref(progress);
     if (json) {
         json_dumpf(out, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -257,6 +271,11 @@ int hd_cmd_status(int argc, char **argv)
             printf("PAUSED: wave %s\n", json_string_value(x));
         json_object_foreach(json_object_get(ctl, "halted"), key, x)
             printf("HALTED: wave %s: %s\n", key, json_string_value(x));
+        if (uncertain_inflight)
+            printf("UNCERTAIN: %" PRIu64 " deliveries were in flight when the last run ended "
+                   "(`herald status --uncertain` lists them; the next run re-sends them, or holds "
+                   "them with --inflight=hold)\n",
+                   uncertain_inflight);
         /* The pending column widens to fit "N (D deferred)" cells. */
         int pw = 9, spw = 9;
         bool any_deferred = false;

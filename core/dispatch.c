@@ -76,7 +76,34 @@ struct outbox {
     pthread_mutex_t lock;
     struct outcomes q;
     bool oom;
+    /* for host_log: the run's log settings, read-only while modules run */
+    enum hd_log_format log_format;
+    bool live_progress;
+    const char *campaign_id;
 };
+
+/* One log line on stderr, as text or a JSON object; raw is escaped here
+ * (messages carry campaign, audience and server text). Called by the writer
+ * and, through host_log, by module threads: one fprintf per line. */
+static void log_line(enum hd_log_format format, bool live_progress, const char *campaign_id,
+                     const char *level, const char *raw)
+{
+    char msg[1024];
+    hd_err_escape(msg, sizeof msg, raw, strlen(raw));
+    if (live_progress)
+        fputs("\r\033[K", stderr);
+    if (format == HD_LOG_JSON) {
+        json_t *o = json_pack("{s:I, s:s, s:s, s:s}", "time_ms", (json_int_t)hd_now_ms(), "level",
+                              level, "campaign", campaign_id, "message", msg);
+        char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        if (s)
+            fprintf(stderr, "%s\n", s);
+        free(s);
+        json_decref(o);
+    } else {
+        fprintf(stderr, "herald: %s: %s\n", level, msg);
+    }
+}
 
 static int put_text(struct hd_buf *b, const char *s, size_t max)
 {
@@ -123,12 +150,12 @@ static void host_report(void *ctx, const struct hd_outcome *o)
 
 static void host_log(void *ctx, int level, const char *message)
 {
-    (void)ctx;
-    fprintf(stderr, "herald: %s: %s\n",
-            level == 0   ? "error"
-            : level == 1 ? "warning"
-                         : "info",
-            message);
+    const struct outbox *box = ctx;
+    log_line(box->log_format, box->live_progress, box->campaign_id,
+             level == 0   ? "error"
+             : level == 1 ? "warning"
+                          : "info",
+             message ? message : "");
 }
 
 /* ---- the dispatcher's state ---------------------------------------------------- */
@@ -362,29 +389,12 @@ static void logf_(struct disp *d, const char *level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void logf_(struct disp *d, const char *level, const char *fmt, ...)
 {
-    char raw[1024], msg[1024];
+    char raw[1024];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(raw, sizeof raw, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
-    /* Messages carry campaign and audience text: escaped like every error. */
-    hd_err_escape(msg, sizeof msg, raw,
-                  n < 0                    ? 0
-                  : (size_t)n < sizeof raw ? (size_t)n
-                                           : sizeof raw - 1);
-    if (d->opts->live_progress)
-        fputs("\r\033[K", stderr);
-    if (d->opts->log_format == HD_LOG_JSON) {
-        json_t *o = json_pack("{s:I, s:s, s:s, s:s}", "time_ms", (json_int_t)hd_now_ms(), "level",
-                              level, "campaign", d->c->id, "message", msg);
-        char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-        if (s)
-            fprintf(stderr, "%s\n", s);
-        free(s);
-        json_decref(o);
-    } else {
-        fprintf(stderr, "herald: %s: %s\n", level, msg);
-    }
+    log_line(d->opts->log_format, d->opts->live_progress, d->c->id, level, raw);
 }
 
 /* ---- control: pauses and halts from other processes ------------------------------- */
@@ -1757,6 +1767,78 @@ static void release(struct disp *d)
         close(d->lock_fd);
 }
 
+int hd_dispatch_alive(struct hd_store *s, const char *dir, bool *alive, struct hd_err *err)
+{
+    struct hd_err oerr = {0};
+    *alive = false;
+    int fd = hd_private_file_open(s->dirfd, "run.lock", dir, O_RDONLY, S_IWGRP | S_IWOTH,
+                                  "run lock file", &oerr);
+    if (fd < 0) {
+        if (oerr.code == HD_EX_NOINPUT) /* no run ever started here */
+            return 0;
+        *err = oerr;
+        return -1;
+    }
+    int rc = 0;
+    if (flock(fd, LOCK_SH | LOCK_NB) == 0)
+        flock(fd, LOCK_UN);
+    else if (errno == EWOULDBLOCK)
+        *alive = true;
+    else {
+        hd_err_set(err, HD_EX_IOERR, "%s/run.lock: cannot probe the lock: %s", dir,
+                   strerror(errno));
+        rc = -1;
+    }
+    close(fd);
+    return rc;
+}
+
+const char *hd_run_outcome_name(enum hd_run_outcome o)
+{
+    switch (o) {
+    case HD_RUN_COMPLETE:
+        return "complete";
+    case HD_RUN_STOPPED:
+        return "stopped";
+    case HD_RUN_CANARY_HALT:
+        return "canary_halt";
+    case HD_RUN_PAUSED:
+        return "paused";
+    case HD_RUN_FAILURES:
+        return "failures";
+    }
+    return "unknown";
+}
+
+/* After a run that ended without an error: how it ended, for the caller's
+ * exit code. Failed and held deliveries are counted over the whole store, so
+ * a re-run that sends nothing still tells that the campaign has failures. */
+static int finish_outcome(struct disp *d)
+{
+    struct hd_dispatch_result *r = d->res;
+    if (txn_open(d) != 0)
+        return -1;
+    r->failed_total = r->held_total = 0;
+    for (size_t s = 0; s < d->nshards; s++)
+        for (uint8_t ch = 0; ch < d->c->nchannels; ch++) {
+            r->failed_total += hd_store_counter_get(
+                d->txn, d->store, hd_counter_key(d->shards[s].id, ch, HD_DS_FAILED));
+            r->held_total += hd_store_counter_get(d->txn, d->store,
+                                                  hd_counter_key(d->shards[s].id, ch, HD_DS_HELD));
+        }
+    if (txn_commit(d) != 0)
+        return -1;
+    bool halted = false;
+    for (size_t w = 0; w < d->nwaves; w++)
+        halted = halted || d->canary[w].halted;
+    r->outcome = d->stopping                         ? HD_RUN_STOPPED
+                 : !r->complete && halted            ? HD_RUN_CANARY_HALT
+                 : !r->complete || r->held_total > 0 ? HD_RUN_PAUSED
+                 : r->failed_total > 0               ? HD_RUN_FAILURES
+                                                     : HD_RUN_COMPLETE;
+    return 0;
+}
+
 int hd_dispatch_run(const struct hd_campaign *c, const struct hd_dispatch_opts *opts,
                     struct hd_dispatch_result *result, struct hd_err *err)
 {
@@ -1778,6 +1860,9 @@ int hd_dispatch_run(const struct hd_campaign *c, const struct hd_dispatch_opts *
     d.host.report = host_report;
     d.host.log = host_log;
     d.host.ctx = &d.box;
+    d.box.log_format = opts->log_format;
+    d.box.live_progress = opts->live_progress;
+    d.box.campaign_id = c->id;
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
 
     if (dir == NULL) { /* not a copy of opts->state_dir: one cut short is another path */
@@ -1792,9 +1877,15 @@ int hd_dispatch_run(const struct hd_campaign *c, const struct hd_dispatch_opts *
                                      S_IWGRP | S_IWOTH, "run lock file", err);
     if (d.lock_fd < 0)
         goto out;
-    if (flock(d.lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        hd_err_set(err, HD_EX_TEMPFAIL, "another `herald run` is using %s", dir);
-        goto out;
+    /* `herald status` probes the lock with a shared lock held for an
+     * instant (hd_dispatch_alive): retry for up to 100 ms before deciding
+     * another dispatcher holds it. */
+    for (int tries = 0; flock(d.lock_fd, LOCK_EX | LOCK_NB) != 0; tries++) {
+        if (errno != EWOULDBLOCK || tries == 50) {
+            hd_err_set(err, HD_EX_TEMPFAIL, "another `herald run` is using %s", dir);
+            goto out;
+        }
+        nanosleep(&(struct timespec){0, 2000000L}, NULL);
     }
     if (hd_link_secret_load(&d.secret, c->link_secret_env, c->link_secret_file, err) != 0)
         goto out;
@@ -1883,6 +1974,8 @@ settle:
     }
     if (d.opts->live_progress)
         fputs("\r\033[K", stderr);
+    if (rc == 0 && finish_outcome(&d) != 0)
+        rc = -1;
     goto out;
 oom:
     hd_err_set(err, HD_EX_SOFTWARE, "out of memory");

@@ -425,3 +425,20 @@ crash_check() {
   cat "$WORK/verify.out"
   EXTRA=$(sed -n 's/.* extra_copies=\([0-9]*\) .*/\1/p' "$WORK/verify.out")
 }
+
+# run_told CAMPAIGN STATE TIMEOUT ARGS... : `herald run CAMPAIGN --state-dir
+# STATE ARGS` (output in $WORK/out and $WORK/err) whose exit code must be the
+# one its end state calls for (docs/exit-codes.md): 3 with work left (held,
+# pending), else 2 with failed deliveries, else 0. For tests whose faults make
+# failures or holds on purpose, in numbers they check themselves.
+run_told() {
+  local camp=$1 st=$2 t=$3 got=0 want
+  shift 3
+  timeout "$t" "$HERALD" run "$camp" --state-dir "$st" "$@" >"$WORK/out" 2>"$WORK/err" || got=$?
+  want=$("$HERALD" status "$camp" --state-dir "$st" --json | python3 -c '
+import json, sys
+ch = json.load(sys.stdin)["channels"].values()
+left = sum(c["pending"] + c["inflight"] + c["retry"] + c["held"] for c in ch)
+print(3 if left else 2 if sum(c["failed"] for c in ch) else 0)')
+  [ "$got" -eq "$want" ] || { cat "$WORK/err" >&2; fail "run exit $got, expected $want for its end state: $camp"; }
+}

@@ -40,7 +40,8 @@ wave() {
               for st in ('pending', 'sent', 'failed'))"
 }
 
-expect_exit 0 timeout 60 "$HERALD" run "$camp" --state-dir "$state"
+# exit 4: a canary halt (docs/exit-codes.md)
+expect_exit 4 timeout 60 "$HERALD" run "$camp" --state-dir "$state"
 grep -q 'wave "first" halted: canary' "$WORK/err" || fail "no halt logged: $(cat "$WORK/err")"
 grep -q 'only paused or halted work remains' "$WORK/err" || fail "no word on halted work: $(cat "$WORK/err")"
 grep -q 'run stopped' "$WORK/err" || fail "run summary: $(tail -1 "$WORK/err")"
@@ -61,7 +62,8 @@ pass "the halt shows in status and the audit log"
 
 # Durable: a re-run sends nothing of the halted wave.
 before=$(wave first)
-expect_exit 0 timeout 60 "$HERALD" run "$camp" --state-dir "$state"
+# exit 4: a canary halt (docs/exit-codes.md)
+expect_exit 4 timeout 60 "$HERALD" run "$camp" --state-dir "$state"
 [ "$(wave first)" = "$before" ] || fail "a re-run sent to the halted wave: $before -> $(wave first)"
 [ "$(q "'first' in s['control']['halted']")" = True ] || fail "the re-run lifted the halt"
 pass "the halt survives a re-run"
@@ -74,7 +76,8 @@ expect_exit 0 "$HERALD" status "$camp" --state-dir "$state"
 mdb_dump -p -s audit "$state" | grep '"action":"unpause"' | grep '"wave":"first"' |
   grep -q '"by":"e2e-operator"' || fail "unpause not audited"
 # The next run sends to the wave again (and, failing as much, halts it again).
-expect_exit 0 timeout 60 "$HERALD" run "$camp" --state-dir "$state"
+# exit 4: a canary halt (docs/exit-codes.md)
+expect_exit 4 timeout 60 "$HERALD" run "$camp" --state-dir "$state"
 read -r pending2 sent2 failed2 <<<"$(wave first)"
 echo "wave first after unpause and a run: pending $pending2, sent $sent2, failed $failed2"
 [ "$sent2" -gt "$sent" ] && [ "$pending2" -lt "$pending" ] || fail "the unpaused wave did not resume"

@@ -42,7 +42,8 @@ sent=$(q 'n(None,"email","sent")')
 [ "$sent" -lt 300 ] || fail "the run finished before the kill"
 pass "SIGKILL mid-run left $inflight deliveries in flight ($sent sent)"
 
-expect_exit 0 timeout 120 "$HERALD" run "$camp" --state-dir "$state" --inflight=hold
+# exit 3: held work is left for review (docs/exit-codes.md)
+expect_exit 3 timeout 120 "$HERALD" run "$camp" --state-dir "$state" --inflight=hold
 grep -q "$inflight deliveries were in flight when the last run stopped: held for review" "$WORK/err" ||
   fail "no word on held deliveries: $(cat "$WORK/err")"
 grep -q "run complete: $((300 - sent - inflight)) sent, 0 failed, .* $inflight held" "$WORK/err" ||

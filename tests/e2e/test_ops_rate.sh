@@ -60,6 +60,6 @@ pass "status --json reports the running rate ($rate/s)"
 kill -TERM "$run"
 got=0
 wait "$run" || got=$?
-[ "$got" -eq 0 ] || fail "SIGTERM: exit $got"
+[ "$got" -eq 5 ] || fail "SIGTERM: exit $got, expected 5 (stopped by a signal)"
 grep -q 'run stopped' "$WORK/run.log" || fail "no stop summary: $(tail -2 "$WORK/run.log")"
 pass "SIGTERM stops the run cleanly"

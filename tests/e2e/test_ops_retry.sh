@@ -30,7 +30,8 @@ channels:
       permanent_every: 10
 EOF
 expect_exit 0 "$HERALD" plan "$camp" --state-dir "$state"
-expect_exit 0 "$HERALD" run "$camp" --state-dir "$state"
+# exit 2: failed deliveries (docs/exit-codes.md)
+expect_exit 2 "$HERALD" run "$camp" --state-dir "$state"
 grep -q 'run complete: 1296 sent, 144 failed' "$WORK/err" || fail "first run: $(tail -1 "$WORK/err")"
 
 # Every (country, channel, state) count, as JSON.
@@ -71,7 +72,8 @@ pass "retry --failed --channel email --country DE requeued exactly DE's $de_fail
 # The same campaign runs again (no replan): the requeued ones go out; every
 # 10th message of this run fails again, nothing else moves.
 again=$((de_failed / 10))
-expect_exit 0 "$HERALD" run "$camp" --state-dir "$state"
+# exit 2: failed deliveries (docs/exit-codes.md)
+expect_exit 2 "$HERALD" run "$camp" --state-dir "$state"
 grep -q "run complete: $((de_failed - again)) sent, $again failed" "$WORK/err" ||
   fail "re-run: $(tail -1 "$WORK/err")"
 counts >"$WORK/final.json"

@@ -82,7 +82,7 @@ kill -TERM "$run"
 got=0
 timeout 30 tail --pid="$run" -f /dev/null || fail "SIGTERM did not stop the waiting run"
 wait "$run" || got=$?
-[ "$got" -eq 0 ] || fail "run exit $got: $(cat "$WORK/run.log")"
+[ "$got" -eq 5 ] || fail "run exit $got, expected 5 (stopped by a signal): $(cat "$WORK/run.log")"
 grep -q 'run stopped: 30 sent, 0 failed, 0 retries scheduled, 50 deferred by send windows' "$WORK/run.log" ||
   fail "run summary: $(tail -2 "$WORK/run.log")"
 [ "$(q 'n(None,"email","sent"), n("FR","email","pending"), n(None,"email","deferred")')" = "(30, 20, 20)" ] ||

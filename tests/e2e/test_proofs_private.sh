@@ -57,7 +57,8 @@ proofs:
   key_id: pk-private
 EOF
 expect_exit 0 "$HERALD" plan "$camp" --state-dir "$WORK/state"
-expect_exit 0 "$HERALD" run "$camp" --state-dir "$WORK/state" --ignore-send-window
+# exit 2: the run finished with failed deliveries (a 550 reply, by design here)
+expect_exit 2 "$HERALD" run "$camp" --state-dir "$WORK/state" --ignore-send-window
 expect_exit 0 "$HERALD" keys generate --out "$WORK/signing"
 bundle=$WORK/bundle
 expect_exit 0 "$HERALD" proofs export "$camp" --state-dir "$WORK/state" --out "$bundle" --key "$WORK/signing.key" --csv

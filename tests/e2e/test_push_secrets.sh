@@ -23,7 +23,8 @@ auth:
   allow_insecure: true
 max_in_flight: 4"
 expect_exit 0 "$HERALD" plan "$camp" --state-dir "$WORK/st"
-expect_exit 0 timeout 60 "$HERALD" run "$camp" --state-dir "$WORK/st" --ignore-send-window
+# exit 2: the run finished with failed deliveries (the echo_auth 400s, by design here)
+expect_exit 2 timeout 60 "$HERALD" run "$camp" --state-dir "$WORK/st" --ignore-send-window
 cp "$WORK/err" "$WORK/run.err"
 grep -q "run complete" "$WORK/run.err" || fail "run: $(tail -3 "$WORK/run.err")"
 echoed=$(grep -c '"fault":"echo_auth"' "$WORK/s1/requests.jsonl" || true)

@@ -24,7 +24,8 @@ usage:
   --exact                   every expected (person, channel) delivered exactly once
   --uncertain FILE          `herald status --uncertain` output: every extra copy
                             must be listed there (and the list must match the
-                            store's uncertain flags)
+                            store's uncertain flags and the deliveries left in
+                            flight)
   --light                   emails: only the key (Message-ID) and the SHA-256
                             of the bytes, not parsed (the crash tests, where
                             copies count and the bytes must be the recorded
@@ -602,7 +603,11 @@ def main():
         for pr, n in sorted(extra.items())[:20]:
             bad(f"delivered {n} times: person {persons[pr[0]]['id']!r} on {channels[pr[1]][0]}")
         bad(f"--exact: {len(extra)} pairs delivered more than once")
-    flagged = {pr for pr, rec in deliveries.items() if rec["flags"] & DF_UNCERTAIN}
+    # `status --uncertain` with no dispatcher alive (always, when this runs)
+    # lists the flagged deliveries and those a stopped or dead run left in
+    # flight.
+    flagged = {pr for pr, rec in deliveries.items()
+               if rec["flags"] & DF_UNCERTAIN or rec["state"] == "inflight"}
     listed = set()
     if a.uncertain:
         by_id = {(p["id"]): k for k, p in persons.items()}
