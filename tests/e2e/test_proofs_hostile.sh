@@ -103,7 +103,7 @@ PY
   printf '  %-22s %s | %s\n' "$name" "$(head -1 "$t.herald")" "$(head -1 "$t.python")"
   n=$((n + 1))
 }
-L=$(grep -n '"attempts":1,.*"message_id":"' "$bundle/records.jsonl" | head -1 | cut -d: -f1)
+L=$(grep -m1 -n '"attempts":1,.*"message_id":"' "$bundle/records.jsonl" | cut -d: -f1)
 [ -n "$L" ] || fail "no email delivery in the bundle"
 grep -q '"kind":"exclusion"' <(sed -n 1p "$bundle/records.jsonl") || fail "line 1 is not an exclusion"
 # mid FRAGMENT: put FRAGMENT (Python bytes-literal text) at the start of the message_id
