@@ -574,6 +574,27 @@ static void load_proofs(struct ctx *x, const struct hd_ynode *root)
                "comes from (never the key itself)");
 }
 
+/* state: where the store lives (herald/statedir.h); only dir for now. */
+static void load_state(struct ctx *x, const struct hd_ynode *root)
+{
+    static const char *const keys[] = {"dir", NULL};
+    const struct hd_ynode *l = want_map(x, hd_ymap_get(root, "state"), "state");
+    const struct hd_ynode *n;
+    const char *s;
+
+    if (l == NULL)
+        return;
+    check_keys(x, l, keys, "state");
+    if ((n = hd_ymap_get(l, "dir")) && (s = want_str(x, n, "state.dir"))) {
+        if (*s == '\0')
+            err_at(x, n,
+                   "state.dir is empty: name the state store's directory, or leave state: "
+                   "out for <campaign folder>/herald-state/<id>");
+        else
+            x->c->state_dir = resolve_path(x->c, s);
+    }
+}
+
 static void load_vars(struct ctx *x, const struct hd_ynode *root)
 {
     struct hd_campaign *c = x->c;
@@ -1262,10 +1283,11 @@ static void snapshot_hash(struct hd_campaign *c)
 struct hd_campaign *hd_campaign_load(const char *path, const struct hd_campaign_opts *opts,
                                      struct hd_diags *diags)
 {
-    static const char *const keys[] = {
-        "id",      "description", "reference_date", "vars",        "audience", "objection_link",
-        "locales", "channels",    "waves",          "send_window", "retry",    "canary",
-        "proofs",  NULL};
+    static const char *const keys[] = {"id",          "description", "reference_date",
+                                       "vars",        "audience",    "objection_link",
+                                       "locales",     "channels",    "waves",
+                                       "send_window", "retry",       "canary",
+                                       "proofs",      "state",       NULL};
     struct hd_campaign *c = calloc(1, sizeof *c);
     struct ctx x = {.c = c, .d = diags, .opts = opts};
     struct hd_err e = {0};
@@ -1313,6 +1335,7 @@ struct hd_campaign *hd_campaign_load(const char *path, const struct hd_campaign_
     load_waves(&x, root);
     load_policy(&x, root);
     load_proofs(&x, root);
+    load_state(&x, root);
     load_locales(&x, root);
     snapshot_hash(c);
     if (diags->code != 0)
@@ -1343,6 +1366,7 @@ void hd_campaign_free(struct hd_campaign *c)
     free(c->link_secret_env);
     free(c->link_secret_file);
     free(c->pseudonym_key_env);
+    free(c->state_dir);
     free(c->pseudonym_key_file);
     free(c->proof_key_id);
     free(c->locales_dir);

@@ -32,6 +32,7 @@ pass() { echo "ok: $*"; }
 expect_exit() {
   local want=$1; shift
   local got=0
+  [ -n "${E2E_SEVERAL_STORES:-}" ] && forget_plan_stores "$@"
   "$@" >"$WORK/out" 2>"$WORK/err" || got=$?
   [ "$got" -eq "$want" ] || { cat "$WORK/out" "$WORK/err" >&2; fail "exit $got, expected $want: $*"; }
 }
@@ -424,4 +425,21 @@ crash_check() {
     { cat "$WORK/verify.out"; fail "verify_outputs.py: a delivery lost, or an unlisted extra copy"; }
   cat "$WORK/verify.out"
   EXTRA=$(sed -n 's/.* extra_copies=\([0-9]*\) .*/\1/p' "$WORK/verify.out")
+}
+
+# forget_stores DIR: forgets where the campaigns in DIR were planned (their
+# location markers, DIR/herald-state/*.location, docs/state-store.md), for a
+# test that plans the same campaign id into another store on purpose; plan
+# refuses a second store while it can find the first.
+forget_stores() { rm -f "$1"/herald-state/*.location; }
+# A test that plans one campaign id into several stores on purpose (a store
+# per scenario) sets E2E_SEVERAL_STORES=1: expect_exit then forgets the
+# stores of the campaign a `herald plan` names before it runs.
+forget_plan_stores() {
+  local a plan=
+  for a in "$@"; do
+    [ "$a" = plan ] && plan=1
+    case "$a" in *.yaml | *.yml) [ -n "$plan" ] && forget_stores "$(dirname "$a")" ;; esac
+  done
+  return 0
 }

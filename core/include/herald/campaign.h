@@ -119,6 +119,9 @@ struct hd_campaign {
     char *pseudonym_key_file; /* key file path, or NULL */
     char *proof_key_id;       /* the pseudonym key's id in each record; NULL: derived */
 
+    /* state.dir resolved against the campaign's folder, or NULL (herald/statedir.h) */
+    char *state_dir;
+
     /* locales */
     char *locales_dir;
     char default_lang[16];
