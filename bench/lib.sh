@@ -5,6 +5,9 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build-bench}
 HERALD=$BUILD/cmd/herald
+# Proofs are on by default (issue 12): every benchmark campaign has a
+# pseudonym key unless the caller gives one.
+export HERALD_PSEUDONYM_KEY=${HERALD_PSEUDONYM_KEY:-bench-pseudonym-key-0123456789abcdef0123456789}
 
 # Nanoseconds since the epoch.
 now_ns() { date +%s%N; }

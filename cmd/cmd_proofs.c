@@ -102,8 +102,8 @@ static int cmd_export(int argc, char **argv)
         return code;
     if (!c->proofs)
         fprintf(stderr,
-                "herald: warning: campaign \"%s\" has no proofs: section, so it keeps no "
-                "proof records (docs/proofs.md)\n",
+                "herald: warning: campaign \"%s\" has proofs turned off (proofs.enabled: "
+                "false), so it keeps no proof records (docs/proofs.md)\n",
                 c->id);
     if (state_dir == NULL) { /* a copy cut to dir's size would be another path */
         if (hd_state_dir_resolve(c, dir, sizeof dir, &err) != 0) {

@@ -1683,6 +1683,9 @@ static void test_plan_dedup_at_size(void **state)
 
 int main(void)
 {
+    /* Proofs are on by default (issue 12): the plan records exclusions under
+     * this pseudonym key. */
+    setenv("HERALD_PSEUDONYM_KEY", "unit-pseudonym-key-0123456789abcdef", 1);
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_plan_every_outcome),
