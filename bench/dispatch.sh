@@ -70,12 +70,17 @@ ${5:-}
 EOF
     } >"$1"
 }
-campaign "$TMP/null.yaml" null "" ""
+# Proofs are on by default (issue 12); the baselines turn them off to
+# measure herald's own cost.
+noproofs='proofs:
+  enabled: false
+  reason: "benchmark baseline without proofs"'
+campaign "$TMP/null.yaml" null "" "" "$noproofs"
 campaign "$TMP/proofs.yaml" null "" "" "proofs:
   pseudonym_key_env: HERALD_PSEUDONYM_KEY"
 campaign "$TMP/file.yaml" file "    settings:
       maildir: \"$TMP/out/maildir\"" "    settings:
-      outbox: \"$TMP/out/inapp.jsonl\""
+      outbox: \"$TMP/out/inapp.jsonl\"" "$noproofs"
 "$HERALD" validate "$TMP/null.yaml" >/dev/null
 "$HERALD" validate "$TMP/file.yaml" >/dev/null
 

@@ -39,6 +39,9 @@ else
     BUILD=${BUILD:-$ROOT/build-bench}
     HERALD=$BUILD/cmd/herald
 fi
+# Proofs are on by default: every benchmark campaign has a pseudonym key
+# unless the caller gives one.
+export HERALD_PSEUDONYM_KEY=${HERALD_PSEUDONYM_KEY:-bench-pseudonym-key-0123456789abcdef0123456789}
 
 # Nanoseconds since the epoch.
 now_ns() { date +%s%N; }

@@ -16,6 +16,7 @@
 #include "herald/clock.h"
 #include "herald/plan.h"
 #include "herald/region.h"
+#include "herald/statedir.h"
 #include "herald/store.h"
 
 static const char pause_usage[] =
@@ -25,7 +26,7 @@ static const char pause_usage[] =
     "dispatcher obeys within a second; the setting persists across runs.\n"
     "unpause --wave also lifts a canary halt of that wave; unpause --all lifts\n"
     "every pause and halt.\n"
-    "  --state-dir DIR  the state store (default ./herald-state/<campaign id>)\n";
+    "  --state-dir DIR  the state store (default: docs/state-store.md, beside the campaign)\n";
 
 static const char retry_usage[] =
     "usage: herald retry CAMPAIGN.yaml (--failed | --held) --reason TEXT\n"
@@ -131,7 +132,8 @@ static int open_store(const struct hd_campaign *c, const struct target *t, struc
     char dir[4096];
     if (t->state_dir) /* as given: a copy cut to dir's size would be another path */
         return hd_store_open(s, t->state_dir, 0, err);
-    hd_plan_default_dir(c, dir, sizeof dir);
+    if (hd_state_dir_resolve(c, dir, sizeof dir, err) != 0)
+        return -1;
     return hd_store_open(s, dir, 0, err);
 }
 

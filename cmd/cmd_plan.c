@@ -7,11 +7,12 @@
 
 #include "cmd.h"
 #include "herald/plan.h"
+#include "herald/statedir.h"
 
 static const char usage[] =
     "usage: herald plan CAMPAIGN.yaml [--state-dir DIR] [--replan] [--json]\n"
     "Streams the audience, decides each person's eligibility with a reason, and\n"
-    "writes the plan into the state store (default ./herald-state/<campaign id>).\n"
+    "writes the plan into the state store (default <campaign folder>/herald-state/<id>).\n"
     "Re-running on the same inputs changes nothing; changed inputs are refused\n"
     "unless --replan (allowed only before any delivery was dispatched).\n"
     "  --json   print the summary as JSON (docs/plan-output.md)\n";
@@ -132,7 +133,11 @@ int hd_cmd_plan(int argc, char **argv)
     if ((c = hd_cli_validate_campaign(path, &code)) == NULL)
         return code;
     if (state_dir == NULL) {
-        hd_plan_default_dir(c, dir, sizeof dir);
+        if (hd_state_dir_resolve(c, dir, sizeof dir, &err) != 0) {
+            code = hd_cli_fail(err.code, "plan: %s", err.msg);
+            hd_campaign_free(c);
+            return code;
+        }
         state_dir = dir;
     }
     memset(&opts, 0, sizeof opts);

@@ -22,6 +22,7 @@
 #include "herald/plan.h"
 #include "herald/proof.h"
 #include "herald/render.h"
+#include "herald/statedir.h"
 #include "herald/store.h"
 #include "herald/yaml.h"
 
@@ -101,11 +102,14 @@ static int cmd_export(int argc, char **argv)
         return code;
     if (!c->proofs)
         fprintf(stderr,
-                "herald: warning: campaign \"%s\" has no proofs: section, so it keeps no "
-                "proof records (docs/proofs.md)\n",
+                "herald: warning: campaign \"%s\" has proofs turned off (proofs.enabled: "
+                "false), so it keeps no proof records (docs/proofs.md)\n",
                 c->id);
     if (state_dir == NULL) { /* a copy cut to dir's size would be another path */
-        hd_plan_default_dir(c, dir, sizeof dir);
+        if (hd_state_dir_resolve(c, dir, sizeof dir, &err) != 0) {
+            code = hd_cli_fail(err.code, "proofs export: %s", err.msg);
+            goto out;
+        }
         state_dir = dir;
     }
     o.tool = "herald " HERALD_VERSION;
@@ -898,7 +902,8 @@ static int cmd_show(int argc, char **argv)
     if (hd_link_secret_load(&secret, c->link_secret_env, c->link_secret_file, &err) != 0)
         goto fail;
     if (state_dir == NULL) { /* a copy cut to dir's size would be another path */
-        hd_plan_default_dir(c, dir, sizeof dir);
+        if (hd_state_dir_resolve(c, dir, sizeof dir, &err) != 0)
+            goto fail;
         state_dir = dir;
     }
     if (hd_store_open(&s, state_dir, HD_STORE_RDONLY, &err) != 0 ||

@@ -14,6 +14,7 @@
 #include "herald/clock.h"
 #include "herald/dispatch.h"
 #include "herald/plan.h"
+#include "herald/statedir.h"
 #include "herald/store.h"
 
 static const char usage[] =
@@ -145,7 +146,10 @@ int hd_cmd_status(int argc, char **argv)
     if ((c = hd_cli_load_campaign(path, &code)) == NULL)
         return code;
     if (state_dir == NULL) {
-        hd_plan_default_dir(c, dir, sizeof dir);
+        if (hd_state_dir_resolve(c, dir, sizeof dir, &err) != 0) {
+            code = hd_cli_fail(err.code, "status: %s", err.msg);
+            goto out;
+        }
         state_dir = dir;
     }
     if (hd_store_open(&s, state_dir, HD_STORE_RDONLY, &err) != 0 ||

@@ -535,43 +535,103 @@ static void load_link(struct ctx *x, const struct hd_ynode *root)
                "comes from (never the secret itself)");
 }
 
-/* proofs: where the pseudonym key comes from (never the key itself). */
+/* proofs: on unless the campaign turns them off with a reason (issue 12: a
+ * campaign written from the docs kept no evidence). The section says where
+ * the pseudonym key comes from (never the key itself); without it, or
+ * without a key source, $HERALD_PSEUDONYM_KEY or pseudonym.key beside the
+ * campaign file. */
 static void load_proofs(struct ctx *x, const struct hd_ynode *root)
 {
-    static const char *const keys[] = {"pseudonym_key_env", "pseudonym_key_file", "key_id", NULL};
+    static const char *const keys[] = {
+        "enabled", "reason", "pseudonym_key_env", "pseudonym_key_file", "key_id", NULL};
     struct hd_campaign *c = x->c;
-    const struct hd_ynode *l = want_map(x, hd_ymap_get(root, "proofs"), "proofs");
+    const struct hd_ynode *sec = hd_ymap_get(root, "proofs"), *l, *n;
+    const char *s;
+
+    c->proofs = true;
+    if (sec && sec->kind == HD_YSCALAR && !hd_ynode_is_null(sec)) {
+        err_at(x, sec,
+               "proofs cannot be turned off without a reason: write proofs: {enabled: false, "
+               "reason: \"why no evidence of who was told is kept\"} (docs/campaign-format.md)");
+        return;
+    }
+    l = sec ? want_map(x, sec, "proofs") : NULL;
+    if (l) {
+        check_keys(x, l, keys, "proofs");
+        if ((n = hd_ymap_get(l, "enabled")) && (s = want_str(x, n, "proofs.enabled"))) {
+            if (strcmp(s, "false") == 0) {
+                const struct hd_ynode *r = hd_ymap_get(l, "reason");
+                const char *why = r ? want_str(x, r, "proofs.reason") : NULL;
+                size_t k = 0;
+                while (why && isspace((unsigned char)why[k]))
+                    k++;
+                if (why == NULL || why[k] == '\0') {
+                    if (r == NULL || why != NULL)
+                        err_at(x, r ? r : n,
+                               "proofs.enabled: false needs a reason (proofs.reason: \"...\"): "
+                               "without proofs there is no evidence of who was told");
+                    return;
+                }
+                c->proofs = false;
+                warn_at(x, n,
+                        "proofs are off (reason: %.200s): this campaign keeps no proof records, "
+                        "no evidence of who was told",
+                        why);
+                return;
+            }
+            if (strcmp(s, "true") != 0)
+                err_at(x, n, "proofs.enabled must be true or false");
+        }
+        if (hd_ymap_get(l, "reason") && !hd_ymap_get(l, "enabled"))
+            err_at(x, hd_ymap_get(l, "reason"),
+                   "proofs.reason is the reason proofs are off: add enabled: false, or remove it");
+        if ((n = hd_ymap_get(l, "pseudonym_key_env")) &&
+            (s = want_str(x, n, "proofs.pseudonym_key_env"))) {
+            bool ok = *s != '\0';
+            for (const char *p = s; *p; p++)
+                ok = ok && (isupper((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_');
+            if (!ok)
+                err_at(x, n,
+                       "proofs.pseudonym_key_env must name an environment variable (A-Z, 0-9, "
+                       "_), not \"%s\"; the key itself never goes in the campaign",
+                       s);
+            c->pseudonym_key_env = xstrdup(s);
+        }
+        if ((n = hd_ymap_get(l, "pseudonym_key_file")) &&
+            (s = want_str(x, n, "proofs.pseudonym_key_file")))
+            c->pseudonym_key_file = resolve_path(c, s);
+        if ((n = hd_ymap_get(l, "key_id")) && (s = want_str(x, n, "proofs.key_id"))) {
+            if (!valid_name(s, 32, true))
+                err_at(x, n, "bad proofs.key_id \"%s\" (use A-Z, a-z, 0-9, ., - and _, at most 32)",
+                       s);
+            c->proof_key_id = xstrdup(s);
+        }
+    }
+    if (!c->pseudonym_key_env && !c->pseudonym_key_file) {
+        c->pseudonym_key_env = xstrdup(HD_PSEUDONYM_KEY_ENV_DEFAULT);
+        c->pseudonym_key_file = resolve_path(c, HD_PSEUDONYM_KEY_FILE_DEFAULT);
+    }
+}
+
+/* state: where the store lives (herald/statedir.h); only dir for now. */
+static void load_state(struct ctx *x, const struct hd_ynode *root)
+{
+    static const char *const keys[] = {"dir", NULL};
+    const struct hd_ynode *l = want_map(x, hd_ymap_get(root, "state"), "state");
     const struct hd_ynode *n;
     const char *s;
 
     if (l == NULL)
         return;
-    c->proofs = true;
-    check_keys(x, l, keys, "proofs");
-    if ((n = hd_ymap_get(l, "pseudonym_key_env")) &&
-        (s = want_str(x, n, "proofs.pseudonym_key_env"))) {
-        bool ok = *s != '\0';
-        for (const char *p = s; *p; p++)
-            ok = ok && (isupper((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_');
-        if (!ok)
+    check_keys(x, l, keys, "state");
+    if ((n = hd_ymap_get(l, "dir")) && (s = want_str(x, n, "state.dir"))) {
+        if (*s == '\0')
             err_at(x, n,
-                   "proofs.pseudonym_key_env must name an environment variable (A-Z, 0-9, _), "
-                   "not \"%s\"; the key itself never goes in the campaign",
-                   s);
-        c->pseudonym_key_env = xstrdup(s);
+                   "state.dir is empty: name the state store's directory, or leave state: "
+                   "out for <campaign folder>/herald-state/<id>");
+        else
+            x->c->state_dir = resolve_path(x->c, s);
     }
-    if ((n = hd_ymap_get(l, "pseudonym_key_file")) &&
-        (s = want_str(x, n, "proofs.pseudonym_key_file")))
-        c->pseudonym_key_file = resolve_path(c, s);
-    if ((n = hd_ymap_get(l, "key_id")) && (s = want_str(x, n, "proofs.key_id"))) {
-        if (!valid_name(s, 32, true))
-            err_at(x, n, "bad proofs.key_id \"%s\" (use A-Z, a-z, 0-9, ., - and _, at most 32)", s);
-        c->proof_key_id = xstrdup(s);
-    }
-    if (!c->pseudonym_key_env && !c->pseudonym_key_file)
-        err_at(x, l,
-               "proofs needs pseudonym_key_env or pseudonym_key_file: where the pseudonym key "
-               "comes from (never the key itself)");
 }
 
 static void load_vars(struct ctx *x, const struct hd_ynode *root)
@@ -1262,10 +1322,11 @@ static void snapshot_hash(struct hd_campaign *c)
 struct hd_campaign *hd_campaign_load(const char *path, const struct hd_campaign_opts *opts,
                                      struct hd_diags *diags)
 {
-    static const char *const keys[] = {
-        "id",      "description", "reference_date", "vars",        "audience", "objection_link",
-        "locales", "channels",    "waves",          "send_window", "retry",    "canary",
-        "proofs",  NULL};
+    static const char *const keys[] = {"id",          "description", "reference_date",
+                                       "vars",        "audience",    "objection_link",
+                                       "locales",     "channels",    "waves",
+                                       "send_window", "retry",       "canary",
+                                       "proofs",      "state",       NULL};
     struct hd_campaign *c = calloc(1, sizeof *c);
     struct ctx x = {.c = c, .d = diags, .opts = opts};
     struct hd_err e = {0};
@@ -1313,6 +1374,7 @@ struct hd_campaign *hd_campaign_load(const char *path, const struct hd_campaign_
     load_waves(&x, root);
     load_policy(&x, root);
     load_proofs(&x, root);
+    load_state(&x, root);
     load_locales(&x, root);
     snapshot_hash(c);
     if (diags->code != 0)
@@ -1343,6 +1405,7 @@ void hd_campaign_free(struct hd_campaign *c)
     free(c->link_secret_env);
     free(c->link_secret_file);
     free(c->pseudonym_key_env);
+    free(c->state_dir);
     free(c->pseudonym_key_file);
     free(c->proof_key_id);
     free(c->locales_dir);

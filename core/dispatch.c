@@ -45,6 +45,7 @@
 #include "herald/proof.h"
 #include "herald/region.h"
 #include "herald/render.h"
+#include "herald/statedir.h"
 #include "herald/store.h"
 #include "herald/tz.h"
 
@@ -1441,6 +1442,16 @@ static int check_plan(struct disp *d)
                    d->store->dir);
         goto out;
     }
+    if (hd_store_meta_get(d->txn, d->store, "campaign_id", &b, &found, d->err) != 0)
+        goto out;
+    if (!found || b.len != strlen(d->c->id) || memcmp(b.data, d->c->id, b.len) != 0) {
+        hd_err_set(d->err, HD_EX_DATAERR,
+                   "the state store %s belongs to campaign \"%.*s\", not \"%s\": pass the "
+                   "campaign's own --state-dir",
+                   d->store->dir, found ? (int)(b.len > 64 ? 64 : b.len) : 0,
+                   found ? (const char *)b.data : "", d->c->id);
+        goto out;
+    }
     if (hd_store_meta_get(d->txn, d->store, "snapshot_sha256", &b, &found, d->err) != 0)
         goto out;
     for (int i = 0; i < 32; i++)
@@ -1866,7 +1877,8 @@ int hd_dispatch_run(const struct hd_campaign *c, const struct hd_dispatch_opts *
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
 
     if (dir == NULL) { /* not a copy of opts->state_dir: one cut short is another path */
-        hd_plan_default_dir(c, dir_buf, sizeof dir_buf);
+        if (hd_state_dir_resolve(c, dir_buf, sizeof dir_buf, err) != 0)
+            goto out;
         dir = dir_buf;
     }
     if (hd_store_open(&d.store, dir, 0, err) != 0)

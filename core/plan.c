@@ -25,6 +25,7 @@
 #include "herald/hash.h"
 #include "herald/proof.h"
 #include "herald/region.h"
+#include "herald/statedir.h"
 
 #define COMMIT_ROWS 20000
 #define RUN_ENTRIES (1u << 19) /* 12 MiB of id hashes per sorted run */
@@ -937,7 +938,7 @@ static int store_snapshot(struct planner *pl)
 
 void hd_plan_default_dir(const struct hd_campaign *c, char *out, size_t cap)
 {
-    snprintf(out, cap, "herald-state/%s", c->id);
+    snprintf(out, cap, "%s/herald-state/%s", c->dir, c->id);
 }
 
 static int meta_str(MDB_txn *txn, struct hd_store *s, const char *key, char *out, size_t cap,
@@ -1063,7 +1064,8 @@ int hd_plan_run(const struct hd_campaign *c, const struct hd_plan_opts *opts,
     /* The caller's path as it is: a copy cut to a buffer's size would name
      * another directory (hd_store_open refuses one too long to open). */
     if (dir == NULL) {
-        hd_plan_default_dir(c, dir_buf, sizeof dir_buf);
+        if (hd_state_dir_resolve(c, dir_buf, sizeof dir_buf, err) != 0)
+            goto out;
         dir = dir_buf;
     }
 
@@ -1078,7 +1080,12 @@ int hd_plan_run(const struct hd_campaign *c, const struct hd_plan_opts *opts,
 
     if (hd_proofs_open(&pl->proofs, c, NULL, err) != 0)
         goto out;
-    if (hd_store_open(&pl->store, dir, HD_STORE_CREATE | HD_STORE_BULK, err) != 0)
+    /* Never a second store for a campaign whose store can be found: a fresh
+     * plan has every notice pending, ready to be sent again. */
+    if (hd_state_dir_guard(c, dir, err) != 0)
+        goto out;
+    if (hd_store_open(&pl->store, dir, HD_STORE_CREATE | HD_STORE_BULK, err) != 0 ||
+        hd_state_dir_record(c, dir, err) != 0)
         goto out;
     int state = check_existing(pl->store, c, &fp, opts->replan, err);
     if (state < 0)

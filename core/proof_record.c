@@ -266,7 +266,10 @@ int hd_proofs_open(struct hd_proofs **out, const struct hd_campaign *c,
     p->link = link;
     if (hd_pseudonym_key_load(&p->key, c->pseudonym_key_env, c->pseudonym_key_file, c->proof_key_id,
                               err) != 0) {
-        hd_err_prefix(err, "campaign \"%s\" keeps delivery proofs (proofs:)", c->id);
+        hd_err_prefix(err,
+                      "campaign \"%s\" keeps delivery proofs (unless proofs.enabled: false; "
+                      "`herald validate` says how to make the key)",
+                      c->id);
         free(p);
         return -1;
     }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo: the sample AI-training notice campaign end to end on this machine.
 # Installs what is missing, builds, validates the campaign and its 26 locales,
-# plans the sample audience into ./herald-state/, dispatches it through the
+# plans the sample audience into demo-out/herald-state/ (beside the live
+# campaign file: the store belongs to the campaign), dispatches it through the
 # file module (emails into the Maildir demo-out/maildir, in-app notices into
 # demo-out/inapp.jsonl), shows status, makes and verifies a personal
 # objection link, and exports the signed delivery proofs and verifies them.
@@ -32,7 +33,9 @@ step "herald validate $campaign"
 $herald validate "$campaign"
 
 step "local servers: an SMTP server and an in-app notification service on 127.0.0.1"
-# A fresh demo each time: the previous run's state and outputs go.
+# A fresh demo each time: the previous run's state and outputs go (the store
+# is in demo-out/herald-state/; ./herald-state/ is where demos before issue 12
+# left it, and plan refuses a second store while that one exists).
 rm -rf "herald-state/ai-training-notice-2025" demo-out
 mkdir -p demo-out
 pids=()

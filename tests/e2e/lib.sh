@@ -32,6 +32,7 @@ pass() { echo "ok: $*"; }
 expect_exit() {
   local want=$1; shift
   local got=0
+  [ -n "${E2E_SEVERAL_STORES:-}" ] && forget_plan_stores "$@"
   "$@" >"$WORK/out" 2>"$WORK/err" || got=$?
   [ "$got" -eq "$want" ] || { cat "$WORK/out" "$WORK/err" >&2; fail "exit $got, expected $want: $*"; }
 }
@@ -441,4 +442,21 @@ ch = json.load(sys.stdin)["channels"].values()
 left = sum(c["pending"] + c["inflight"] + c["retry"] + c["held"] for c in ch)
 print(3 if left else 2 if sum(c["failed"] for c in ch) else 0)')
   [ "$got" -eq "$want" ] || { cat "$WORK/err" >&2; fail "run exit $got, expected $want for its end state: $camp"; }
+}
+
+# forget_stores DIR: forgets where the campaigns in DIR were planned (their
+# location markers, DIR/herald-state/*.location, docs/state-store.md), for a
+# test that plans the same campaign id into another store on purpose; plan
+# refuses a second store while it can find the first.
+forget_stores() { rm -f "$1"/herald-state/*.location; }
+# A test that plans one campaign id into several stores on purpose (a store
+# per scenario) sets E2E_SEVERAL_STORES=1: expect_exit then forgets the
+# stores of the campaign a `herald plan` names before it runs.
+forget_plan_stores() {
+  local a plan=
+  for a in "$@"; do
+    [ "$a" = plan ] && plan=1
+    case "$a" in *.yaml | *.yml) [ -n "$plan" ] && forget_stores "$(dirname "$a")" ;; esac
+  done
+  return 0
 }

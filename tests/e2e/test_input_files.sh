@@ -103,6 +103,7 @@ expect_exit 0 timeout $T "$HERALD" run "$WORK/ok.yaml" --state-dir "$WORK/st-ok"
 expect_exit 0 timeout $T "$HERALD" keys generate --out "$WORK/signing"
 campaign "$WORK/proofs.yaml" "$WORK/a.csv"
 printf 'proofs:\n  pseudonym_key_env: HERALD_PSEUDONYM_KEY\n' >>"$WORK/proofs.yaml"
+forget_stores "$WORK" # the same campaign id as ok.yaml, planned again on purpose
 expect_exit 0 timeout $T "$HERALD" plan "$WORK/proofs.yaml" --state-dir "$WORK/st-p"
 expect_exit 0 timeout $T "$HERALD" run "$WORK/proofs.yaml" --state-dir "$WORK/st-p" --ignore-send-window
 expect_exit 0 timeout $T "$HERALD" proofs export "$WORK/proofs.yaml" --state-dir "$WORK/st-p" --out "$WORK/bundle" --key "$WORK/signing.key"
@@ -133,6 +134,7 @@ env -0 | tr '\0\n' ',,' >"$WORK/environ.csv"
 printf '\n' >>"$WORK/environ.csv"
 grep -q "$secret" "$WORK/environ.csv" || fail "the copied environment lacks the secret"
 campaign "$WORK/c.yaml" "$WORK/environ.csv"
+forget_stores "$WORK" # the same campaign id planned into another store on purpose
 expect_exit 65 timeout $T "$HERALD" plan "$WORK/c.yaml" --state-dir "$WORK/st11"
 grep -q 'header has no column "id"' "$WORK/err" || fail "no header message: $(cat "$WORK/err")"
 ! grep -q "$secret" "$WORK/out" "$WORK/err" || fail "the link secret is in plan's output"
@@ -142,8 +144,10 @@ pass "an environment dump as CSV header: named, the secret is not printed"
   printf 'p1,p1@example.org,DE,de,%s\x1b[2J\n' "$secret"
   printf '{"id": %s}\n' "$secret"; } >"$WORK/rows.csv"
 campaign "$WORK/c.yaml" "$WORK/rows.csv"
+forget_stores "$WORK" # the same campaign id planned into another store on purpose
 expect_exit 0 timeout $T "$HERALD" plan "$WORK/c.yaml" --state-dir "$WORK/st12" --json
 cat "$WORK/out" "$WORK/err" >"$WORK/all"
+forget_stores "$WORK" # the same campaign id planned into another store on purpose
 expect_exit 0 timeout $T "$HERALD" plan "$WORK/c.yaml" --state-dir "$WORK/st13"
 cat "$WORK/out" "$WORK/err" >>"$WORK/all"
 grep -q "control character" "$WORK/all" || fail "no cause: $(cat "$WORK/all")"

@@ -68,6 +68,7 @@ pass "the attacker's address gets nothing; bob gets his own notice"
 printf 'id,email,country,language,name\ncarol,mallory@evil.example,DE,en,Carol\ndave,dave@example.org,DE,en,Dave\ncarol,carol@example.org,DE,en,Carol\n' >"$WORK/d.csv"
 input_campaign "$WORK/d.yaml" "$WORK/d.csv"
 sed -i "s|maildir: $WORK/out-mail|maildir: $WORK/out-dup|" "$WORK/d.yaml"
+forget_stores "$WORK" # the same campaign id planned into another store on purpose
 expect_exit 0 "$HERALD" plan "$WORK/d.yaml" --state-dir "$WORK/state-d" --json
 python3 - "$WORK/out" <<'PY' || fail "a duplicated id was not excluded on both rows: $(cat "$WORK/out")"
 import json, sys

@@ -51,6 +51,7 @@ pass "herald run dispatched all 500 deliveries through echo.so; echo.accepted re
 
 # A module's own error in create() comes through with its location.
 sed 's/^    concurrency: 32$/    concurrency: 32\n    settings:\n      refuse: true/' "$camp" >"$WORK/refuse.yaml"
+forget_stores "$WORK" # the same campaign id planned into another store on purpose
 expect_exit 0 "$HERALD" plan "$WORK/refuse.yaml" --state-dir "$WORK/state2"
 expect_exit 65 "$HERALD" run "$WORK/refuse.yaml" --state-dir "$WORK/state2"
 grep -q 'channel "email".*refuse.yaml:[0-9]*:[0-9]*: echo refuses, as asked' "$WORK/err" ||

@@ -4,6 +4,7 @@
 # 410 for some tokens), each result mapped back to its person by the item's
 # idempotency key; then all-or-nothing batches (no results_field).
 source "$(dirname "$0")/lib.sh"
+E2E_SEVERAL_STORES=1 # one campaign id, a store per scenario, on purpose (lib.sh)
 
 link_url=$(sed -n 's/^  url: "\(.*\)"$/\1/p' "$SRC/campaigns/ai-training-notice.yaml")
 gone=Qz

@@ -7,6 +7,7 @@
 # key per person; then a run killed with SIGKILL mid-way and run again re-sends
 # what was in flight with the same key and the same bytes.
 source "$(dirname "$0")/lib.sh"
+E2E_SEVERAL_STORES=1 # one campaign id, a store per scenario, on purpose (lib.sh)
 
 link_url=$(sed -n 's/^  url: "\(.*\)"$/\1/p' "$SRC/campaigns/ai-training-notice.yaml")
 [ -n "$link_url" ] || fail "no objection_link url in the sample campaign"

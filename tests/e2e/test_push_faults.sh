@@ -9,6 +9,7 @@
 # a slow trickle, an endless (oversized) body, a body that is not JSON, and
 # bytes that are not HTTP.
 source "$(dirname "$0")/lib.sh"
+E2E_SEVERAL_STORES=1 # one campaign id, a store per scenario, on purpose (lib.sh)
 
 # tokens of the sample audience that the server refuses
 audience=$SRC/campaigns/ai-training-notice/audience.csv

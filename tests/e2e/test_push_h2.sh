@@ -6,6 +6,7 @@
 # request. Also: a server certificate that does not verify fails the
 # deliveries (transient, push.tls_failed), never sends in the clear.
 source "$(dirname "$0")/lib.sh"
+E2E_SEVERAL_STORES=1 # one campaign id, a store per scenario, on purpose (lib.sh)
 
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$NGINX" ] || fail "nginx is not installed (scripts/install-deps.sh installs nginx-light)"

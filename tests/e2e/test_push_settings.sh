@@ -5,6 +5,7 @@
 # by `herald validate` and `herald plan` (the module's check) with
 # file:line:col, a missing secret by `herald run`, with the right exit code.
 source "$(dirname "$0")/lib.sh"
+E2E_SEVERAL_STORES=1 # one campaign id, a store per scenario, on purpose (lib.sh)
 
 link_url=$(sed -n 's/^  url: "\(.*\)"$/\1/p' "$SRC/campaigns/ai-training-notice.yaml")
 head -n 401 "$SRC/campaigns/ai-training-notice/audience.csv" >"$WORK/small.csv"

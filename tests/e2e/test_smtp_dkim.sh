@@ -7,6 +7,7 @@
 # python3-dkim; without the signature headers the bytes are exactly what the
 # delivery record's SHA-256 covers. Then the dkim settings errors.
 source "$(dirname "$0")/lib.sh"
+E2E_SEVERAL_STORES=1 # one campaign id, a store per scenario, on purpose (lib.sh)
 PY=${HERALD_PYTHON:-/usr/bin/python3}
 "$PY" -c 'import aiosmtpd, yaml, dkim, nacl' 2>/dev/null ||
   fail "$PY lacks aiosmtpd, yaml, dkim or nacl (python3-aiosmtpd, python3-yaml, python3-dkim, python3-nacl)"

@@ -8,6 +8,7 @@
 # exactly once (none lost, none double-counted) and its record matching the
 # server's reply (smtp_e2e.py check).
 source "$(dirname "$0")/lib.sh"
+E2E_SEVERAL_STORES=1 # one campaign id, a store per scenario, on purpose (lib.sh)
 PY=${HERALD_PYTHON:-/usr/bin/python3}
 "$PY" -c 'import aiosmtpd, yaml' 2>/dev/null || fail "$PY lacks aiosmtpd or yaml (python3-aiosmtpd, python3-yaml)"
 # scenario NAME SETTINGS SERVER_OPTIONS... : runs the sample campaign against a

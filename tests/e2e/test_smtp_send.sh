@@ -6,6 +6,7 @@
 # and with verify_outputs.py when present. Then a re-run sends nothing, and
 # relay failover: the first relay refuses connections, the second takes all.
 source "$(dirname "$0")/lib.sh"
+E2E_SEVERAL_STORES=1 # one campaign id, a store per scenario, on purpose (lib.sh)
 PY=${HERALD_PYTHON:-/usr/bin/python3}
 "$PY" -c 'import aiosmtpd, yaml' 2>/dev/null || fail "$PY lacks aiosmtpd or yaml (python3-aiosmtpd, python3-yaml)"
 

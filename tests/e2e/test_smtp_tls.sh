@@ -7,6 +7,7 @@
 # documented; AUTH with credentials from the environment; settings errors.
 # A 200-person slice of the sample audience keeps it quick.
 source "$(dirname "$0")/lib.sh"
+E2E_SEVERAL_STORES=1 # one campaign id, a store per scenario, on purpose (lib.sh)
 PY=${HERALD_PYTHON:-/usr/bin/python3}
 "$PY" -c 'import aiosmtpd, yaml' 2>/dev/null || fail "$PY lacks aiosmtpd or yaml (python3-aiosmtpd, python3-yaml)"
 command -v openssl >/dev/null || fail "openssl is missing"

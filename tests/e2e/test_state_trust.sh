@@ -107,6 +107,7 @@ mkdir -m 700 "$WORK/s-big"
 victim "$WORK/victim-run0"
 ln -s "$WORK/victim-run0" "$WORK/s-big/plan-run-0.tmp"
 t0=$SECONDS
+forget_stores "$WORK" # the same campaign id, another store on purpose
 expect_exit 0 "$HERALD" plan "$WORK/big.yaml" --state-dir "$WORK/s-big"
 echo "plan of 530,000 rows: $((SECONDS - t0)) s"
 untouched "$WORK/victim-run0" "plan's sort run"
@@ -115,6 +116,7 @@ pass "plan's sort runs do not follow a link planted in their place"
 
 # ---- finding 12: state paths that cannot be used exit 73 ----
 : >"$WORK/s-file"
+forget_stores "$WORK" # the same campaign id, another store on purpose
 expect_exit 73 "$HERALD" plan "$camp" --state-dir "$WORK/s-file"
 grep -qF "$WORK/s-file" "$WORK/err" || fail "state file not named: $(cat "$WORK/err")"
 pass "a state path that is a regular file exits 73"

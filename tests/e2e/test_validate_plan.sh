@@ -7,7 +7,15 @@ expect_exit 0 "$HERALD" validate "$campaign"
 grep -q 'is valid' "$WORK/out" || fail "validate did not say valid"
 pass "sample campaign validates"
 
-expect_exit 0 "$HERALD" plan "$campaign" --state-dir "$WORK/state" --json
+# plan records where it made the store beside the campaign file
+# (docs/state-store.md): plan a copy, never the file in the source tree.
+mkdir -p "$WORK/s"
+cp "$campaign" "$WORK/s/"
+ln -s "$SRC/campaigns/ai-training-notice" "$WORK/s/ai-training-notice"
+ln -s "$SRC/locales" "$WORK/locales"
+sample=$WORK/s/ai-training-notice.yaml
+
+expect_exit 0 "$HERALD" plan "$sample" --state-dir "$WORK/state" --json
 python3 - "$WORK/out" <<'PY' || fail "plan summary does not add up"
 import json, sys
 s = json.load(open(sys.argv[1]))
@@ -25,7 +33,7 @@ PY
 pass "plan adds up: rows = eligible + excluded"
 
 before=$(cd "$WORK/state" && sha256sum data.mdb)
-expect_exit 0 "$HERALD" plan "$campaign" --state-dir "$WORK/state"
+expect_exit 0 "$HERALD" plan "$sample" --state-dir "$WORK/state"
 grep -q 'up to date' "$WORK/err" || fail "second plan did not report up to date"
 [ "$before" = "$(cd "$WORK/state" && sha256sum data.mdb)" ] || fail "second plan changed the store"
 pass "re-running plan on the same inputs changes nothing"
@@ -34,7 +42,6 @@ pass "re-running plan on the same inputs changes nothing"
 mkdir -p "$WORK/c/ai-training-notice"
 cp "$campaign" "$WORK/c/"
 cp "$SRC"/campaigns/ai-training-notice/{audience.csv,objections.txt} "$WORK/c/ai-training-notice/"
-ln -s "$SRC/locales" "$WORK/locales"
 head -n 50 "$SRC/campaigns/ai-training-notice/audience.csv" >"$WORK/c/ai-training-notice/audience.csv"
 expect_exit 65 "$HERALD" plan "$WORK/c/ai-training-notice.yaml" --state-dir "$WORK/state"
 grep -q 'the audience file' "$WORK/err" || fail "change not named: $(cat "$WORK/err")"

@@ -25,6 +25,7 @@
 #include "herald/audience.h"
 #include "herald/campaign.h"
 #include "herald/plan.h"
+#include "herald/statedir.h"
 #include "herald/store.h"
 
 #define NO_WAVE 0xFFFF
@@ -257,6 +258,16 @@ static struct hd_plan_result run_ok_in(const struct hd_campaign *c, const char *
 static struct hd_plan_result run_ok(const struct hd_campaign *c, bool replan)
 {
     return run_ok_in(c, state_dir(), replan);
+}
+
+/* Forgets where c's store was planned (herald/statedir.h), so that a test may
+ * make a second store of the same campaign on purpose. */
+static void forget_store(const struct hd_campaign *c)
+{
+    char marker[1024];
+    struct hd_err err = {0};
+    assert_int_equal(hd_state_dir_marker(c, marker, sizeof marker, &err), 0);
+    assert_int_equal(unlink(marker), 0);
 }
 
 /* The plan must be refused with HD_EX_DATAERR and a message containing want. */
@@ -1024,6 +1035,7 @@ static void test_plan_rerun_is_unchanged_and_byte_identical(void **state)
 
     /* a fresh plan of the same inputs elsewhere holds the same data (but
      * for the timing in plan_report) */
+    forget_store(c);
     res = run_ok_in(c, path_in("state2"), false);
     assert_false(res.unchanged);
     dump_all(state_dir(), &a, false);
@@ -1200,6 +1212,7 @@ static void test_plan_interrupted_plan_is_rebuilt(void **state)
     main_fixture("skip");
     struct hd_campaign *c = load();
     run_ok(c, false);
+    forget_store(c);
     run_ok_in(c, path_in("state-fresh"), false);
 
     /* as if killed mid-plan: "building", with half-written junk */
@@ -1280,7 +1293,7 @@ static void test_plan_missing_inputs(void **state)
 
     char out[256];
     hd_plan_default_dir(c, out, sizeof out);
-    assert_string_equal(out, "herald-state/t-plan");
+    assert_string_equal(out, path_in("herald-state/t-plan"));
     hd_campaign_free(c);
 }
 
@@ -1473,6 +1486,7 @@ static void test_plan_jsonl_same_as_csv(void **state)
     struct hd_campaign *cc = load(), *cj = load_named("cj.yaml");
     assert_int_equal(cj->audience_format, HD_AUDIENCE_JSONL);
     struct hd_plan_result rc = run_ok_in(cc, path_in("state-csv"), false);
+    forget_store(cc);
     struct hd_plan_result rj = run_ok_in(cj, path_in("state-jsonl"), false);
     assert_int_equal(rc.rows, NTABLE);
     assert_int_equal(rj.rows, rc.rows);
@@ -1669,6 +1683,9 @@ static void test_plan_dedup_at_size(void **state)
 
 int main(void)
 {
+    /* Proofs are on by default (issue 12): the plan records exclusions under
+     * this pseudonym key. */
+    setenv("HERALD_PSEUDONYM_KEY", "unit-pseudonym-key-0123456789abcdef", 1);
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_plan_every_outcome),

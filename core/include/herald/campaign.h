@@ -91,6 +91,10 @@ enum hd_lang_source {
     HD_LANG_DEFAULT, /* the campaign's default language */
 };
 
+/* Where the pseudonym key comes from when proofs: names no source. */
+#define HD_PSEUDONYM_KEY_ENV_DEFAULT "HERALD_PSEUDONYM_KEY"
+#define HD_PSEUDONYM_KEY_FILE_DEFAULT "pseudonym.key" /* beside the campaign file */
+
 struct hd_campaign {
     char *path, *dir;
     char *id; /* [A-Za-z0-9._-], at most HD_ID_MAX */
@@ -113,11 +117,15 @@ struct hd_campaign {
     char *link_secret_env;  /* environment variable name, or NULL */
     char *link_secret_file; /* key file path, or NULL */
 
-    /* delivery proofs (proofs:, docs/proofs.md); none when the section is absent */
+    /* delivery proofs (proofs:, docs/proofs.md): on unless proofs.enabled is
+     * false (with a reason); without a key source, the defaults below */
     bool proofs;
     char *pseudonym_key_env;  /* environment variable name, or NULL */
     char *pseudonym_key_file; /* key file path, or NULL */
     char *proof_key_id;       /* the pseudonym key's id in each record; NULL: derived */
+
+    /* state.dir resolved against the campaign's folder, or NULL (herald/statedir.h) */
+    char *state_dir;
 
     /* locales */
     char *locales_dir;

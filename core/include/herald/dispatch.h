@@ -29,7 +29,7 @@
 enum hd_log_format { HD_LOG_TEXT, HD_LOG_JSON };
 
 struct hd_dispatch_opts {
-    const char *state_dir;   /* NULL: ./herald-state/<campaign id> */
+    const char *state_dir;   /* NULL: hd_state_dir_resolve (herald/statedir.h) */
     const char *modules_dir; /* for external channel modules, or NULL */
     bool hold_inflight;      /* --inflight=hold: park recovered in-flight deliveries as held */
     bool wait_paused;        /* keep running while only paused work remains */

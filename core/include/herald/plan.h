@@ -18,7 +18,9 @@
  * Re-running on identical inputs (campaign snapshot, audience and
  * objections file contents) changes nothing. Changed inputs are refused
  * with what changed, unless opts->replan; a replan is refused once any
- * delivery has left the pending state.
+ * delivery has left the pending state. A new store is refused while another
+ * store of the campaign can be found (hd_state_dir_guard), and the store's
+ * place is recorded in the campaign's location marker (herald/statedir.h).
  */
 #ifndef HERALD_PLAN_H
 #define HERALD_PLAN_H
@@ -33,7 +35,7 @@
 #include "herald/store.h"
 
 struct hd_plan_opts {
-    const char *state_dir; /* NULL: ./herald-state/<campaign id> */
+    const char *state_dir; /* NULL: hd_state_dir_resolve (herald/statedir.h) */
     bool replan;
     /* Called about once a second while streaming; may be NULL. */
     void (*progress)(void *ctx, uint64_t rows, uint64_t bytes_done, uint64_t bytes_total);
@@ -49,7 +51,8 @@ struct hd_plan_result {
 int hd_plan_run(const struct hd_campaign *c, const struct hd_plan_opts *opts,
                 struct hd_plan_result *result, struct hd_err *err);
 
-/* The default state directory for a campaign, written into out. */
+/* The default state directory for a campaign, <campaign folder>/herald-state/<id>,
+ * written into out (hd_state_dir_resolve is what commands use). */
 void hd_plan_default_dir(const struct hd_campaign *c, char *out, size_t cap);
 
 /* The plan's summary from the store: shards with eligible counts per

@@ -170,7 +170,8 @@ int hd_proof_csv_line(const struct hd_proof_rec *r, struct hd_buf *out);
 struct hd_proofs;
 
 /* Opens the recorder of campaign c. *out is NULL (and 0 returned) when the
- * campaign has no proofs: section. Loads the pseudonym key (HD_EX_CONFIG
+ * campaign turns proofs off (proofs.enabled: false, with a reason; on by
+ * default). Loads the pseudonym key (HD_EX_CONFIG
  * when missing). link is the objection-link secret, needed for delivery
  * records (NULL when only exclusions are recorded). c and link must outlive
  * the recorder. */
