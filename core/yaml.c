@@ -228,11 +228,12 @@ static const struct anchor *find_anchor(const struct builder *bld, const yaml_ch
 static void end_of_text_clamp(const char *text, size_t size, unsigned long *line,
                               unsigned long *col)
 {
-    /* Lines as an editor shows them: after a final line break comes an
-     * empty last line, where an error at the end of the text is shown. */
+    /* Lines as YAML counts them (LF, CRLF or a lone CR ends one); after a
+     * final line break comes an empty last line, where an error at the end
+     * of the text is shown. */
     unsigned long lines = 1, chars = 0;
     for (size_t i = 0; i < size; i++) {
-        if (text[i] == '\n') {
+        if (text[i] == '\n' || (text[i] == '\r' && (i + 1 >= size || text[i + 1] != '\n'))) {
             lines++;
             chars = 0;
         } else if (((unsigned char)text[i] & 0xC0) != 0x80 && text[i] != '\r') {

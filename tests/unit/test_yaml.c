@@ -204,6 +204,10 @@ static void test_yaml_syntax_error_has_line_col(void **state)
                        "scanning a simple key");
     assert_parse_error("a: [1, 2", "t.yaml:1:9: YAML syntax error: did not find expected ',' or "
                                    "']' while parsing a flow sequence");
+    /* a lone CR ends a line, as in YAML (found by fuzz.campaign) */
+    assert_parse_error("idminurl: encidinca\r_tinca",
+                       "t.yaml:2:7: YAML syntax error: could not find expected ':' while "
+                       "scanning a simple key");
 }
 
 static void test_yaml_duplicate_key(void **state)
