@@ -86,6 +86,7 @@ campaign "$TMP/file.yaml" file "    settings:
 
 # ---- plans: one store per campaign (a plan is bound to its campaign's bytes) ------------
 plan_one() { # plan_one NAME
+    forget_plans
     timed "$TMP/plan-$1" "$HERALD" plan "$TMP/$1.yaml" --state-dir "$TMP/state-$1" --json
     PLAN_NS=$T_NS
     PLANNED=$(python3 -c '

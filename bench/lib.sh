@@ -43,6 +43,12 @@ fi
 # unless the caller gives one.
 export HERALD_PSEUDONYM_KEY=${HERALD_PSEUDONYM_KEY:-bench-pseudonym-key-0123456789abcdef0123456789}
 
+# forget_plans: a benchmark plans one campaign id into a store per setting on
+# purpose; `herald plan` refuses a second store while the campaign folder's
+# location marker names the first (docs/state-store.md), so each plan forgets
+# the one before.
+forget_plans() { rm -f "$TMP"/herald-state/*.location; }
+
 # Nanoseconds since the epoch.
 now_ns() { date +%s%N; }
 

@@ -173,6 +173,7 @@ for name in $names; do
     else
         campaign "$TMP/$name.yaml" "$TMP/audience.csv" http-push "${!name}"
     fi
+    forget_plans
     "$HERALD" plan "$TMP/$name.yaml" --state-dir "$TMP/plan-$name" --json >"$TMP/plan-$name.json" \
         2>"$TMP/plan-$name.err" || { cat "$TMP/plan-$name.err" >&2; exit 1; }
 done

@@ -127,6 +127,7 @@ campaign "$TMP/nagle.yaml" "$TMP/audience-small.csv" "$PORT" "$FIRST_S" "      t
 campaign "$TMP/size.yaml" "$TMP/audience-size.csv" "$DPORT" "$FIRST_S"
 
 plan() { # plan NAME: into $TMP/plan-NAME
+    forget_plans
     timed "$TMP/plan-$1" "$HERALD" plan "$TMP/$1.yaml" --state-dir "$TMP/plan-$1"
 }
 for s in $SESSIONS; do plan "smtp$s"; done

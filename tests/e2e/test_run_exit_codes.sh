@@ -6,6 +6,7 @@
 # is a JSON object, the summary included. (3 for held work:
 # test_ops_inflight_hold.sh.)
 source "$(dirname "$0")/lib.sh"
+E2E_SEVERAL_STORES=1 # one campaign id, a store per scenario, on purpose (lib.sh)
 export HERALD_OPERATOR=e2e-operator
 
 ops_audience "$WORK/audience.csv" 100:DE:de:Europe/Berlin 100:FR:fr:Europe/Paris
