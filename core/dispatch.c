@@ -683,30 +683,25 @@ static int apply_outcome(struct disp *d, const struct outcome *o, const char *te
     r.response = r.provider_id + r.provider_id_len + 1;
     r.response_len = (uint16_t)strlen(r.response);
     bool failed_attempt = o->kind != HD_OUTCOME_ACCEPTED;
+    bool uncertain = o->kind == HD_OUTCOME_UNCERTAIN;
+    /* The service may have an uncertain one: flagged, never counted failed;
+     * sent again with the same id while attempts are left, else held. */
+    if (uncertain)
+        r.flags |= HD_DF_UNCERTAIN;
     if (o->kind == HD_OUTCOME_ACCEPTED) {
         r.state = HD_DS_SENT;
         d->res->sent++;
         d->ch[ch].sent++;
-    } else if (o->kind == HD_OUTCOME_UNCERTAIN) {
-        /* The service may have it: flagged, never counted failed; sent
-         * again with the same id while attempts are left, else held. */
-        r.flags |= HD_DF_UNCERTAIN;
-        if (s->attempts < d->c->retry_max_attempts) {
-            r.state = HD_DS_RETRY;
-            r.next_attempt_ms = now + 1000LL * backoff_s(d->c, s->attempts, o->retry_after_s);
-            if (put_due(d, r.next_attempt_ms, s->key) != 0)
-                return -1;
-            d->res->retried++;
-        } else {
-            r.state = HD_DS_HELD;
-            d->res->held++;
-        }
-    } else if (o->kind == HD_OUTCOME_TRANSIENT && s->attempts < d->c->retry_max_attempts) {
+    } else if ((uncertain || o->kind == HD_OUTCOME_TRANSIENT) &&
+               s->attempts < d->c->retry_max_attempts) {
         r.state = HD_DS_RETRY;
         r.next_attempt_ms = now + 1000LL * backoff_s(d->c, s->attempts, o->retry_after_s);
         if (put_due(d, r.next_attempt_ms, s->key) != 0)
             return -1;
         d->res->retried++;
+    } else if (uncertain) {
+        r.state = HD_DS_HELD;
+        d->res->held++;
     } else {
         r.state = HD_DS_FAILED;
         d->res->failed++;
