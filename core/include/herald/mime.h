@@ -10,9 +10,9 @@
  * No List-Unsubscribe: a legally mandated notice is not a subscription.
  * Header lines are folded under 78 characters (except an address longer
  * than that, which cannot be folded and stands alone on its line), no line
- * exceeds 998, every line ends in CRLF (tests/fuzz/fuzz_mime.c checks these). The same inputs always give the same bytes (the
- * boundary derives from the Message-ID), which is what lets proofs re-render
- * a message and compare hashes.
+ * exceeds 998, every line ends in CRLF (tests/fuzz/fuzz_mime.c checks these). The same inputs
+ * always give the same bytes (the boundary derives from the Message-ID), which is what lets proofs
+ * re-render a message and compare hashes.
  *
  * Inputs that would reach a header are refused if they hold CR, LF or any
  * control character (HD_EX_DATAERR), even though the planner already
