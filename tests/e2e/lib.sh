@@ -54,18 +54,19 @@ with open(sys.argv[1], "w") as out:
                       f"1980-01-01,{tz},Person {n}\n")
 PY
 }
-# ops_campaign FILE AUDIENCE : a campaign's head (id, audience, link, locales);
-# the test appends channels, waves, send_window, retry, canary.
+# ops_campaign FILE AUDIENCE [ID [REGIONS]] : a campaign's head (id, default
+# ops-e2e; audience in REGIONS, default "EU, EEA, UK"; link, locales); the
+# test appends channels, waves, send_window, retry, canary, proofs.
 ops_campaign() {
   cat >"$1" <<EOT
-id: ops-e2e
+id: ${3:-ops-e2e}
 reference_date: 2025-06-26
 vars:
   company: Lumen
 audience:
   source: $2
   format: csv
-  regions: [EU, EEA, UK]
+  regions: [${4:-EU, EEA, UK}]
   minimum_age: 18
 objection_link:
   url: "https://privacy.example/object?p={{person}}&t={{token}}"

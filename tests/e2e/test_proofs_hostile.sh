@@ -19,22 +19,8 @@ open(f"{work}/audience.csv", "w").write(
     "id,email,push_token,country,language,birth_date,time_zone,name\n" + "\n".join(rows) + "\n")
 PY
 camp=$WORK/campaign.yaml
-cat >"$camp" <<EOF
-id: proofs-hostile
-reference_date: 2025-06-26
-vars:
-  company: Lumen
-audience:
-  source: $WORK/audience.csv
-  format: csv
-  regions: [EU]
-  minimum_age: 18
-objection_link:
-  url: "https://privacy.example/object?p={{person}}&t={{token}}"
-  secret_env: HERALD_LINK_SECRET
-locales:
-  dir: $SRC/locales/ai-training-notice
-  default: en
+ops_campaign "$camp" "$WORK/audience.csv" proofs-hostile EU
+cat >>"$camp" <<EOF
 channels:
   email:
     type: email

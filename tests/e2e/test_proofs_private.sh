@@ -21,22 +21,8 @@ with open(f"{work}/audience.csv", "w") as f:
     f.write("\n".join(rows) + "\n")
 PY
 camp=$WORK/campaign.yaml
-cat >"$camp" <<EOF
-id: proofs-private
-reference_date: 2025-06-26
-vars:
-  company: Lumen
-audience:
-  source: $WORK/audience.csv
-  format: csv
-  regions: [EU]
-  minimum_age: 18
-objection_link:
-  url: "https://privacy.example/object?p={{person}}&t={{token}}"
-  secret_env: HERALD_LINK_SECRET
-locales:
-  dir: $SRC/locales/ai-training-notice
-  default: en
+ops_campaign "$camp" "$WORK/audience.csv" proofs-private EU
+cat >>"$camp" <<EOF
 channels:
   email:
     type: email

@@ -13,8 +13,7 @@ mk() {
   local dir=$1 id=$2; shift 2
   mkdir -p "$dir"
   ops_audience "$dir/audience.csv" 25:DE:de:Europe/Berlin 15:FR:fr:Europe/Paris
-  ops_campaign "$dir/c.yaml" audience.csv
-  sed -i "s/^id: ops-e2e\$/id: $id/" "$dir/c.yaml"
+  ops_campaign "$dir/c.yaml" audience.csv "$id"
   cat >>"$dir/c.yaml" <<EOT
 channels:
   email:
