@@ -46,7 +46,7 @@ pid $ng/nginx.pid;
 error_log $ng/error.log warn;
 events { worker_connections 1024; }
 http {
-  log_format push '\$server_protocol \$connection \$status \$http_idempotency_key';
+  log_format push '\$uri \$server_protocol \$connection \$status \$http_idempotency_key';
   access_log $ng/access.log push;
   client_body_temp_path $ng/body;
   proxy_temp_path $ng/proxy;
@@ -101,7 +101,9 @@ python3 "$SRC/tests/e2e/push_check.py" run --state-dir "$WORK/st1" --log "$WORK/
   fail "push_check (h2)"
 python3 - "$ng/access.log" "$total" <<'PY' || fail "not HTTP/2 on one connection"
 import sys
-lines = [l.split() for l in open(sys.argv[1]) if l.strip()]
+# Only Herald's requests: nginx may log the start-up probe (GET /) after the
+# truncation above, since it writes the line once the response has left.
+lines = [l.split()[1:] for l in open(sys.argv[1]) if l.startswith("/v1/notices ")]
 total = int(sys.argv[2])
 assert len(lines) == total, f"{len(lines)} requests logged by nginx, {total} notices"
 protos = {l[0] for l in lines}
@@ -127,7 +129,9 @@ grep -q "run complete: .* 0 failed" "$WORK/err" || fail "run: $(tail -3 "$WORK/e
 n=$(ops_q "$WORK/h1.yaml" "$WORK/st2" 's["channels"]["inapp"]["sent"]')
 python3 - "$ng/access.log" "$n" <<'PY' || fail "not HTTP/1.1 keep-alive"
 import sys
-lines = [l.split() for l in open(sys.argv[1]) if l.strip()]
+# Only Herald's requests: nginx may log the start-up probe (GET /) after the
+# truncation above, since it writes the line once the response has left.
+lines = [l.split()[1:] for l in open(sys.argv[1]) if l.startswith("/v1/notices ")]
 assert len(lines) == int(sys.argv[2]), (len(lines), sys.argv[2])
 assert {l[0] for l in lines} == {"HTTP/1.1"}, {l[0] for l in lines}
 conns = {l[1] for l in lines}
@@ -149,7 +153,7 @@ expect_exit 2 timeout 60 "$HERALD" run "$WORK/bad.yaml" --state-dir "$WORK/st3" 
 n=$(ops_q "$WORK/bad.yaml" "$WORK/st3" 's["channels"]["inapp"]["total"]')
 [ "$(ops_q "$WORK/bad.yaml" "$WORK/st3" 's["channels"]["inapp"]["failed"]')" = "$n" ] ||
   fail "unverified certificate: $(ops_q "$WORK/bad.yaml" "$WORK/st3" 's["channels"]["inapp"]')"
-[ ! -s "$ng/access.log" ] || fail "a request went through without a verified certificate"
+! grep -q "^/v1/notices " "$ng/access.log" || fail "a request went through without a verified certificate"
 python3 - "$WORK/st3" <<PY || fail "failures are not push.tls_failed"
 import sys
 sys.dont_write_bytecode = True
