@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "herald/proof.h"
+#include "herald/str.h"
 #include "registry.h"
 
 #define TAIL_MIN 6 /* a reply cut short may end in a secret's first bytes */
@@ -38,10 +38,10 @@ int hd_secrets_add_b64(struct hd_secrets *sec, const unsigned char *secret, size
 {
     if (len == 0)
         return 0;
-    char *b = malloc(4 * ((len + 2) / 3) + 1);
+    char *b = malloc(HD_BASE64_LEN(len) + 1);
     if (b == NULL)
         abort();
-    size_t n = hd_proof_base64(secret, len, b);
+    size_t n = hd_base64_encode(secret, len, b);
     int rc = hd_secrets_add(sec, b, n);
     OPENSSL_cleanse(b, n);
     free(b);

@@ -18,6 +18,7 @@
 
 #include "herald/link.h"
 #include "herald/region.h"
+#include "herald/str.h"
 #include "herald/suggest.h"
 
 const char *const hd_builtin_vars[] = {"name",    "objection_url", "person_id", "campaign_id",
@@ -35,6 +36,7 @@ struct ctx {
     bool var_reported[MAX_VARS];
     const struct hd_ynode *link_node; /* objection_link.url */
     bool link_reported;
+    bool oom; /* an allocation failed: reported once, the load stops */
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -78,11 +80,20 @@ static void warn_at(struct ctx *x, const struct hd_ynode *n, const char *fmt, ..
     x->d->code = code; /* warnings never decide the exit status */
 }
 
-static char *xstrdup(const char *s)
+/* Out of memory (herald/str.h's policy): one HD_EX_SOFTWARE diagnostic, and
+ * hd_campaign_load stops after the current section. */
+static void nomem(struct ctx *x)
 {
-    char *p = s ? strdup(s) : NULL;
-    if (s && !p)
-        abort(); /* out of memory while loading a small file: nothing sane to do */
+    if (!x->oom)
+        hd_diags_add(x->d, HD_EX_SOFTWARE, x->c->path, 0, 0, "out of memory loading the campaign");
+    x->oom = true;
+}
+
+static char *dup_str(struct ctx *x, const char *s)
+{
+    char *p = hd_strdup(s, NULL);
+    if (p == NULL)
+        nomem(x);
     return p;
 }
 
@@ -348,17 +359,11 @@ static bool valid_name(const char *s, size_t max, bool allow_upper_dot)
     return true;
 }
 
-static char *resolve_path(const struct hd_campaign *c, const char *p)
+static char *resolve_path(struct ctx *x, const char *p)
 {
-    size_t n;
-    char *out;
-    if (p[0] == '/' || strcmp(c->dir, ".") == 0)
-        return xstrdup(p);
-    n = strlen(c->dir) + strlen(p) + 2;
-    out = malloc(n);
+    char *out = hd_path_resolve(x->c->dir, p, NULL);
     if (out == NULL)
-        abort();
-    snprintf(out, n, "%s/%s", c->dir, p);
+        nomem(x);
     return out;
 }
 
@@ -377,8 +382,10 @@ static char (*want_countries(struct ctx *x, const struct hd_ynode *n, const char
         return NULL;
     }
     codes = calloc(n->count ? n->count : 1, sizeof *codes);
-    if (codes == NULL)
-        abort();
+    if (codes == NULL) {
+        nomem(x);
+        return NULL;
+    }
     for (size_t i = 0; i < n->count; i++) {
         const char *s = want_str(x, n->items[i], what);
         unsigned g;
@@ -446,7 +453,7 @@ static void load_audience(struct ctx *x, const struct hd_ynode *root)
         return;
     check_keys(x, a, keys, "audience");
     if ((s = want_str(x, need(x, a, "source", "audience", true), "audience.source")) != NULL)
-        c->audience_path = resolve_path(c, s);
+        c->audience_path = resolve_path(x, s);
     c->audience_format = HD_AUDIENCE_CSV;
     if ((n = hd_ymap_get(a, "format")) != NULL) {
         if ((s = want_str(x, n, "audience.format")) != NULL) {
@@ -468,7 +475,7 @@ static void load_audience(struct ctx *x, const struct hd_ynode *root)
         for (int f = 0; f < HD_F_COUNT; f++) {
             const struct hd_ynode *col = hd_ymap_get(n, hd_field_names[f]);
             if (col && (s = want_str(x, col, "a field mapping")) != NULL)
-                c->columns[f] = xstrdup(s);
+                c->columns[f] = dup_str(x, s);
         }
     }
     n = need(x, a, "regions", "audience", true);
@@ -484,7 +491,7 @@ static void load_audience(struct ctx *x, const struct hd_ynode *root)
         check_keys(x, n, obj_keys, "audience.objections");
         if ((s = want_str(x, need(x, n, "file", "audience.objections", true),
                           "audience.objections.file")) != NULL)
-            c->objections_path = resolve_path(c, s);
+            c->objections_path = resolve_path(x, s);
         const struct hd_ynode *act = hd_ymap_get(n, "action");
         c->objection_action = HD_OBJECTION_SKIP;
         if (act && (s = want_str(x, act, "audience.objections.action")) != NULL) {
@@ -513,7 +520,7 @@ static void load_link(struct ctx *x, const struct hd_ynode *root)
     if ((s = want_str(x, n, "objection_link.url")) != NULL) {
         if (hd_link_template_check(s, &e) != 0)
             err_at(x, n, "%s", e.msg);
-        c->link_url = xstrdup(s);
+        c->link_url = dup_str(x, s);
         x->link_node = n;
     }
     if ((n = hd_ymap_get(l, "secret_env")) && (s = want_str(x, n, "objection_link.secret_env"))) {
@@ -525,10 +532,10 @@ static void load_link(struct ctx *x, const struct hd_ynode *root)
                    "objection_link.secret_env must name an environment variable "
                    "(A-Z, 0-9, _), not \"%s\"; the secret itself never goes in the campaign",
                    s);
-        c->link_secret_env = xstrdup(s);
+        c->link_secret_env = dup_str(x, s);
     }
     if ((n = hd_ymap_get(l, "secret_file")) && (s = want_str(x, n, "objection_link.secret_file")))
-        c->link_secret_file = resolve_path(c, s);
+        c->link_secret_file = resolve_path(x, s);
     if (!c->link_secret_env && !c->link_secret_file)
         err_at(x, l,
                "objection_link needs secret_env or secret_file: where the link secret "
@@ -595,21 +602,21 @@ static void load_proofs(struct ctx *x, const struct hd_ynode *root)
                        "proofs.pseudonym_key_env must name an environment variable (A-Z, 0-9, "
                        "_), not \"%s\"; the key itself never goes in the campaign",
                        s);
-            c->pseudonym_key_env = xstrdup(s);
+            c->pseudonym_key_env = dup_str(x, s);
         }
         if ((n = hd_ymap_get(l, "pseudonym_key_file")) &&
             (s = want_str(x, n, "proofs.pseudonym_key_file")))
-            c->pseudonym_key_file = resolve_path(c, s);
+            c->pseudonym_key_file = resolve_path(x, s);
         if ((n = hd_ymap_get(l, "key_id")) && (s = want_str(x, n, "proofs.key_id"))) {
             if (!valid_name(s, 32, true))
                 err_at(x, n, "bad proofs.key_id \"%s\" (use A-Z, a-z, 0-9, ., - and _, at most 32)",
                        s);
-            c->proof_key_id = xstrdup(s);
+            c->proof_key_id = dup_str(x, s);
         }
     }
     if (!c->pseudonym_key_env && !c->pseudonym_key_file) {
-        c->pseudonym_key_env = xstrdup(HD_PSEUDONYM_KEY_ENV_DEFAULT);
-        c->pseudonym_key_file = resolve_path(c, HD_PSEUDONYM_KEY_FILE_DEFAULT);
+        c->pseudonym_key_env = dup_str(x, HD_PSEUDONYM_KEY_ENV_DEFAULT);
+        c->pseudonym_key_file = resolve_path(x, HD_PSEUDONYM_KEY_FILE_DEFAULT);
     }
 }
 
@@ -630,7 +637,7 @@ static void load_state(struct ctx *x, const struct hd_ynode *root)
                    "state.dir is empty: name the state store's directory, or leave state: "
                    "out for <campaign folder>/herald-state/<id>");
         else
-            x->c->state_dir = resolve_path(x->c, s);
+            x->c->state_dir = resolve_path(x, s);
     }
 }
 
@@ -645,8 +652,10 @@ static void load_vars(struct ctx *x, const struct hd_ynode *root)
     c->var_names = calloc(count + 1, sizeof *c->var_names);
     c->var_values = calloc(count + 1, sizeof *c->var_values);
     c->all_vars = calloc(nbuiltin + count + 1, sizeof *c->all_vars);
-    if (!c->var_names || !c->var_values || !c->all_vars)
-        abort();
+    if (!c->var_names || !c->var_values || !c->all_vars) {
+        nomem(x);
+        return;
+    }
     memcpy(c->all_vars, hd_builtin_vars, nbuiltin * sizeof *c->all_vars);
     if (v == NULL)
         return;
@@ -672,8 +681,8 @@ static void load_vars(struct ctx *x, const struct hd_ynode *root)
         /* A bad value is reported above; keep the name so the locales that
          * use it do not each report it as unknown. */
         x->var_nodes[c->nvars] = s ? v->items[i] : NULL;
-        c->var_names[c->nvars] = xstrdup(k);
-        c->var_values[c->nvars] = xstrdup(s ? s : "");
+        c->var_names[c->nvars] = dup_str(x, k);
+        c->var_values[c->nvars] = dup_str(x, s ? s : "");
         c->all_vars[nbuiltin + c->nvars] = c->var_names[c->nvars];
         c->nvars++;
     }
@@ -691,7 +700,7 @@ static void load_locales_section(struct ctx *x, const struct hd_ynode *root)
         return;
     check_keys(x, l, keys, "locales");
     if ((s = want_str(x, need(x, l, "dir", "locales", true), "locales.dir")) != NULL)
-        c->locales_dir = resolve_path(c, s);
+        c->locales_dir = resolve_path(x, s);
     n = need(x, l, "default", "locales", true);
     if ((s = want_str(x, n, "locales.default")) != NULL &&
         hd_lang_canonical(s, strlen(s), c->default_lang, sizeof c->default_lang) == 0)
@@ -730,7 +739,8 @@ static void parse_from(struct ctx *x, const struct hd_ynode *n, const char *s,
             ne--;
         }
         if (ne > ns)
-            cc->from_name = strndup(ns, (size_t)(ne - ns));
+            if ((cc->from_name = hd_strndup(ns, (size_t)(ne - ns), NULL)) == NULL)
+                nomem(x);
         s = lt + 1;
     } else {
         len = strlen(s);
@@ -743,7 +753,7 @@ static void parse_from(struct ctx *x, const struct hd_ynode *n, const char *s,
     addr[len] = '\0';
     if (hd_email_check(addr, len, NULL, 0, &why) != HD_EMAIL_OK)
         err_at(x, n, "bad from address \"%s\"%s%s", addr, why ? ": " : "", why ? why : "");
-    cc->from_addr = xstrdup(addr);
+    cc->from_addr = dup_str(x, addr);
 }
 
 static void load_channels(struct ctx *x, const struct hd_ynode *root)
@@ -773,7 +783,7 @@ static void load_channels(struct ctx *x, const struct hd_ynode *root)
         if (m == NULL)
             continue;
         struct hd_channel_conf *cc = &c->channels[c->nchannels++];
-        cc->name = xstrdup(name->str);
+        cc->name = dup_str(x, name->str);
         cc->line = name->line;
         cc->col = name->col;
         cc->concurrency = 1;
@@ -793,7 +803,7 @@ static void load_channels(struct ctx *x, const struct hd_ynode *root)
                 ? n->str
                 : want_str(x, n, "channel module");
         if (s != NULL) {
-            cc->module = xstrdup(s);
+            cc->module = dup_str(x, s);
             if (x->opts && x->opts->module_known &&
                 !x->opts->module_known(s, x->opts->module_ctx)) {
                 const char *sug = hd_suggest(s, x->opts->module_names);
@@ -850,8 +860,11 @@ static void load_waves(struct ctx *x, const struct hd_ynode *root)
      * n log n: a file may hold tens of thousands of waves. */
     struct wave_name *names = calloc(w->count ? w->count : 1, sizeof *names);
     size_t nnames = 0;
-    if (c->waves == NULL || names == NULL)
-        abort();
+    if (c->waves == NULL || names == NULL) {
+        free(names);
+        nomem(x);
+        return;
+    }
     for (size_t i = 0; i < w->count; i++) {
         const struct hd_ynode *m = want_map(x, w->items[i], "a wave"), *n;
         const char *s;
@@ -865,7 +878,8 @@ static void load_waves(struct ctx *x, const struct hd_ynode *root)
         if ((s = want_str(x, n, "wave name")) != NULL) {
             if (!valid_name(s, 32, false))
                 err_at(x, n, "bad wave name \"%s\" (use a-z, 0-9, - and _)", s);
-            wv->name = xstrdup(s);
+            if ((wv->name = dup_str(x, s)) == NULL)
+                break;
             names[nnames].name = wv->name;
             names[nnames].node = n;
             names[nnames].index = nnames;
@@ -886,8 +900,10 @@ static void load_waves(struct ctx *x, const struct hd_ynode *root)
                 err_at(x, n, "wave languages must be a list of language tags");
             } else {
                 wv->languages = calloc(n->count + 1, sizeof *wv->languages);
-                if (wv->languages == NULL)
-                    abort();
+                if (wv->languages == NULL) {
+                    nomem(x);
+                    break;
+                }
                 for (size_t j = 0; j < n->count; j++) {
                     char tag[16];
                     if ((s = want_str(x, n->items[j], "a language")) == NULL)
@@ -896,7 +912,8 @@ static void load_waves(struct ctx *x, const struct hd_ynode *root)
                         err_at(x, n->items[j], "bad language tag \"%s\" (use BCP 47, e.g. de)", s);
                         continue;
                     }
-                    wv->languages[wv->nlanguages++] = xstrdup(tag);
+                    if ((wv->languages[wv->nlanguages] = dup_str(x, tag)) != NULL)
+                        wv->nlanguages++;
                 }
             }
         }
@@ -1110,8 +1127,11 @@ static void load_locale_file(struct ctx *x, const char *path, const char *stem)
         return;
     }
     struct hd_ydoc **docs = realloc(c->locale_docs, (c->nlocale_docs + 1) * sizeof *docs);
-    if (docs == NULL)
-        abort();
+    if (docs == NULL) {
+        hd_yaml_free(doc);
+        nomem(x);
+        return;
+    }
     c->locale_docs = docs;
     docs[c->nlocale_docs++] = doc;
     root = doc->root;
@@ -1132,13 +1152,16 @@ static void load_locale_file(struct ctx *x, const char *path, const char *stem)
         err_at(x, n, "language \"%s\" does not match the file name (%s.yaml)", s, tag);
 
     struct hd_locale *locs = realloc(c->locales, (c->nlocales + 1) * sizeof *locs);
-    if (locs == NULL)
-        abort();
+    if (locs == NULL) {
+        nomem(x);
+        return;
+    }
     c->locales = locs;
     struct hd_locale *loc = &locs[c->nlocales++];
     memset(loc, 0, sizeof *loc);
     memcpy(loc->tag, tag, sizeof tag);
-    loc->file = xstrdup(path);
+    if ((loc->file = dup_str(x, path)) == NULL)
+        return;
 
     bool email = campaign_has_type(c, HD_CHANNEL_EMAIL),
          push = campaign_has_type(c, HD_CHANNEL_PUSH);
@@ -1211,27 +1234,33 @@ static void load_locales(struct ctx *x, const struct hd_ynode *root)
         if (len <= 5 || strcmp(de->d_name + len - 5, ".yaml") != 0 || de->d_name[0] == '.')
             continue;
         char **nn = realloc(names, (count + 1) * sizeof *nn);
-        if (nn == NULL)
-            abort();
+        if (nn == NULL) {
+            nomem(x);
+            break;
+        }
         names = nn;
-        names[count++] = xstrdup(de->d_name);
+        if ((names[count] = dup_str(x, de->d_name)) == NULL)
+            break;
+        count++;
     }
     closedir(dir);
     /* Sorted so the snapshot hash and every report are the same on every machine. */
     if (count > 1) /* names is NULL when the directory has none */
         qsort(names, count, sizeof *names, cmp_str);
     for (size_t i = 0; i < count; i++) {
-        size_t n = strlen(c->locales_dir) + strlen(names[i]) + 2;
-        char *path = malloc(n);
-        if (path == NULL)
-            abort();
-        snprintf(path, n, "%s/%s", c->locales_dir, names[i]);
-        names[i][strlen(names[i]) - 5] = '\0';
-        load_locale_file(x, path, names[i]);
-        free(path);
+        char *path = x->oom ? NULL : hd_path_resolve(c->locales_dir, names[i], NULL);
+        if (path == NULL) {
+            nomem(x);
+        } else {
+            names[i][strlen(names[i]) - 5] = '\0';
+            load_locale_file(x, path, names[i]);
+            free(path);
+        }
         free(names[i]);
     }
     free(names);
+    if (x->oom)
+        return;
     if (c->nlocales == 0) {
         err_at(x, hd_ymap_get(sec, "dir"), "no locale files (<tag>.yaml) in \"%s\"",
                c->locales_dir);
@@ -1300,11 +1329,15 @@ static void hash_file(EVP_MD_CTX *md, const char *label, const struct hd_ydoc *d
     EVP_DigestUpdate(md, doc->bytes, doc->size);
 }
 
-static void snapshot_hash(struct hd_campaign *c)
+static void snapshot_hash(struct ctx *x)
 {
+    struct hd_campaign *c = x->c;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (md == NULL || !EVP_DigestInit_ex(md, EVP_sha256(), NULL))
-        abort();
+    if (md == NULL || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+        EVP_MD_CTX_free(md);
+        nomem(x);
+        return;
+    }
     EVP_DigestUpdate(md, "herald-snapshot-v1\n", 19);
     hash_file(md, "campaign", c->doc);
     for (size_t i = 0; i < c->nlocales; i++) {
@@ -1334,13 +1367,20 @@ struct hd_campaign *hd_campaign_load(const char *path, const struct hd_campaign_
     const char *s;
     int code_before = diags->code;
 
-    if (c == NULL)
-        abort();
+    if (c == NULL) {
+        hd_diags_add(diags, HD_EX_SOFTWARE, path, 0, 0, "out of memory loading the campaign");
+        return NULL;
+    }
     /* diags may already hold errors from earlier work: judge only ours */
     diags->code = 0;
-    c->path = xstrdup(path);
     const char *slash = strrchr(path, '/');
-    c->dir = slash ? strndup(path, (size_t)(slash - path == 0 ? 1 : slash - path)) : xstrdup(".");
+    c->path = hd_strdup(path, NULL);
+    c->dir = slash ? hd_strndup(path, (size_t)(slash - path == 0 ? 1 : slash - path), NULL)
+                   : hd_strdup(".", NULL);
+    if (c->path == NULL || c->dir == NULL) {
+        nomem(&x);
+        goto fail;
+    }
     c->doc = hd_yaml_load(path, &e);
     if (c->doc == NULL) {
         hd_diags_add(diags, e.code, NULL, 0, 0, "%s", e.msg);
@@ -1358,25 +1398,24 @@ struct hd_campaign *hd_campaign_load(const char *path, const struct hd_campaign_
         if (!valid_name(s, HD_ID_MAX, true))
             err_at(&x, n, "bad campaign id \"%s\" (use A-Z, a-z, 0-9, ., - and _, at most %d)", s,
                    HD_ID_MAX);
-        c->id = xstrdup(s);
+        c->id = dup_str(&x, s);
     }
     if ((n = hd_ymap_get(root, "description")) && (s = want_str(&x, n, "description")))
-        c->description = xstrdup(s);
+        c->description = dup_str(&x, s);
     n = need(&x, root, "reference_date", "the campaign", true);
     if ((s = want_str(&x, n, "reference_date")) &&
         !parse_date(s, &c->ref_year, &c->ref_month, &c->ref_day))
         err_at(&x, n, "bad date \"%s\" (write a real date as YYYY-MM-DD, e.g. 2025-06-26)", s);
-    load_vars(&x, root);
-    load_audience(&x, root);
-    load_link(&x, root);
-    load_locales_section(&x, root);
-    load_channels(&x, root);
-    load_waves(&x, root);
-    load_policy(&x, root);
-    load_proofs(&x, root);
-    load_state(&x, root);
-    load_locales(&x, root);
-    snapshot_hash(c);
+    /* In order (later sections read what earlier ones set); out of memory
+     * stops the load at the end of the section it happened in. */
+    void (*const sections[])(struct ctx *, const struct hd_ynode *) = {
+        load_vars,  load_audience, load_link,   load_locales_section, load_channels,
+        load_waves, load_policy,   load_proofs, load_state,           load_locales,
+    };
+    for (size_t i = 0; i < sizeof sections / sizeof sections[0] && !x.oom; i++)
+        sections[i](&x, root);
+    if (!x.oom)
+        snapshot_hash(&x);
     if (diags->code != 0)
         goto fail;
     diags->code = code_before;

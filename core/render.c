@@ -5,7 +5,7 @@
  * and each email channel's From address (converted to its ASCII form once)
  * between renders, so after the first few messages rendering allocates
  * nothing. The push notice is written by a small canonical JSON writer
- * (hd_render_json_string) that produces exactly what jansson's
+ * (hd_json_escape, herald/str.h) that produces exactly what jansson's
  * json_dumps(JSON_COMPACT | JSON_SORT_KEYS) did, without building a tree.
  */
 #include "herald/render.h"
@@ -18,6 +18,7 @@
 #include "herald/hash.h"
 #include "herald/mime.h"
 #include "herald/region.h"
+#include "herald/str.h"
 
 /* Domain separation label of the message key. */
 static const char msgid_label[] = "herald-msgid-v1";
@@ -244,138 +245,6 @@ static int render_email(struct hd_renderer *r, const struct hd_person_rec *p, si
     return 0;
 }
 
-/* ---- canonical JSON ------------------------------------------------------- */
-
-/* Byte classes of the JSON string writer: 0 copied as is, 1 escaped (C0
- * controls, '"' and '\\'), 2-4 the lead byte of a UTF-8 sequence of that
- * length, 5 never a lead byte (continuation bytes 0x80-0xBF, 0xC0 and 0xC1
- * which could only start overlong forms, 0xF5-0xFF). */
-static const unsigned char json_class[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5,
-    5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5,
-    5, 5, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5,
-};
-
-/* Worst case of one string: every byte a \u00XX escape, plus the quotes. */
-#define JSON_STR_MAX(n) (6 * (n) + 2)
-
-/* True when none of the 8 bytes in v needs a look: no byte >= 0x80, none
- * below 0x20, no '"' and no '\\'. (The word tricks "has a zero byte" and
- * "has a byte below n", exact for the any-test once the high bits are known
- * clear.) */
-static bool json_plain8(uint64_t v)
-{
-    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-    uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
-    uint64_t t = v | ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((b - ones) & ~b);
-    return (t & highs) == 0;
-}
-
-/* Writes s as a JSON string at o, which has room for JSON_STR_MAX(n) bytes,
- * escaped as jansson escapes by default: '"' '\\' \b \f \n \r \t by name,
- * other C0 controls as \u00XX (upper-case hex, as jansson's "%04X"), '/',
- * DEL and all of UTF-8 as they are. Returns the end, or NULL when s is not
- * UTF-8 as jansson's utf8_check_string defines it (no overlong forms, no
- * surrogates, nothing past U+10FFFF, no truncated sequence). */
-static char *json_str(char *o, const char *str, size_t n)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-    *o++ = '"';
-    while (i < n) {
-        uint64_t v;
-        if (n - i >= 8) {
-            memcpy(&v, s + i, 8);
-            if (json_plain8(v)) {
-                memcpy(o, &v, 8);
-                o += 8;
-                i += 8;
-                continue;
-            }
-        }
-        unsigned char c = s[i];
-        unsigned k = json_class[c];
-        if (k == 0) {
-            *o++ = (char)c;
-            i++;
-        } else if (k == 1) {
-            *o++ = '\\';
-            switch (c) {
-            case '"':
-            case '\\':
-                *o++ = (char)c;
-                break;
-            case '\b':
-                *o++ = 'b';
-                break;
-            case '\f':
-                *o++ = 'f';
-                break;
-            case '\n':
-                *o++ = 'n';
-                break;
-            case '\r':
-                *o++ = 'r';
-                break;
-            case '\t':
-                *o++ = 't';
-                break;
-            default:
-                memcpy(o, "u00", 3);
-                o[3] = hex[c >> 4];
-                o[4] = hex[c & 15];
-                o += 5;
-            }
-            i++;
-        } else {
-            unsigned char lo = 0x80, hi = 0xBF;
-            if (k == 5 || n - i < k)
-                return NULL;
-            /* The second byte's range rules out overlong forms, surrogates
-             * and code points past U+10FFFF (RFC 3629 section 4). */
-            if (c == 0xE0)
-                lo = 0xA0;
-            else if (c == 0xED)
-                hi = 0x9F;
-            else if (c == 0xF0)
-                lo = 0x90;
-            else if (c == 0xF4)
-                hi = 0x8F;
-            if (s[i + 1] < lo || s[i + 1] > hi)
-                return NULL;
-            for (unsigned j = 2; j < k; j++)
-                if ((s[i + j] & 0xC0) != 0x80)
-                    return NULL;
-            memcpy(o, s + i, k);
-            o += k;
-            i += k;
-        }
-    }
-    *o++ = '"';
-    return o;
-}
-
-int hd_render_json_string(struct hd_buf *out, const char *s, size_t len)
-{
-    char *end;
-    if (len > (HD_BUF_MAX - 2) / 6 || hd_buf_reserve(out, JSON_STR_MAX(len)) != 0)
-        return HD_JSON_NOMEM;
-    end = json_str(out->data + out->len, s, len);
-    if (end == NULL) {
-        out->data[out->len] = '\0';
-        return HD_JSON_BAD_UTF8;
-    }
-    *end = '\0';
-    out->len = (size_t)(end - out->data);
-    return 0;
-}
-
 /* One member of the push notice: its key (with the quotes, colon and
  * separator before it) and value. */
 struct member {
@@ -427,7 +296,7 @@ static int render_push(struct hd_renderer *r, const struct hd_person_rec *p,
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
         if (m[i].len > HD_BUF_MAX / 8)
             goto nomem;
-        need += m[i].key_len + JSON_STR_MAX(m[i].len);
+        need += m[i].key_len + HD_JSON_ESCAPED_MAX(m[i].len);
         if (need > HD_BUF_MAX)
             goto nomem;
     }
@@ -436,7 +305,7 @@ static int render_push(struct hd_renderer *r, const struct hd_person_rec *p,
     o = out->bytes.data + out->bytes.len;
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
         memcpy(o, m[i].key, m[i].key_len);
-        o = json_str(o + m[i].key_len, m[i].s, m[i].len);
+        o = hd_json_escape(o + m[i].key_len, m[i].s, m[i].len, HD_JSON_QUOTED);
         if (o == NULL) {
             out->bytes.data[out->bytes.len] = '\0';
             hd_err_set(err, HD_EX_DATAERR, "push notice is not valid UTF-8");

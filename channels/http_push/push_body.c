@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "herald/str.h"
 #include "push.h"
 
 static const char *const var_names[] = {
@@ -298,7 +299,8 @@ void push_batch_key(const char *const *keys, size_t n, char out[33])
 void push_webhook_signature(const unsigned char *key, size_t key_len, const char *id, long long ts,
                             const char *body, size_t body_len, char *out, size_t out_size)
 {
-    unsigned char md[EVP_MAX_MD_SIZE], b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
+    unsigned char md[EVP_MAX_MD_SIZE];
+    char b64[HD_BASE64_LEN(EVP_MAX_MD_SIZE) + 1];
     unsigned mdlen = 0;
     char tsbuf[24];
     int tl = snprintf(tsbuf, sizeof tsbuf, "%lld", ts);
@@ -314,45 +316,21 @@ void push_webhook_signature(const unsigned char *key, size_t key_len, const char
     memcpy(msg + idl + 2 + (size_t)tl, body, body_len);
     HMAC(EVP_sha256(), key, (int)key_len, msg, n, md, &mdlen);
     free(msg);
-    EVP_EncodeBlock(b64, md, (int)mdlen);
-    snprintf(out, out_size, "v1,%s", (const char *)b64);
+    hd_base64_encode(md, mdlen, b64);
+    snprintf(out, out_size, "v1,%s", b64);
 }
 
 unsigned char *push_base64_decode(const char *s, size_t *len)
 {
-    size_t n = strlen(s), pad = 0;
+    size_t n = strlen(s);
     unsigned char *out;
-    int got;
     while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' '))
         n--;
-    /* EVP_DecodeBlock wants padded input: add what is missing */
-    char *tmp = malloc(n + 4);
-    if (tmp == NULL)
-        abort();
-    memcpy(tmp, s, n);
-    while ((n + pad) % 4)
-        tmp[n + pad++] = '=';
-    tmp[n + pad] = '\0';
-    for (size_t i = 0; i < n; i++)
-        if (!(isalnum((unsigned char)tmp[i]) || tmp[i] == '+' || tmp[i] == '/' ||
-              (tmp[i] == '=' && i + 2 >= n))) {
-            free(tmp);
-            return NULL;
-        }
-    out = malloc((n + pad) / 4 * 3 + 1);
-    if (out == NULL)
-        abort();
-    got = EVP_DecodeBlock(out, (const unsigned char *)tmp, (int)(n + pad));
-    if (got < 0) {
-        free(tmp);
+    out = malloc(n / 4 * 3 + 3);
+    if (out == NULL || hd_base64_decode(s, n, out, n / 4 * 3 + 3, len, HD_BASE64_LAX) != 0) {
         free(out);
         return NULL;
     }
-    /* EVP_DecodeBlock counts padding as zero bytes */
-    for (size_t i = n + pad; i > 0 && tmp[i - 1] == '='; i--)
-        got--;
-    free(tmp);
-    *len = (size_t)got;
     return out;
 }
 

@@ -23,6 +23,7 @@
 #include "herald/campaign.h"
 #include "herald/region.h"
 #include "herald/render.h"
+#include "herald/str.h"
 
 #define DATE_2025 1750924800 /* 2025-06-26T08:00:00Z */
 #define LINK_PREFIX "https://privacy.lumen.example/ai/object?p="
@@ -611,7 +612,7 @@ static void expect_same_as_jansson(const char *s, size_t n)
     char *want = jansson_dump(s, n);
     int rc;
     hd_buf_puts(&b, "pre");
-    rc = hd_render_json_string(&b, s, n);
+    rc = hd_buf_json(&b, s, n, HD_JSON_QUOTED);
     if (want == NULL) {
         assert_int_equal(rc, HD_JSON_BAD_UTF8);
         assert_int_equal(b.len, 3);

@@ -69,17 +69,4 @@ int hd_render(struct hd_renderer *r, const struct hd_person_rec *p, size_t ch, i
 void hd_render_message_key(const char *campaign_id, const char *person_id, size_t person_len,
                            const char *channel, char out[33]);
 
-#define HD_JSON_BAD_UTF8 (-1)
-#define HD_JSON_NOMEM (-2)
-
-/* Appends s (len bytes) to out as a JSON string, quotes included, exactly as
- * jansson's json_dumps(JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
- * writes json_stringn(s, len): '"' '\\' \b \f \n \r \t escaped by name,
- * other C0 controls (and NUL) as \u00XX in upper-case hex, everything else
- * ('/', DEL, UTF-8) as is. The push notice is written with it. Returns 0,
- * HD_JSON_BAD_UTF8 when s is not valid UTF-8 (jansson refuses the same
- * strings: overlong forms, surrogates, code points past U+10FFFF, truncated
- * sequences) or HD_JSON_NOMEM; out's content is unchanged on failure. */
-int hd_render_json_string(struct hd_buf *out, const char *s, size_t len);
-
 #endif
