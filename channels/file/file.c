@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "herald/files.h"
+#include "herald/str.h"
 #include "registry.h"
 
 #define DELAY_MS_MAX 60000ul
@@ -85,24 +86,6 @@ static void report(const struct file_chan *ch, const struct hd_message *m,
     o.provider_id = provider_id;
     o.reason = reason;
     ch->host.report(ch->host.ctx, &o);
-}
-
-static char *resolve(const struct hd_campaign *c, const char *path)
-{
-    size_t n;
-    char *out;
-    if (path[0] == '/' || c->dir == NULL)
-        n = strlen(path) + 1;
-    else
-        n = strlen(c->dir) + strlen(path) + 2;
-    out = malloc(n);
-    if (out == NULL)
-        abort();
-    if (path[0] == '/' || c->dir == NULL)
-        memcpy(out, path, n);
-    else
-        snprintf(out, n, "%s/%s", c->dir, path);
-    return out;
 }
 
 /* mkdir -p with mode for the missing parts; 0 when path is a directory. */
@@ -557,14 +540,17 @@ static int file_create(const struct hd_channel_host *host, const struct hd_campa
 
     *instance = NULL;
     ch = calloc(1, sizeof *ch);
-    if (ch == NULL)
-        abort();
+    if (ch == NULL) {
+        hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
+        return -1;
+    }
     ch->host = *host;
     ch->type = conf->type;
     ch->fd = ch->dir_fd = ch->tmp_fd = ch->new_fd = -1;
     if (file_settings(campaign, conf, ch, &path, &where, err) != 0)
         goto fail;
-    ch->path = resolve(campaign, path);
+    if ((ch->path = hd_path_resolve(campaign->dir, path, err)) == NULL)
+        goto fail;
     if ((email ? open_maildir(ch, where, err) : open_outbox(ch, where, err)) != 0)
         goto fail;
     log_line(ch, 2, "channel %s: %s %s", conf->name,

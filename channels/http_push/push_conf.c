@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "herald/str.h"
 #include "push.h"
 
 #define MAX_IN_FLIGHT_MAX 4096ul
@@ -584,14 +585,8 @@ int push_conf_load(struct push_conf *pc, const struct hd_campaign *c,
     if ((n = hd_settings_get(c, conf, "ca_file", false, NULL, err))) {
         if (hd_settings_str(n, "ca_file", &s, err) != 0)
             goto fail;
-        size_t len = strlen(s) + (c->dir ? strlen(c->dir) : 0) + 2;
-        pc->ca_file = malloc(len);
-        if (pc->ca_file == NULL)
-            abort();
-        if (s[0] == '/' || c->dir == NULL)
-            snprintf(pc->ca_file, len, "%s", s);
-        else
-            snprintf(pc->ca_file, len, "%s/%s", c->dir, s);
+        if ((pc->ca_file = hd_path_resolve(c->dir, s, err)) == NULL)
+            goto fail;
         if (access(pc->ca_file, R_OK) != 0) {
             hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col, "cannot read ca_file \"%s\"",
                       pc->ca_file);

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "herald/mime.h"
+#include "herald/str.h"
 #include "smtp_internal.h"
 
 #define POOL_MAX 256u
@@ -56,18 +57,6 @@ static char *xstrdup(const char *s)
     if (p == NULL)
         abort();
     return p;
-}
-
-static char *resolve(const struct hd_campaign *c, const char *path)
-{
-    if (path[0] == '/' || c->dir == NULL)
-        return xstrdup(path);
-    size_t n = strlen(c->dir) + strlen(path) + 2;
-    char *out = malloc(n);
-    if (out == NULL)
-        abort();
-    snprintf(out, n, "%s/%s", c->dir, path);
-    return out;
 }
 
 /* ---- settings ------------------------------------------------------------ */
@@ -669,14 +658,16 @@ static int smtp_create(const struct hd_channel_host *host, const struct hd_campa
 
     *instance = NULL;
     ch = calloc(1, sizeof *ch);
-    if (ch == NULL)
-        abort();
+    if (ch == NULL) {
+        hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
+        return -1;
+    }
     ch->host = *host;
     if (smtp_settings(ch, campaign, conf, &ca_node, &ca, NULL, err) != 0)
         goto fail;
     if (ch->tls != SMTP_TLS_OFF) {
-        if (ca)
-            ca_file = resolve(campaign, ca);
+        if (ca && (ca_file = hd_path_resolve(campaign->dir, ca, err)) == NULL)
+            goto fail;
         int rc = make_ssl_ctx(ch, ca_file, ca_node, err);
         free(ca_file);
         if (rc != 0)

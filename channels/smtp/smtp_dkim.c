@@ -26,6 +26,7 @@
 
 #include "dkim.h"
 #include "herald/files.h"
+#include "herald/str.h"
 #include "smtp_internal.h"
 
 struct dkim_key {
@@ -71,15 +72,10 @@ static const struct hd_ynode *get_str(const struct hd_ynode *map, const char *ke
     return n;
 }
 
-static EVP_PKEY *load_key(const struct hd_campaign *c, const struct hd_ynode *n, const char *path,
-                          bool rsa, struct hd_err *err)
+static EVP_PKEY *load_key_at(const struct hd_ynode *n, const char *full, bool rsa,
+                             struct hd_err *err)
 {
-    char full[4096];
     struct stat st;
-    if (path[0] == '/' || c->dir == NULL)
-        snprintf(full, sizeof full, "%s", path);
-    else
-        snprintf(full, sizeof full, "%s/%s", c->dir, path);
     /* The one input opener (herald/files.h): never blocks on a FIFO, a
      * regular file of at most 64 KiB, not on procfs. */
     struct hd_err oe = {0};
@@ -121,6 +117,16 @@ static EVP_PKEY *load_key(const struct hd_campaign *c, const struct hd_ynode *n,
         EVP_PKEY_free(k);
         return NULL;
     }
+    return k;
+}
+
+/* path resolved against the campaign's folder (herald/str.h). */
+static EVP_PKEY *load_key(const struct hd_campaign *c, const struct hd_ynode *n, const char *path,
+                          bool rsa, struct hd_err *err)
+{
+    char *full = hd_path_resolve(c->dir, path, err);
+    EVP_PKEY *k = full ? load_key_at(n, full, rsa, err) : NULL;
+    free(full);
     return k;
 }
 
