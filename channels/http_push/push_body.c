@@ -51,6 +51,8 @@ static void text_pos(const struct hd_ynode *node, size_t off, unsigned long *lin
 
 void push_tmpl_free(struct push_tmpl *t)
 {
+    if (t == NULL)
+        return;
     free(t->text);
     free(t->parts);
     memset(t, 0, sizeof *t);

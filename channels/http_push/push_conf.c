@@ -418,6 +418,8 @@ static int load_batch(struct push_conf *pc, const struct hd_campaign *c, const s
 
 void push_conf_free(struct push_conf *pc)
 {
+    if (pc == NULL)
+        return;
     free(pc->url);
     free(pc->method);
     for (size_t i = 0; i < pc->nheaders; i++) {

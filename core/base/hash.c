@@ -108,6 +108,8 @@ void hd_hmac_end(const struct hd_hmac *k, struct hd_sha256 *work, uint8_t out[HD
 
 void hd_hmac_wipe(struct hd_hmac *k)
 {
+    if (k == NULL)
+        return;
     OPENSSL_cleanse(k, sizeof *k);
 }
 

@@ -90,7 +90,7 @@ void hd_hmac_begin(const struct hd_hmac *k, struct hd_sha256 *work);
 /* Finishes the MAC of what work absorbed since hd_hmac_begin and writes it to
  * out; work is wiped (begin again to reuse it). */
 void hd_hmac_end(const struct hd_hmac *k, struct hd_sha256 *work, uint8_t out[HD_SHA256_LEN]);
-/* Erases k (OPENSSL_cleanse, which the compiler cannot drop). */
+/* Erases k (OPENSSL_cleanse, which the compiler cannot drop); NULL is a no-op. */
 void hd_hmac_wipe(struct hd_hmac *k);
 
 #endif
