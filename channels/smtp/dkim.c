@@ -20,8 +20,6 @@
 
 #include <openssl/crypto.h>
 
-#include "herald/str.h"
-
 const char *const dkim_default_headers[] = {"from",
                                             "to",
                                             "cc",
@@ -385,12 +383,12 @@ char *dkim_signature(const struct dkim_params *p, const uint8_t *msg, size_t len
             goto out;
         }
     }
-    b64 = malloc(HD_BASE64_LEN(siglen) + 1);
+    b64 = malloc(4 * ((siglen + 2) / 3) + 1);
     if (b64 == NULL) {
         *why = "out of memory";
         goto out;
     }
-    hd_base64_encode(sig, siglen, b64);
+    EVP_EncodeBlock((unsigned char *)b64, sig, (int)siglen);
     for (const char *s = b64; *s;) {
         size_t room = col < FOLD_AT ? FOLD_AT - col : 0, left = strlen(s);
         if (room == 0) {
