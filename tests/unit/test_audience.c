@@ -11,33 +11,18 @@
 
 #include <csv.h>
 
+#include "fixtures.h"
 #include "hd_test.h"
 #include "herald/audience.h"
 
 #define MIB ((size_t)1024 * 1024)
 
-static char *dir;
-
-static int setup(void **state)
-{
-    (void)state;
-    dir = strdup(hd_test_tmpdir());
-    return dir == NULL ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    hd_test_rmtree(dir);
-    free(dir);
-    return 0;
-}
-
 /* Opens data written to a file; columns may be NULL (field names as is). */
 static struct hd_audience *open_with(const char *data, size_t len, enum hd_audience_format format,
                                      const char *const *columns)
 {
-    char *path = hd_test_write(dir, format == HD_AUDIENCE_CSV ? "a.csv" : "a.jsonl", data, len);
+    char *path =
+        hd_test_write(hd_fx_dir, format == HD_AUDIENCE_CSV ? "a.csv" : "a.jsonl", data, len);
     struct hd_audience_opts opts = {.path = path, .format = format};
     struct hd_audience *a = NULL;
     struct hd_err err = {0};
@@ -66,7 +51,7 @@ static struct hd_audience *open_jsonl(const char *data)
 /* Opening must fail; returns the error. */
 static struct hd_err open_fails(const char *data, const char *const *columns)
 {
-    char *path = hd_test_write(dir, "bad.csv", data, (size_t)-1);
+    char *path = hd_test_write(hd_fx_dir, "bad.csv", data, (size_t)-1);
     struct hd_audience_opts opts = {.path = path, .format = HD_AUDIENCE_CSV};
     struct hd_audience *a = NULL;
     struct hd_err err = {0};
@@ -665,13 +650,13 @@ static void test_audience_missing_file(void **state)
 
 static void test_audience_directory_is_not_input(void **state)
 {
-    struct hd_audience_opts opts = {.path = dir, .format = HD_AUDIENCE_JSONL};
+    struct hd_audience_opts opts = {.path = hd_fx_dir, .format = HD_AUDIENCE_JSONL};
     struct hd_audience *a = NULL;
     struct hd_err err = {0};
     (void)state;
     assert_int_equal(hd_audience_open(&a, &opts, &err), -1);
     assert_int_equal(err.code, HD_EX_NOINPUT);
-    assert_non_null(strstr(err.msg, dir));
+    assert_non_null(strstr(err.msg, hd_fx_dir));
 }
 
 static void test_audience_free_null(void **state)
@@ -851,5 +836,5 @@ int main(void)
         cmocka_unit_test(test_audience_jsonl_wrong_types),
         cmocka_unit_test(test_audience_jsonl_long_lines),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, hd_fx_setup, hd_fx_teardown);
 }

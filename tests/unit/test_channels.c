@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fixtures.h"
 #include "hd_test.h"
 #include "herald/campaign.h"
 #include "herald/channel.h"
@@ -25,30 +26,11 @@
 #error "HERALD_MODULES_DIR must name the directory with echo.so, badabi.so and legacy.so"
 #endif
 
-static char *dir;
-
 static int setup(void **state)
 {
     (void)state;
     unsetenv("HERALD_MODULES_DIR");
-    dir = strdup(hd_test_tmpdir());
-    return dir == NULL ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    hd_test_rmtree(dir);
-    free(dir);
-    return 0;
-}
-
-/* dir/name in a static buffer. */
-static const char *path_in(const char *name)
-{
-    static char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return path;
+    return hd_fx_setup(state);
 }
 
 /* ---- a host that records outcomes ----------------------------------------- */
@@ -131,7 +113,6 @@ static char *campaign_text;
 static struct hd_campaign *load_campaign(const char *channels)
 {
     char head[2048];
-    struct hd_diags d;
     struct hd_campaign *c;
     char *path;
     snprintf(head, sizeof head,
@@ -155,12 +136,8 @@ static struct hd_campaign *load_campaign(const char *channels)
     assert_non_null(campaign_text);
     strcpy(campaign_text, head);
     strcat(campaign_text, channels);
-    path = hd_test_write(dir, "campaign.yaml", campaign_text, (size_t)-1);
-    hd_diags_init(&d);
-    c = hd_campaign_load(path, NULL, &d);
-    for (size_t i = 0; i < d.count; i++)
-        print_message("%s\n", d.items[i]);
-    hd_diags_release(&d);
+    path = hd_test_write(hd_fx_dir, "campaign.yaml", campaign_text, (size_t)-1);
+    c = hd_fx_campaign_load(path, NULL);
     free(path);
     return c;
 }
@@ -181,7 +158,7 @@ static const char *mark_of(const char *needle)
             col++;
         }
     }
-    snprintf(out, sizeof out, "%s:%lu:%lu: ", path_in("campaign.yaml"), line, col);
+    snprintf(out, sizeof out, "%s:%lu:%lu: ", hd_fx_path("campaign.yaml"), line, col);
     return out;
 }
 
@@ -463,7 +440,7 @@ static void copy_echo_as(const char *name)
     char file[64];
     char *bytes = slurp(HERALD_MODULES_DIR "/echo.so", &len);
     snprintf(file, sizeof file, "%s.so", name);
-    free(hd_test_write(dir, file, bytes, len));
+    free(hd_test_write(hd_fx_dir, file, bytes, len));
     free(bytes);
 }
 
@@ -472,23 +449,23 @@ static void test_channels_refuses_clashing_or_misnamed_modules(void **state)
     struct hd_err err = {0};
     (void)state;
     copy_echo_as("file");
-    assert_null(hd_channel_find("file", dir, &err));
+    assert_null(hd_channel_find("file", hd_fx_dir, &err));
     assert_int_equal(err.code, HD_EX_CONFIG);
     assert_contains(err.msg, "built-in module \"file\"");
-    assert_contains(err.msg, path_in("file.so"));
+    assert_contains(err.msg, hd_fx_path("file.so"));
     /* without the modules directory the built-in is found as always */
     assert_non_null(hd_channel_find("file", NULL, &err));
 
     memset(&err, 0, sizeof err);
     copy_echo_as("other");
-    assert_null(hd_channel_find("other", dir, &err));
+    assert_null(hd_channel_find("other", hd_fx_dir, &err));
     assert_int_equal(err.code, HD_EX_UNAVAILABLE);
     assert_contains(err.msg, "calls itself \"echo\", not \"other\"");
 
     /* a file that is not a shared object: dlopen's reason is passed on */
     memset(&err, 0, sizeof err);
-    free(hd_test_write(dir, "junk.so", "not an ELF file\n", (size_t)-1));
-    assert_null(hd_channel_find("junk", dir, &err));
+    free(hd_test_write(hd_fx_dir, "junk.so", "not an ELF file\n", (size_t)-1));
+    assert_null(hd_channel_find("junk", hd_fx_dir, &err));
     assert_int_equal(err.code, HD_EX_UNAVAILABLE);
     assert_contains(err.msg, "cannot load channel module \"junk\": ");
     assert_contains(err.msg, "junk.so");
@@ -532,12 +509,12 @@ static void test_channels_file_maildir_stores_exact_bytes(void **state)
     /* relative to the campaign file; tmp, new and cur are 0700 */
     for (size_t i = 0; i < 3; i++) {
         static const char *const sub[] = {"out/maildir/tmp", "out/maildir/new", "out/maildir/cur"};
-        assert_int_equal(stat(path_in(sub[i]), &st), 0);
+        assert_int_equal(stat(hd_fx_path(sub[i]), &st), 0);
         assert_true(S_ISDIR(st.st_mode));
         assert_int_equal(st.st_mode & 0777, 0700);
     }
-    assert_int_equal(count_entries(path_in("out/maildir/new")), 3);
-    assert_int_equal(count_entries(path_in("out/maildir/tmp")), 0);
+    assert_int_equal(count_entries(hd_fx_path("out/maildir/new")), 3);
+    assert_int_equal(count_entries(hd_fx_path("out/maildir/tmp")), 0);
     for (unsigned i = 0; i < 3; i++) {
         size_t len;
         char want[64];
@@ -549,7 +526,7 @@ static void test_channels_file_maildir_stores_exact_bytes(void **state)
         assert_contains(r.o[i].provider_id, want);
         assert_null(strchr(r.o[i].provider_id, '/'));
         assert_null(strchr(r.o[i].provider_id, ':'));
-        snprintf(path, sizeof path, "%s/out/maildir/new/%s", dir, r.o[i].provider_id);
+        snprintf(path, sizeof path, "%s/out/maildir/new/%s", hd_fx_dir, r.o[i].provider_id);
         char *got = slurp(path, &len);
         assert_int_equal(len, strlen(bodies[i]));
         assert_memory_equal(got, bodies[i], len);
@@ -561,7 +538,7 @@ static void test_channels_file_maildir_stores_exact_bytes(void **state)
     assert_int_equal(ops->send(inst, m, 1, &err), 0);
     assert_int_equal(r.n, 1);
     assert_int_equal(r.o[0].kind, HD_OUTCOME_ACCEPTED);
-    assert_int_equal(count_entries(path_in("out/maildir/new")), 4);
+    assert_int_equal(count_entries(hd_fx_path("out/maildir/new")), 4);
     ops->close(inst);
     hd_campaign_free(c);
 }
@@ -612,7 +589,7 @@ static void test_channels_file_outbox_appends_json_lines(void **state)
         assert_int_equal(r.o[i].handle, m[i % 3].handle);
     }
 
-    text = slurp(path_in("out/app.jsonl"), &len);
+    text = slurp(hd_fx_path("out/app.jsonl"), &len);
     assert_true(len > 0 && text[len - 1] == '\n');
     unsigned i = 0;
     for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save), i++) {
@@ -724,7 +701,7 @@ static void test_channels_file_bad_settings_are_located(void **state)
     hd_campaign_free(c);
 
     /* a maildir that cannot be created */
-    free(hd_test_write(dir, "plainfile", "x", (size_t)-1));
+    free(hd_test_write(hd_fx_dir, "plainfile", "x", (size_t)-1));
     c = load_campaign("  mail:\n"
                       "    type: email\n"
                       "    module: file\n"
@@ -781,7 +758,7 @@ static void test_channels_fault_injection(void **state)
             assert_int_equal(r.o[i].kind, HD_OUTCOME_ACCEPTED);
         }
     }
-    assert_int_equal(count_entries(path_in("md/new")), 5);
+    assert_int_equal(count_entries(hd_fx_path("md/new")), 5);
 
     r.n = 0;
     ops = create(c, "bench", &host, &inst);
@@ -905,9 +882,9 @@ static void test_channels_check_passes_good_settings_and_creates_nothing(void **
     hd_diags_release(&d);
 
     /* nothing created, no thread started, no key read */
-    assert_int_equal(stat(path_in("out"), &st), -1);
-    assert_int_equal(stat(path_in("out2"), &st), -1);
-    assert_int_equal(count_entries(dir), 1); /* campaign.yaml */
+    assert_int_equal(stat(hd_fx_path("out"), &st), -1);
+    assert_int_equal(stat(hd_fx_path("out2"), &st), -1);
+    assert_int_equal(count_entries(hd_fx_dir), 1); /* campaign.yaml */
     assert_int_equal(thread_count(), threads);
     err = create_error(c, "relay");
     assert_int_equal(err.code, HD_EX_CONFIG);
@@ -965,7 +942,7 @@ static void test_channels_check_file_and_null(void **state)
 
     /* a maildir that cannot be created is for create() to find: check
      * creates nothing, so it does not try */
-    free(hd_test_write(dir, "plainfile", "x", (size_t)-1));
+    free(hd_test_write(hd_fx_dir, "plainfile", "x", (size_t)-1));
     y[0] = '\0';
     add_channel(y, sizeof y, "mail", "email", "file", "      maildir: plainfile/maildir\n");
     c = load_campaign(y);
@@ -1251,7 +1228,7 @@ static void test_channels_check_campaign_reports_every_channel(void **state)
     assert_contains(d.items[3], "unknown setting \"refuze\" for echo");
     hd_diags_release(&d);
     /* nothing was created */
-    assert_int_equal(count_entries(dir), 1);
+    assert_int_equal(count_entries(hd_fx_dir), 1);
     hd_campaign_free(c);
 
     /* warnings alone never fail */
@@ -1399,34 +1376,36 @@ static void test_channels_secrets_redact(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_channels_finds_builtins, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_channels_loads_external_module, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_channels_finds_builtins, setup, hd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_channels_loads_external_module, setup, hd_fx_teardown),
         cmocka_unit_test_setup_teardown(test_channels_external_module_reports_located_errors, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_channels_refuses_wrong_abi, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_channels_unknown_module, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_channels_refuses_path_names, setup, teardown),
+                                        hd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_channels_refuses_wrong_abi, setup, hd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_channels_unknown_module, setup, hd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_channels_refuses_path_names, setup, hd_fx_teardown),
         cmocka_unit_test_setup_teardown(test_channels_refuses_clashing_or_misnamed_modules, setup,
-                                        teardown),
+                                        hd_fx_teardown),
         cmocka_unit_test_setup_teardown(test_channels_file_maildir_stores_exact_bytes, setup,
-                                        teardown),
+                                        hd_fx_teardown),
         cmocka_unit_test_setup_teardown(test_channels_file_outbox_appends_json_lines, setup,
-                                        teardown),
+                                        hd_fx_teardown),
         cmocka_unit_test_setup_teardown(test_channels_file_bad_settings_are_located, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_channels_fault_injection, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_channels_null_accepts_everything, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_channels_check_is_in_every_builtin, setup, teardown),
+                                        hd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_channels_fault_injection, setup, hd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_channels_null_accepts_everything, setup,
+                                        hd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_channels_check_is_in_every_builtin, setup,
+                                        hd_fx_teardown),
         cmocka_unit_test_setup_teardown(
-            test_channels_check_passes_good_settings_and_creates_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_channels_check_file_and_null, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_channels_check_smtp, setup, teardown),
+            test_channels_check_passes_good_settings_and_creates_nothing, setup, hd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_channels_check_file_and_null, setup, hd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_channels_check_smtp, setup, hd_fx_teardown),
         cmocka_unit_test_setup_teardown(test_channels_check_smtp_warns_about_what_run_needs, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_channels_check_http_push, setup, teardown),
+                                        hd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_channels_check_http_push, setup, hd_fx_teardown),
         cmocka_unit_test_setup_teardown(test_channels_check_campaign_reports_every_channel, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_channels_check_is_optional, setup, teardown),
+                                        hd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_channels_check_is_optional, setup, hd_fx_teardown),
         cmocka_unit_test(test_channels_secrets_redact),
     };
     int rc;

@@ -21,6 +21,7 @@
 
 #include <jansson.h>
 
+#include "fixtures.h"
 #include "hd_test.h"
 #include "herald/audience.h"
 #include "herald/campaign.h"
@@ -29,38 +30,6 @@
 #include "herald/store.h"
 
 #define NO_WAVE 0xFFFF
-
-static char *dir;
-
-static int setup(void **state)
-{
-    (void)state;
-    dir = strdup(hd_test_tmpdir());
-    return dir == NULL ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    hd_test_rmtree(dir);
-    free(dir);
-    return 0;
-}
-
-/* dir/name in one of a few rotating static buffers. */
-static const char *path_in(const char *name)
-{
-    static char paths[4][512];
-    static int next;
-    char *p = paths[next++ % 4];
-    snprintf(p, sizeof paths[0], "%s/%s", dir, name);
-    return p;
-}
-
-static void write_file(const char *name, const char *data, size_t len)
-{
-    free(hd_test_write(dir, name, data, len));
-}
 
 /* ---- the campaign --------------------------------------------------------------- */
 
@@ -86,12 +55,12 @@ static void write_locale(const char *tag, const char *subject)
              "    body: \"Already objected: {{objection_url}}\"\n",
              tag, subject, subject);
     snprintf(name, sizeof name, "locales/%s.yaml", tag);
-    write_file(name, text, (size_t)-1);
+    hd_fx_write(name, text, (size_t)-1);
 }
 
 static void write_locales(void)
 {
-    mkdir(path_in("locales"), 0755);
+    mkdir(hd_fx_path("locales"), 0755);
     write_locale("en", "Notice");
     write_locale("de", "Hinweis");
     write_locale("fr", "Avis");
@@ -138,18 +107,12 @@ static void write_campaign(const char *name, const char *audience, const char *f
              "  - name: late\n"
              "    countries: [DE, FR]\n",
              audience, format, action);
-    write_file(name, text, (size_t)-1);
+    hd_fx_write(name, text, (size_t)-1);
 }
 
 static struct hd_campaign *load_named(const char *name)
 {
-    struct hd_diags d;
-    hd_diags_init(&d);
-    struct hd_campaign *c = hd_campaign_load(path_in(name), NULL, &d);
-    if (c == NULL)
-        for (size_t i = 0; i < d.count; i++)
-            print_message("%s\n", d.items[i]);
-    hd_diags_release(&d);
+    struct hd_campaign *c = hd_fx_campaign_load(hd_fx_path(name), NULL);
     assert_non_null(c);
     return c;
 }
@@ -202,7 +165,7 @@ static void write_csv(const char *name, const char *const *rows, size_t n, const
         assert_int_equal(hd_buf_printf(&b, "%s\n", rows[i]), 0);
     if (extra)
         assert_int_equal(hd_buf_puts(&b, extra), 0);
-    write_file(name, b.data, b.len);
+    hd_fx_write(name, b.data, b.len);
     hd_buf_release(&b);
 }
 
@@ -220,7 +183,7 @@ static uint64_t main_line(size_t i)
 static void main_fixture(const char *action)
 {
     write_locales();
-    write_file("objections.txt", "o1\n# a comment, not an id\n  o2  \r\n\n", (size_t)-1);
+    hd_fx_write("objections.txt", "o1\n# a comment, not an id\n  o2  \r\n\n", (size_t)-1);
     write_csv("audience.csv", main_rows, NMAIN, NULL);
     write_campaign("c.yaml", "audience.csv", "csv", action);
 }
@@ -229,7 +192,7 @@ static void main_fixture(const char *action)
 
 static const char *state_dir(void)
 {
-    return path_in("state");
+    return hd_fx_path("state");
 }
 
 static int run(const struct hd_campaign *c, const char *sdir, bool replan,
@@ -1036,10 +999,10 @@ static void test_plan_rerun_is_unchanged_and_byte_identical(void **state)
     /* a fresh plan of the same inputs elsewhere holds the same data (but
      * for the timing in plan_report) */
     forget_store(c);
-    res = run_ok_in(c, path_in("state2"), false);
+    res = run_ok_in(c, hd_fx_path("state2"), false);
     assert_false(res.unchanged);
     dump_all(state_dir(), &a, false);
-    dump_all(path_in("state2"), &b, false);
+    dump_all(hd_fx_path("state2"), &b, false);
     assert_int_equal(a.len, b.len);
     assert_memory_equal(a.data, b.data, a.len);
     hd_buf_release(&a);
@@ -1090,7 +1053,7 @@ static void test_plan_changed_objections_refused_then_replanned(void **state)
     main_fixture("skip");
     struct hd_campaign *c = load();
     run_ok(c, false);
-    write_file("objections.txt", "o1\no2\np1\n", (size_t)-1);
+    hd_fx_write("objections.txt", "o1\no2\np1\n", (size_t)-1);
     run_refused(c, false, "the objections file");
     struct hd_err err;
     struct hd_plan_result res;
@@ -1137,7 +1100,7 @@ static void test_plan_changed_locale_refused_then_replanned(void **state)
 
     /* a locale file removed: the replanned snapshot no longer has it, and
      * the people it served fall back (pt-BR in PT -> the default, en) */
-    assert_int_equal(unlink(path_in("locales/pt.yaml")), 0);
+    assert_int_equal(unlink(hd_fx_path("locales/pt.yaml")), 0);
     c = load();
     run_refused(c, false, "the campaign or its locale files");
     run_ok(c, true);
@@ -1213,7 +1176,7 @@ static void test_plan_interrupted_plan_is_rebuilt(void **state)
     struct hd_campaign *c = load();
     run_ok(c, false);
     forget_store(c);
-    run_ok_in(c, path_in("state-fresh"), false);
+    run_ok_in(c, hd_fx_path("state-fresh"), false);
 
     /* as if killed mid-plan: "building", with half-written junk */
     struct hd_store *s = NULL;
@@ -1244,7 +1207,7 @@ static void test_plan_interrupted_plan_is_rebuilt(void **state)
 
     /* identical to a fresh plan but for plan_report's timing */
     dump_all(state_dir(), &a, false);
-    dump_all(path_in("state-fresh"), &b, false);
+    dump_all(hd_fx_path("state-fresh"), &b, false);
     assert_int_equal(a.len, b.len);
     assert_memory_equal(a.data, b.data, a.len);
     hd_buf_release(&a);
@@ -1260,7 +1223,7 @@ static void test_plan_other_campaign_store_refused(void **state)
     run_ok(c, false);
     hd_campaign_free(c);
     char text[4096];
-    FILE *f = fopen(path_in("c.yaml"), "rb");
+    FILE *f = fopen(hd_fx_path("c.yaml"), "rb");
     assert_non_null(f);
     size_t n = fread(text, 1, sizeof text - 1, f);
     fclose(f);
@@ -1268,7 +1231,7 @@ static void test_plan_other_campaign_store_refused(void **state)
     assert_int_equal(memcmp(text, "id: t-plan\n", 11), 0);
     struct hd_buf b = HD_BUF_INIT;
     assert_int_equal(hd_buf_printf(&b, "id: other%s", text + 10), 0);
-    write_file("c2.yaml", b.data, b.len);
+    hd_fx_write("c2.yaml", b.data, b.len);
     hd_buf_release(&b);
     c = load_named("c2.yaml");
     run_refused(c, true, "belongs to campaign \"t-plan\"");
@@ -1282,18 +1245,18 @@ static void test_plan_missing_inputs(void **state)
     (void)state;
     main_fixture("skip");
     struct hd_campaign *c = load();
-    assert_int_equal(unlink(path_in("audience.csv")), 0);
+    assert_int_equal(unlink(hd_fx_path("audience.csv")), 0);
     assert_int_equal(run(c, state_dir(), false, &res, &err), -1);
     assert_int_equal(err.code, HD_EX_NOINPUT);
     write_csv("audience.csv", main_rows, NMAIN, NULL);
-    assert_int_equal(unlink(path_in("objections.txt")), 0);
+    assert_int_equal(unlink(hd_fx_path("objections.txt")), 0);
     assert_int_equal(run(c, state_dir(), false, &res, &err), -1);
     assert_int_equal(err.code, HD_EX_NOINPUT);
     assert_non_null(strstr(err.msg, "objections.txt"));
 
     char out[256];
     hd_plan_default_dir(c, out, sizeof out);
-    assert_string_equal(out, path_in("herald-state/t-plan"));
+    assert_string_equal(out, hd_fx_path("herald-state/t-plan"));
     hd_campaign_free(c);
 }
 
@@ -1301,7 +1264,7 @@ static void test_plan_exclusion_precedence(void **state)
 {
     (void)state;
     write_locales();
-    write_file("objections.txt", "q1\nq2\nq3\nq4\n", (size_t)-1);
+    hd_fx_write("objections.txt", "q1\nq2\nq3\nq4\n", (size_t)-1);
     static const char *const rows[] = {
         /* 1 */ "q1,,,US,en,2015-01-01,,",              /* out_of_region before all */
         /* 2 */ "q2,,,DE,de,2015-01-01,,",              /* minor before objected */
@@ -1365,7 +1328,7 @@ static void test_plan_no_waves_means_wave_zero(void **state)
     main_fixture("skip");
     /* the same campaign without its waves: section */
     char text[4096];
-    FILE *f = fopen(path_in("c.yaml"), "rb");
+    FILE *f = fopen(hd_fx_path("c.yaml"), "rb");
     assert_non_null(f);
     size_t n = fread(text, 1, sizeof text - 1, f);
     fclose(f);
@@ -1373,7 +1336,7 @@ static void test_plan_no_waves_means_wave_zero(void **state)
     char *w = strstr(text, "waves:\n");
     assert_non_null(w);
     *w = '\0';
-    write_file("c.yaml", text, (size_t)-1);
+    hd_fx_write("c.yaml", text, (size_t)-1);
     struct hd_campaign *c = load();
     assert_int_equal(c->nwaves, 0);
     run_ok(c, false);
@@ -1394,7 +1357,7 @@ static void test_plan_long_name_cut_on_a_character_boundary(void **state)
     char row[1200], name[700];
     (void)state;
     write_locales();
-    write_file("objections.txt", "", 0);
+    hd_fx_write("objections.txt", "", 0);
     memset(name, 'a', 511);
     memcpy(name + 511, "\xc3\xbc", 2); /* U+00FC across the 512-byte cut */
     memset(name + 513, 'b', 20);
@@ -1455,7 +1418,7 @@ static void write_table(const char *csv, const char *jsonl)
         for (int f = 0; f < 8; f++)
             assert_int_equal(
                 hd_buf_printf(&b, "%s%s", table[i][f] ? table[i][f] : "", f == 7 ? "\n" : ","), 0);
-    write_file(csv, b.data, b.len);
+    hd_fx_write(csv, b.data, b.len);
     hd_buf_reset(&b);
     for (size_t i = 0; i < NTABLE; i++) {
         json_t *o = json_object();
@@ -1471,7 +1434,7 @@ static void write_table(const char *csv, const char *jsonl)
         free(line);
         json_decref(o);
     }
-    write_file(jsonl, b.data, b.len);
+    hd_fx_write(jsonl, b.data, b.len);
     hd_buf_release(&b);
 }
 
@@ -1479,22 +1442,23 @@ static void test_plan_jsonl_same_as_csv(void **state)
 {
     (void)state;
     write_locales();
-    write_file("objections.txt", "o1\n", (size_t)-1);
+    hd_fx_write("objections.txt", "o1\n", (size_t)-1);
     write_table("t.csv", "t.jsonl");
     write_campaign("c.yaml", "t.csv", "csv", "skip");
     write_campaign("cj.yaml", "t.jsonl", "jsonl", "skip");
     struct hd_campaign *cc = load(), *cj = load_named("cj.yaml");
     assert_int_equal(cj->audience_format, HD_AUDIENCE_JSONL);
-    struct hd_plan_result rc = run_ok_in(cc, path_in("state-csv"), false);
+    struct hd_plan_result rc = run_ok_in(cc, hd_fx_path("state-csv"), false);
     forget_store(cc);
-    struct hd_plan_result rj = run_ok_in(cj, path_in("state-jsonl"), false);
+    struct hd_plan_result rj = run_ok_in(cj, hd_fx_path("state-jsonl"), false);
     assert_int_equal(rc.rows, NTABLE);
     assert_int_equal(rj.rows, rc.rows);
     assert_int_equal(rj.eligible, rc.eligible);
     assert_int_equal(rj.excluded, rc.excluded);
     assert_int_equal(rc.eligible, 4); /* a7 a8 a9 a10; both a1 rows are duplicates */
 
-    json_t *sc = summary_in(path_in("state-csv"), cc), *sj = summary_in(path_in("state-jsonl"), cj);
+    json_t *sc = summary_in(hd_fx_path("state-csv"), cc),
+           *sj = summary_in(hd_fx_path("state-jsonl"), cj);
     assert_true(json_equal(json_object_get(sc, "shards"), json_object_get(sj, "shards")));
     assert_true(json_equal(json_object_get(sc, "exclusions"), json_object_get(sj, "exclusions")));
     assert_true(json_equal(json_object_get(json_object_get(sc, "report"), "invalid_rows"),
@@ -1505,7 +1469,8 @@ static void test_plan_jsonl_same_as_csv(void **state)
     json_decref(sj);
 
     /* the same person records, but for the line (JSONL has no header) */
-    struct view vc = view_open_in(path_in("state-csv")), vj = view_open_in(path_in("state-jsonl"));
+    struct view vc = view_open_in(hd_fx_path("state-csv")),
+                vj = view_open_in(hd_fx_path("state-jsonl"));
     check_store(&vc, cc);
     check_store(&vj, cj);
     assert_int_equal(entries(&vc, vc.s->persons), entries(&vj, vj.s->persons));
@@ -1549,8 +1514,8 @@ static void test_plan_jsonl_malformed_lines(void **state)
 {
     (void)state;
     write_locales();
-    write_file("objections.txt", "", 0);
-    write_file(
+    hd_fx_write("objections.txt", "", 0);
+    hd_fx_write(
         "a.jsonl",
         "{\"id\":\"j1\",\"email\":\"j1@example.de\",\"country\":\"DE\",\"years\":30}\n"
         "[1,2]\n"
@@ -1607,7 +1572,7 @@ static void test_plan_dedup_at_size(void **state)
         if (big_id(i) != i)
             shared[big_id(i)] = true;
     write_locales();
-    write_file("objections.txt", "u77\nu12345\n", (size_t)-1);
+    hd_fx_write("objections.txt", "u77\nu12345\n", (size_t)-1);
 
     struct hd_buf b = HD_BUF_INIT;
     assert_int_equal(hd_buf_puts(&b, CSV_HEADER), 0);
@@ -1638,7 +1603,7 @@ static void test_plan_dedup_at_size(void **state)
         else
             want_reason[r]++;
     }
-    write_file("big.csv", b.data, b.len);
+    hd_fx_write("big.csv", b.data, b.len);
     hd_buf_release(&b);
     write_campaign("c.yaml", "big.csv", "csv", "skip");
     struct hd_campaign *c = load();
@@ -1686,7 +1651,7 @@ int main(void)
     /* Proofs are on by default (issue 12): the plan records exclusions under
      * this pseudonym key. */
     setenv("HERALD_PSEUDONYM_KEY", "unit-pseudonym-key-0123456789abcdef", 1);
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, hd_fx_setup, hd_fx_teardown)
     const struct CMUnitTest tests[] = {
         T(test_plan_every_outcome),
         T(test_plan_summary_json),

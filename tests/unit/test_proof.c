@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "fixtures.h"
 #include "hd_test.h"
 #include "herald/hash.h"
 #include "herald/mime.h"
@@ -719,16 +720,11 @@ static const char *const langs[] = {"de", "fr", "en", "pt-BR", "nb", "sr-Latn", 
 static void rec_fixture_init(struct rec_fixture *fx)
 {
     struct hd_campaign_opts opts = {NULL, NULL, NULL};
-    struct hd_diags d;
     struct hd_err err = {0};
     char from[320];
     memset(fx, 0, sizeof *fx);
     setenv("HERALD_PSEUDONYM_KEY", KEY, 1);
-    hd_diags_init(&d);
-    fx->c = hd_campaign_load(hd_test_source_path("campaigns/ai-training-notice.yaml"), &opts, &d);
-    for (size_t i = 0; i < d.count; i++)
-        print_error("%s\n", d.items[i]);
-    hd_diags_release(&d);
+    fx->c = hd_fx_campaign_load(hd_test_source_path("campaigns/ai-training-notice.yaml"), &opts);
     assert_non_null(fx->c);
     assert_true(fx->c->proofs);
     assert_int_equal(hd_pseudonym_key_load(&fx->key, "HERALD_PSEUDONYM_KEY", NULL, NULL, &err), 0);

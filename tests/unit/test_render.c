@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <openssl/sha.h>
 
+#include "fixtures.h"
 #include "hd_test.h"
 #include "mime_read.h"
 #include "herald/audience.h"
@@ -37,15 +38,9 @@ static size_t ch_email, ch_push;
 static int setup(void **state)
 {
     struct hd_campaign_opts opts = {NULL, NULL, NULL};
-    struct hd_diags d;
     const struct hd_channel_conf *cc;
     (void)state;
-    hd_diags_init(&d);
-    campaign =
-        hd_campaign_load(hd_test_source_path("campaigns/ai-training-notice.yaml"), &opts, &d);
-    for (size_t i = 0; i < d.count; i++)
-        fprintf(stderr, "%s\n", d.items[i]);
-    hd_diags_release(&d);
+    campaign = hd_fx_campaign_load(hd_test_source_path("campaigns/ai-training-notice.yaml"), &opts);
     if (campaign == NULL)
         return -1;
     secret.len = 32;

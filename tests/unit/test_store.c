@@ -13,40 +13,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fixtures.h"
 #include "hd_test.h"
 #include "herald/campaign.h"
 #include "herald/store.h"
-
-static char *dir;
-
-static int setup(void **state)
-{
-    (void)state;
-    dir = strdup(hd_test_tmpdir());
-    return dir == NULL ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    hd_test_rmtree(dir);
-    free(dir);
-    return 0;
-}
-
-/* dir/name in a static buffer. */
-static const char *path_in(const char *name)
-{
-    static char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return path;
-}
 
 static struct hd_store *open_store(const char *name, unsigned flags)
 {
     struct hd_store *s = NULL;
     struct hd_err err = {0};
-    int rc = hd_store_open(&s, path_in(name), flags, &err);
+    int rc = hd_store_open(&s, hd_fx_path(name), flags, &err);
     if (rc != 0)
         print_message("open: %s\n", err.msg);
     assert_int_equal(rc, 0);
@@ -88,16 +64,16 @@ static void test_store_create_makes_private_dir(void **state)
     struct stat st;
     (void)state;
     struct hd_store *s = open_store("a/b/store", HD_STORE_CREATE);
-    assert_string_equal(s->dir, path_in("a/b/store"));
+    assert_string_equal(s->dir, hd_fx_path("a/b/store"));
     hd_store_close(s);
 
-    assert_int_equal(stat(path_in("a/b/store"), &st), 0);
+    assert_int_equal(stat(hd_fx_path("a/b/store"), &st), 0);
     assert_true(S_ISDIR(st.st_mode));
     assert_int_equal(st.st_mode & 0777, 0700);
     /* parents are ordinary directories; only the store itself is private */
-    assert_int_equal(stat(path_in("a"), &st), 0);
+    assert_int_equal(stat(hd_fx_path("a"), &st), 0);
     assert_true(S_ISDIR(st.st_mode));
-    assert_int_equal(stat(path_in("a/b/store/data.mdb"), &st), 0);
+    assert_int_equal(stat(hd_fx_path("a/b/store/data.mdb"), &st), 0);
     assert_int_equal(st.st_mode & 0077, 0);
 
     /* creating again over an existing store is fine */
@@ -143,21 +119,21 @@ static void test_store_open_missing_dir_is_noinput(void **state)
     struct hd_store *s = (struct hd_store *)1;
     struct hd_err err = {0};
     (void)state;
-    assert_int_equal(hd_store_open(&s, path_in("nope"), 0, &err), -1);
+    assert_int_equal(hd_store_open(&s, hd_fx_path("nope"), 0, &err), -1);
     assert_null(s);
     assert_int_equal(err.code, HD_EX_NOINPUT);
     assert_non_null(strstr(err.msg, "herald plan"));
 
     err.code = 0;
     s = (struct hd_store *)1;
-    assert_int_equal(hd_store_open(&s, path_in("nope"), HD_STORE_RDONLY, &err), -1);
+    assert_int_equal(hd_store_open(&s, hd_fx_path("nope"), HD_STORE_RDONLY, &err), -1);
     assert_null(s);
     assert_int_equal(err.code, HD_EX_NOINPUT);
 
     /* a plain file is not a store directory either */
-    free(hd_test_write(dir, "file", "x", 1));
+    free(hd_test_write(hd_fx_dir, "file", "x", 1));
     err.code = 0;
-    assert_int_equal(hd_store_open(&s, path_in("file"), 0, &err), -1);
+    assert_int_equal(hd_store_open(&s, hd_fx_path("file"), 0, &err), -1);
     assert_int_equal(err.code, HD_EX_NOINPUT);
 }
 
@@ -166,17 +142,17 @@ static void test_store_open_non_store_dir_is_noinput(void **state)
     struct hd_store *s = NULL;
     struct hd_err err = {0};
     (void)state;
-    assert_int_equal(mkdir(path_in("empty"), 0700), 0);
+    assert_int_equal(mkdir(hd_fx_path("empty"), 0700), 0);
     /* an existing directory without herald's databases */
-    assert_int_equal(hd_store_open(&s, path_in("empty"), 0, &err), -1);
+    assert_int_equal(hd_store_open(&s, hd_fx_path("empty"), 0, &err), -1);
     assert_null(s);
     assert_int_equal(err.code, HD_EX_NOINPUT);
     assert_non_null(strstr(err.msg, "not a herald state store"));
 
     /* read-only (status, report) on such a directory: the same answer */
     err.code = 0;
-    assert_int_equal(mkdir(path_in("empty2"), 0700), 0);
-    assert_int_equal(hd_store_open(&s, path_in("empty2"), HD_STORE_RDONLY, &err), -1);
+    assert_int_equal(mkdir(hd_fx_path("empty2"), 0700), 0);
+    assert_int_equal(hd_store_open(&s, hd_fx_path("empty2"), HD_STORE_RDONLY, &err), -1);
     assert_int_equal(err.code, HD_EX_NOINPUT);
 }
 
@@ -793,10 +769,13 @@ static void test_store_fail_maps_lmdb_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_store_create_makes_private_dir, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_reopen_read_only, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_open_missing_dir_is_noinput, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_open_non_store_dir_is_noinput, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_create_makes_private_dir, hd_fx_setup,
+                                        hd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_store_reopen_read_only, hd_fx_setup, hd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_store_open_missing_dir_is_noinput, hd_fx_setup,
+                                        hd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_store_open_non_store_dir_is_noinput, hd_fx_setup,
+                                        hd_fx_teardown),
         cmocka_unit_test(test_store_close_null_is_noop),
         cmocka_unit_test(test_store_person_record_roundtrip),
         cmocka_unit_test(test_store_person_record_empty_fields_and_unknown_age),
@@ -805,13 +784,15 @@ int main(void)
         cmocka_unit_test(test_store_delivery_record_roundtrip),
         cmocka_unit_test(test_store_keys_are_big_endian),
         cmocka_unit_test(test_store_due_key_orders_by_time),
-        cmocka_unit_test_setup_teardown(test_store_audit_appends_in_sequence, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_counters_add_and_get, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_counter_add_floor_stops_at_zero, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_store_meta_get_and_put, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_clear_plan_empties_plan_databases, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_store_audit_appends_in_sequence, hd_fx_setup,
+                                        hd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_store_counters_add_and_get, hd_fx_setup,
+                                        hd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_store_counter_add_floor_stops_at_zero, hd_fx_setup,
+                                        hd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_store_meta_get_and_put, hd_fx_setup, hd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_store_clear_plan_empties_plan_databases, hd_fx_setup,
+                                        hd_fx_teardown),
         cmocka_unit_test(test_store_person_hash_is_stable),
         cmocka_unit_test(test_store_names_match_enums),
         cmocka_unit_test(test_store_fail_maps_lmdb_errors),
