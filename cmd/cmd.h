@@ -25,6 +25,13 @@ int hd_cmd_keys(int argc, char **argv);
  * Returns NULL and sets *code (65, 66, 74, ...) when it has errors. */
 struct hd_campaign *hd_cli_load_campaign(const char *path, int *code);
 
+/* The same with each diagnostic handed to print (loaded: the campaign
+ * loaded, so the line is a warning) instead of stderr: `run --log-format
+ * json` writes them as JSON lines. */
+struct hd_campaign *hd_cli_load_campaign_to(const char *path,
+                                            void (*print)(const char *line, bool loaded, void *ctx),
+                                            void *ctx, int *code);
+
 /* hd_cli_load_campaign, then every channel's settings checked by its
  * module (hd_channel_check_campaign), problems printed the same way: what
  * `herald validate` and `herald plan` accept. NULL with *code on an error. */

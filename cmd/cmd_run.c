@@ -68,20 +68,12 @@ static void json_line(const char *level, const char *campaign, const char *messa
     json_decref(extra);
 }
 
-/* hd_cli_load_campaign, with its diagnostics as JSON lines: under
- * --log-format json every line `run` writes is JSON. */
-static struct hd_campaign *load_campaign_json(const char *path, int *code)
+/* A campaign diagnostic as a JSON line: under --log-format json every line
+ * `run` writes is JSON. */
+static void print_json(const char *line, bool loaded, void *ctx)
 {
-    struct hd_diags d;
-    struct hd_campaign_opts copts = {hd_channel_known, getenv("HERALD_MODULES_DIR"),
-                                     hd_channel_builtin_names};
-    hd_diags_init(&d);
-    struct hd_campaign *c = hd_campaign_load(path, &copts, &d);
-    for (size_t i = 0; i < d.count; i++)
-        json_line(c ? "warning" : "error", NULL, d.items[i], NULL);
-    *code = c ? 0 : (d.code ? d.code : HD_EX_DATAERR);
-    hd_diags_release(&d);
-    return c;
+    (void)ctx;
+    json_line(loaded ? "warning" : "error", NULL, line, NULL);
 }
 
 static volatile sig_atomic_t stop_requested;
@@ -133,7 +125,8 @@ int hd_cmd_run(int argc, char **argv)
     if (path == NULL)
         return hd_cli_fail(HD_EX_USAGE, "run: which campaign?\n%s", usage);
     bool json = opts.log_format == HD_LOG_JSON;
-    if ((c = json ? load_campaign_json(path, &code) : hd_cli_load_campaign(path, &code)) == NULL)
+    if ((c = json ? hd_cli_load_campaign_to(path, print_json, NULL, &code)
+                  : hd_cli_load_campaign(path, &code)) == NULL)
         return code;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -71,7 +71,9 @@ bool hd_cli_opt(int argc, char **argv, int *i, const char *name, const char **va
     return true;
 }
 
-struct hd_campaign *hd_cli_load_campaign(const char *path, int *code)
+struct hd_campaign *hd_cli_load_campaign_to(const char *path,
+                                            void (*print)(const char *line, bool loaded, void *ctx),
+                                            void *ctx, int *code)
 {
     struct hd_diags d;
     /* External modules are looked up where `herald run` would load them. */
@@ -81,10 +83,22 @@ struct hd_campaign *hd_cli_load_campaign(const char *path, int *code)
     hd_diags_init(&d);
     c = hd_campaign_load(path, &opts, &d);
     for (size_t i = 0; i < d.count; i++)
-        fprintf(stderr, "%s\n", d.items[i]);
+        print(d.items[i], c != NULL, ctx);
     *code = c ? 0 : (d.code ? d.code : HD_EX_DATAERR);
     hd_diags_release(&d);
     return c;
+}
+
+static void print_stderr(const char *line, bool loaded, void *ctx)
+{
+    (void)loaded;
+    (void)ctx;
+    fprintf(stderr, "%s\n", line);
+}
+
+struct hd_campaign *hd_cli_load_campaign(const char *path, int *code)
+{
+    return hd_cli_load_campaign_to(path, print_stderr, NULL, code);
 }
 
 struct hd_campaign *hd_cli_validate_campaign(const char *path, int *code)
