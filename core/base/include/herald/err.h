@@ -2,7 +2,9 @@
  *
  * Library code never prints and never exits: it fills a caller's struct hd_err
  * and returns -1 (or NULL). The command line turns err.code into the exit
- * status. An hd_err is left untouched on success.
+ * status. An hd_err is left untouched on success. Out of memory is no
+ * exception: HD_EX_SOFTWARE, "out of memory ...", never abort() (the one
+ * policy, herald/str.h).
  *
  * Diagnostics (struct hd_diags) collect many located messages in one run, so
  * `herald validate` can report every problem in a file at once.
