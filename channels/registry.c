@@ -208,8 +208,11 @@ const struct hd_channel_ops *hd_channel_find(const char *name, const char *modul
     if (ops) {
         size_t n = strlen(path) + 1;
         l = malloc(sizeof *l + n);
-        if (l == NULL)
-            abort();
+        if (l == NULL) { /* herald/str.h: reported, never abort() */
+            hd_err_set(err, HD_EX_SOFTWARE, "out of memory loading channel module \"%s\"", name);
+            ops = NULL;
+            goto out;
+        }
         l->ops = ops;
         memcpy(l->path, path, n);
         l->next = loaded_list;

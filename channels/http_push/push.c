@@ -31,6 +31,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "herald/str.h"
 #include "push.h"
 
 #define RESP_CAP_SINGLE (64u << 10)
@@ -296,7 +297,7 @@ static void slot_start(struct push *p, struct slot *s)
             abort();
         hd_buf_reset(&s->body);
         if (hd_buf_puts(&s->body, "{\"") != 0 ||
-            push_json_escape(&s->body, pc->batch.items_field, strlen(pc->batch.items_field)) != 0 ||
+            hd_buf_json(&s->body, pc->batch.items_field, strlen(pc->batch.items_field), 0) != 0 ||
             hd_buf_puts(&s->body, "\":[") != 0)
             abort();
         for (struct job *j = s->jobs; j; j = j->next, i++) {
@@ -775,8 +776,10 @@ static int push_create(const struct hd_channel_host *host, const struct hd_campa
         return -1;
     }
     p = calloc(1, sizeof *p);
-    if (p == NULL)
-        abort();
+    if (p == NULL) {
+        hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
+        return -1;
+    }
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->idle, NULL);
     p->host = *host;
@@ -789,8 +792,11 @@ static int push_create(const struct hd_channel_host *host, const struct hd_campa
         p->static_hdrs[p->nstatic_hdrs++] = strdup("Content-Type: application/json");
     p->static_hdrs[p->nstatic_hdrs++] = strdup("Expect:"); /* no 100-continue round trip */
     for (size_t i = 0; i < p->nstatic_hdrs; i++)
-        if (p->static_hdrs[i] == NULL)
-            abort();
+        if (p->static_hdrs[i] == NULL) {
+            hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
+            push_close(p);
+            return -1;
+        }
 
     p->nslots = p->pc.max_in_flight;
     p->limit = (unsigned long)p->nslots;

@@ -98,9 +98,6 @@ void push_conf_free(struct push_conf *pc);
 int push_tmpl_compile(struct push_tmpl *t, const struct hd_ynode *node, struct hd_err *err);
 void push_tmpl_free(struct push_tmpl *t);
 
-/* Appends s (n bytes) JSON-escaped (no quotes) to out. -1 on no memory. */
-int push_json_escape(struct hd_buf *out, const char *s, size_t n);
-
 /* Fills the template from the rendered notice JSON (body, len) and the
  * idempotency key. Returns 0, or -1 with *why (static text). */
 int push_tmpl_apply(const struct push_tmpl *t, const char *body, size_t len, const char *key,

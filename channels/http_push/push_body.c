@@ -146,57 +146,6 @@ fail:
     return -1;
 }
 
-int push_json_escape(struct hd_buf *out, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t run = 0;
-    if (hd_buf_reserve(out, n + 16) != 0)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        if (hd_buf_append(out, s + run, i - run) != 0)
-            return -1;
-        run = i + 1;
-        char esc[7] = {'\\', 0, 0, 0, 0, 0, 0};
-        size_t el = 2;
-        switch (c) {
-        case '"':
-            esc[1] = '"';
-            break;
-        case '\\':
-            esc[1] = '\\';
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        case '\b':
-            esc[1] = 'b';
-            break;
-        case '\f':
-            esc[1] = 'f';
-            break;
-        default:
-            esc[1] = 'u';
-            esc[2] = '0';
-            esc[3] = '0';
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            el = 6;
-        }
-        if (hd_buf_append(out, esc, el) != 0)
-            return -1;
-    }
-    return hd_buf_append(out, s + run, n - run);
-}
-
 int push_tmpl_apply(const struct push_tmpl *t, const char *body, size_t len, const char *key,
                     struct hd_buf *out, const char **why)
 {
@@ -237,7 +186,7 @@ int push_tmpl_apply(const struct push_tmpl *t, const char *body, size_t len, con
         const struct push_tmpl_part *p = &t->parts[i];
         if (hd_buf_append(out, p->lit, p->lit_len) != 0)
             goto oom;
-        if (p->var >= 0 && val[p->var] && push_json_escape(out, val[p->var], vlen[p->var]) != 0)
+        if (p->var >= 0 && val[p->var] && hd_buf_json(out, val[p->var], vlen[p->var], 0) != 0)
             goto oom;
     }
     if (out->data == NULL && hd_buf_reserve(out, 1) != 0)
@@ -265,8 +214,8 @@ int push_batch_item(const char *obj, size_t len, const char *key_field, const ch
     j = i + 1;
     while (j < len && isspace((unsigned char)obj[j]))
         j++;
-    if (hd_buf_puts(out, "{\"") != 0 || push_json_escape(out, key_field, strlen(key_field)) != 0 ||
-        hd_buf_puts(out, "\":\"") != 0 || push_json_escape(out, key, strlen(key)) != 0 ||
+    if (hd_buf_puts(out, "{\"") != 0 || hd_buf_json(out, key_field, strlen(key_field), 0) != 0 ||
+        hd_buf_puts(out, "\":\"") != 0 || hd_buf_json(out, key, strlen(key), 0) != 0 ||
         hd_buf_putc(out, '"') != 0 || (j < len && obj[j] != '}' && hd_buf_putc(out, ',') != 0) ||
         hd_buf_append(out, obj + i + 1, len - i - 1) != 0) {
         *why = "out of memory building a batch item";

@@ -40,8 +40,10 @@ static int null_create(const struct hd_channel_host *host, const struct hd_campa
     if (null_settings(campaign, conf, &faults, err) != 0)
         return -1;
     ch = calloc(1, sizeof *ch);
-    if (ch == NULL)
-        abort();
+    if (ch == NULL) {
+        hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
+        return -1;
+    }
     ch->host = *host;
     ch->faults = faults;
     *instance = ch;

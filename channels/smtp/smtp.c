@@ -406,8 +406,10 @@ static int start_pool(struct smtp_chan *ch, struct hd_err *err)
     pthread_cond_init(&ch->room, NULL);
     pthread_cond_init(&ch->drained, NULL);
     ch->threads = calloc(ch->pool_size, sizeof *ch->threads);
-    if (ch->threads == NULL)
-        abort();
+    if (ch->threads == NULL) {
+        hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
+        return -1;
+    }
     for (unsigned i = 0; i < ch->pool_size; i++) {
         int rc = pthread_create(&ch->threads[i], NULL, worker, ch);
         if (rc != 0) {
@@ -641,8 +643,10 @@ static int smtp_check(const struct hd_campaign *campaign, const struct hd_channe
     const char *ca;
     struct smtp_chan *ch = calloc(1, sizeof *ch);
     int rc;
-    if (ch == NULL)
-        abort();
+    if (ch == NULL) {
+        hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
+        return -1;
+    }
     rc = smtp_settings(ch, campaign, conf, &ca_node, &ca, &warning, err);
     smtp_close(ch);
     return hd_settings_checked(rc, &warning, err);

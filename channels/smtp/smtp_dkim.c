@@ -240,8 +240,10 @@ struct dkim_signer *dkim_load(const struct hd_campaign *c, const struct hd_ynode
     if (dkim_parse(map, &nm, err) != 0)
         return NULL;
     struct dkim_signer *d = calloc(1, sizeof *d);
-    if (d == NULL)
-        abort();
+    if (d == NULL) {
+        hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
+        return NULL;
+    }
     snprintf(d->domain, sizeof d->domain, "%s", nm.domain);
     if (nm.ed_file) {
         struct dkim_key *k = &d->keys[d->nkeys];
