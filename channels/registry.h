@@ -99,7 +99,8 @@ struct hd_secrets {
 };
 
 /* Registers a copy of secret (len bytes; empty ones are ignored). 0, or -1
- * when HD_SECRETS_MAX are registered already (a module bug). */
+ * when HD_SECRETS_MAX are registered already (a module bug) or memory ran
+ * out: either way the module must not start, so a secret is never echoed. */
 int hd_secrets_add(struct hd_secrets *sec, const char *secret, size_t len);
 /* Also registers secret's standard base64 (how AUTH PLAIN/LOGIN and Basic
  * auth carry it). */

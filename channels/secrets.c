@@ -26,7 +26,7 @@ int hd_secrets_add(struct hd_secrets *sec, const char *secret, size_t len)
         return -1;
     char *c = malloc(len + 1);
     if (c == NULL)
-        abort();
+        return -1;
     memcpy(c, secret, len);
     c[len] = '\0';
     sec->s[sec->n] = c;
@@ -40,7 +40,7 @@ int hd_secrets_add_b64(struct hd_secrets *sec, const unsigned char *secret, size
         return 0;
     char *b = malloc(HD_BASE64_LEN(len) + 1);
     if (b == NULL)
-        abort();
+        return -1;
     size_t n = hd_base64_encode(secret, len, b);
     int rc = hd_secrets_add(sec, b, n);
     OPENSSL_cleanse(b, n);

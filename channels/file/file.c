@@ -394,8 +394,13 @@ static void push_batch(struct file_chan *ch, const struct hd_message *msgs, size
     unsigned long long first;
     int rc;
 
-    if (pend == NULL || buf == NULL)
-        abort();
+    if (pend == NULL || buf == NULL) { /* herald/str.h: an outcome, never abort() */
+        free(pend);
+        free(buf);
+        for (size_t i = 0; i < n; i++)
+            report(ch, &msgs[i], HD_OUTCOME_TRANSIENT, "outbox.failed", NULL, "out of memory");
+        return;
+    }
     buf[0] = '\n'; /* used only when the outbox ends in a partial line */
     for (size_t i = 0; i < n; i++) {
         const struct hd_message *m = &msgs[i];
@@ -415,9 +420,16 @@ static void push_batch(struct file_chan *ch, const struct hd_message *msgs, size
         }
         size_t ll = strlen(line);
         while (len + ll + 1 > cap) {
+            char *more = realloc(buf, cap * 2);
+            if (more == NULL)
+                break;
+            buf = more;
             cap *= 2;
-            if ((buf = realloc(buf, cap)) == NULL)
-                abort();
+        }
+        if (len + ll + 1 > cap) {
+            free(line);
+            report(ch, m, HD_OUTCOME_TRANSIENT, "outbox.failed", NULL, "out of memory");
+            continue;
         }
         memcpy(buf + len, line, ll);
         buf[len + ll] = '\n';
