@@ -6,13 +6,12 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <jansson.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "herald/hash.h"
 #include "herald/str.h"
 #include "push.h"
 
@@ -65,17 +64,23 @@ int push_tmpl_compile(struct push_tmpl *t, const struct hd_ynode *node, struct h
     unsigned long line, col;
 
     memset(t, 0, sizeof *t);
-    t->text = strdup(node->str);
+    t->text = hd_strdup(node->str, err);
     t->parts = calloc(cap, sizeof *t->parts);
-    if (t->text == NULL || t->parts == NULL)
-        abort();
+    if (t->text == NULL || t->parts == NULL) {
+        hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
+        goto fail;
+    }
     s = p = t->text;
     for (;;) {
         const char *open = strstr(p, "{{");
         if (t->nparts == cap) {
+            struct push_tmpl_part *more = realloc(t->parts, 2 * cap * sizeof *t->parts);
+            if (more == NULL) {
+                hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
+                goto fail;
+            }
+            t->parts = more;
             cap *= 2;
-            if ((t->parts = realloc(t->parts, cap * sizeof *t->parts)) == NULL)
-                abort();
         }
         struct push_tmpl_part *part = &t->parts[t->nparts++];
         part->lit = s;
@@ -227,19 +232,15 @@ int push_batch_item(const char *obj, size_t len, const char *key_field, const ch
 void push_batch_key(const char *const *keys, size_t n, char out[33])
 {
     static const char hex[] = "0123456789abcdef";
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned mdlen = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (ctx == NULL)
-        abort();
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-    EVP_DigestUpdate(ctx, "herald-batch-v1", 15);
+    uint8_t md[HD_SHA256_LEN];
+    struct hd_sha256 h; /* herald/hash.h: no allocation, so nothing to fail */
+    hd_sha256_init(&h);
+    hd_sha256_update(&h, "herald-batch-v1", 15);
     for (size_t i = 0; i < n; i++) {
-        EVP_DigestUpdate(ctx, "", 1);
-        EVP_DigestUpdate(ctx, keys[i], strlen(keys[i]));
+        hd_sha256_update(&h, "", 1);
+        hd_sha256_update(&h, keys[i], strlen(keys[i]));
     }
-    EVP_DigestFinal_ex(ctx, md, &mdlen);
-    EVP_MD_CTX_free(ctx);
+    hd_sha256_final(&h, md);
     for (size_t i = 0; i < 16; i++) {
         out[2 * i] = hex[md[i] >> 4];
         out[2 * i + 1] = hex[md[i] & 15];
@@ -250,24 +251,23 @@ void push_batch_key(const char *const *keys, size_t n, char out[33])
 void push_webhook_signature(const unsigned char *key, size_t key_len, const char *id, long long ts,
                             const char *body, size_t body_len, char *out, size_t out_size)
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    char b64[HD_BASE64_LEN(EVP_MAX_MD_SIZE) + 1];
-    unsigned mdlen = 0;
-    char tsbuf[24];
+    uint8_t md[HD_SHA256_LEN];
+    char b64[HD_BASE64_LEN(HD_SHA256_LEN) + 1], tsbuf[24];
+    struct hd_hmac k;
+    struct hd_sha256 w;
     int tl = snprintf(tsbuf, sizeof tsbuf, "%lld", ts);
-    /* the one-shot HMAC() wants the bytes in one piece */
-    size_t idl = strlen(id), n = idl + 1 + (size_t)tl + 1 + body_len;
-    unsigned char *msg = malloc(n ? n : 1);
-    if (msg == NULL)
-        abort();
-    memcpy(msg, id, idl);
-    msg[idl] = '.';
-    memcpy(msg + idl + 1, tsbuf, (size_t)tl);
-    msg[idl + 1 + (size_t)tl] = '.';
-    memcpy(msg + idl + 2 + (size_t)tl, body, body_len);
-    HMAC(EVP_sha256(), key, (int)key_len, msg, n, md, &mdlen);
-    free(msg);
-    hd_base64_encode(md, mdlen, b64);
+    /* HMAC-SHA256 over "id.ts.body", streamed (herald/hash.h): no copy of
+     * the body, no allocation */
+    hd_hmac_init(&k, key, key_len);
+    hd_hmac_begin(&k, &w);
+    hd_sha256_update(&w, id, strlen(id));
+    hd_sha256_update(&w, ".", 1);
+    hd_sha256_update(&w, tsbuf, (size_t)tl);
+    hd_sha256_update(&w, ".", 1);
+    hd_sha256_update(&w, body, body_len);
+    hd_hmac_end(&k, &w, md);
+    hd_hmac_wipe(&k);
+    hd_base64_encode(md, sizeof md, b64);
     snprintf(out, out_size, "v1,%s", b64);
 }
 
