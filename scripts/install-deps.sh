@@ -15,6 +15,7 @@ packages=(
   python3-yaml python3-nacl postfix    # smtp tests (locales, Ed25519 DKIM) and bench (smtp-sink/-source)
   clang libclang-rt-14-dev             # fuzz targets (libFuzzer, tests/fuzz)
   pandoc man-db groff-base zsh         # man pages (build), and their tests (man, zsh completion)
+  dpkg-dev systemd                     # the .deb (dpkg-shlibdeps) and its unit check (systemd-analyze)
 )
 
 missing=()
