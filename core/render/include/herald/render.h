@@ -4,7 +4,7 @@
  * Per delivery: the person's locale texts (the variant texts for people who
  * already objected), filled with the built-in variables (name, objection_url,
  * person_id, campaign_id, country, country_name, language) and the campaign's
- * vars; then for email the MIME message (herald/mime.h), for push the notice
+ * vars (the locale's own value where its file sets one); then for email the MIME message (herald/mime.h), for push the notice
  * as canonical JSON (keys sorted, compact):
  *   {"body":..,"campaign_id":..,"language":..,"objection_url":..,
  *    "person_id":..,"title":..,"token":..}
