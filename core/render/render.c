@@ -250,6 +250,14 @@ static int render_email(struct hd_renderer *r, const struct hd_person_rec *p, si
     return 0;
 }
 
+void hd_render_email_texts(const struct hd_renderer *r, const char **subject, const char **text,
+                           const char **html)
+{
+    *subject = r->t1.data ? r->t1.data : "";
+    *text = r->t2.data ? r->t2.data : "";
+    *html = r->t3.data ? r->t3.data : "";
+}
+
 /* ---- canonical JSON ------------------------------------------------------- */
 
 /* Byte classes of the JSON string writer: 0 copied as is, 1 escaped (C0
