@@ -16,6 +16,7 @@ packages=(
   clang libclang-rt-14-dev             # fuzz targets (libFuzzer, tests/fuzz)
   pandoc man-db groff-base zsh         # man pages (build), and their tests (man, zsh completion)
   dpkg-dev systemd                     # the .deb (dpkg-shlibdeps) and its unit check (systemd-analyze)
+  libmicrohttpd-dev prometheus         # the metrics endpoint, and promtool to check what it serves
 )
 
 missing=()
