@@ -375,8 +375,7 @@ static int field_name(const struct hd_ynode *map, const char *key, const char *d
     return 0;
 }
 
-static int load_batch(struct push_conf *pc, const struct hd_campaign *c, const struct hd_ynode *map,
-                      struct hd_err *err)
+static int load_batch(struct push_conf *pc, const struct hd_ynode *map, struct hd_err *err)
 {
     static const char *const keys[] = {"max_items", "url",           "items_field",
                                        "key_field", "results_field", "status_field",
@@ -384,7 +383,6 @@ static int load_batch(struct push_conf *pc, const struct hd_campaign *c, const s
     struct push_batch_conf *b = &pc->batch;
     const struct hd_ynode *n;
     const char *url;
-    (void)c;
     if (need_map(map, "batch", err) != 0 || check_map_keys(map, "batch", keys, err) != 0)
         return -1;
     if ((n = hd_ymap_get(map, "max_items")) == NULL) {
@@ -442,8 +440,8 @@ void push_conf_free(struct push_conf *pc)
     memset(pc, 0, sizeof *pc);
 }
 
-int push_conf_load(struct push_conf *pc, const struct hd_campaign *c,
-                   const struct hd_channel_conf *conf, struct hd_err *warning, struct hd_err *err)
+int push_conf_load(struct push_conf *pc, const struct hd_channel_view *view, struct hd_err *warning,
+                   struct hd_err *err)
 {
     static const char *const keys[] = {"url",
                                        "method",
@@ -475,22 +473,22 @@ int push_conf_load(struct push_conf *pc, const struct hd_campaign *c,
     pc->max_pause_ms = 60000;
     pc->verify = true;
 
-    if (conf->type != HD_CHANNEL_PUSH) {
-        hd_err_at(err, HD_EX_DATAERR, c->path, conf->line, conf->col,
+    if (view->type != HD_CHANNEL_PUSH) {
+        hd_err_at(err, HD_EX_DATAERR, view->campaign_file, view->line, view->col,
                   "channel \"%s\": module http-push delivers push notices (type: push), not email",
-                  conf->name);
+                  view->name);
         return -1;
     }
-    if (hd_settings_check_keys(c, conf, keys, err) != 0)
+    if (hd_settings_check_keys(view, keys, err) != 0)
         goto fail;
-    url_node = hd_settings_get(c, conf, "url", true, "url: https://notify.example/v1/notices", err);
+    url_node = hd_settings_get(view, "url", true, "url: https://notify.example/v1/notices", err);
     if (url_node == NULL || hd_settings_str(url_node, "url", &s, err) != 0 ||
         check_url(url_node, "url", s, err) != 0)
         goto fail;
     pc->url = xstrdup(s);
     https = strncasecmp(s, "https://", 8) == 0;
 
-    if ((n = hd_settings_get(c, conf, "method", false, NULL, err))) {
+    if ((n = hd_settings_get(view, "method", false, NULL, err))) {
         if (hd_settings_str(n, "method", &s, err) != 0)
             goto fail;
         if (strcmp(s, "POST") && strcmp(s, "PUT") && strcmp(s, "PATCH")) {
@@ -504,16 +502,15 @@ int push_conf_load(struct push_conf *pc, const struct hd_campaign *c,
     } else {
         pc->method = xstrdup("POST");
     }
-    if ((n = hd_settings_get(c, conf, "headers", false, NULL, err)) &&
-        load_headers(pc, n, err) != 0)
+    if ((n = hd_settings_get(view, "headers", false, NULL, err)) && load_headers(pc, n, err) != 0)
         goto fail;
-    if ((n = hd_settings_get(c, conf, "auth", false, NULL, err)) &&
+    if ((n = hd_settings_get(view, "auth", false, NULL, err)) &&
         load_auth(pc, n, warning, err) != 0)
         goto fail;
-    if ((n = hd_settings_get(c, conf, "webhook_secret_env", false, NULL, err)) &&
+    if ((n = hd_settings_get(view, "webhook_secret_env", false, NULL, err)) &&
         load_webhook(pc, n, warning, err) != 0)
         goto fail;
-    if ((n = hd_settings_get(c, conf, "body_template", false, NULL, err))) {
+    if ((n = hd_settings_get(view, "body_template", false, NULL, err))) {
         if (n->kind != HD_YSCALAR || n->len == 0 || strlen(n->str) != n->len) {
             hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
                       "setting \"body_template\" must be a string holding a JSON template");
@@ -523,7 +520,7 @@ int push_conf_load(struct push_conf *pc, const struct hd_campaign *c,
             goto fail;
         pc->has_tmpl = true;
     }
-    if ((n = hd_settings_get(c, conf, "http_version", false, NULL, err))) {
+    if ((n = hd_settings_get(view, "http_version", false, NULL, err))) {
         if (n->kind == HD_YSCALAR && (strcmp(n->str, "1.1") == 0 || strcmp(n->str, "1") == 0))
             pc->http_version = 11;
         else if (n->kind == HD_YSCALAR && (strcmp(n->str, "2") == 0 || strcmp(n->str, "2.0") == 0))
@@ -550,7 +547,7 @@ int push_conf_load(struct push_conf *pc, const struct hd_campaign *c,
             goto fail;
         }
     }
-    if ((n = hd_settings_get(c, conf, "max_in_flight", false, NULL, err))) {
+    if ((n = hd_settings_get(view, "max_in_flight", false, NULL, err))) {
         if (hd_settings_uint(n, "max_in_flight", MAX_IN_FLIGHT_MAX, &pc->max_in_flight, err) != 0)
             goto fail;
         if (pc->max_in_flight == 0) {
@@ -560,7 +557,7 @@ int push_conf_load(struct push_conf *pc, const struct hd_campaign *c,
         }
     }
     pc->connections = pc->http_version == 2 ? 1 : pc->max_in_flight;
-    if ((n = hd_settings_get(c, conf, "connections", false, NULL, err))) {
+    if ((n = hd_settings_get(view, "connections", false, NULL, err))) {
         if (hd_settings_uint(n, "connections", MAX_IN_FLIGHT_MAX, &pc->connections, err) != 0)
             goto fail;
         if (pc->connections == 0) {
@@ -569,29 +566,22 @@ int push_conf_load(struct push_conf *pc, const struct hd_campaign *c,
             goto fail;
         }
     }
-    if ((n = hd_settings_get(c, conf, "connect_timeout", false, NULL, err)) &&
+    if ((n = hd_settings_get(view, "connect_timeout", false, NULL, err)) &&
         get_duration(n, "connect_timeout", 600000, &pc->connect_timeout_ms, err) != 0)
         goto fail;
-    if ((n = hd_settings_get(c, conf, "timeout", false, NULL, err)) &&
+    if ((n = hd_settings_get(view, "timeout", false, NULL, err)) &&
         get_duration(n, "timeout", 3600000, &pc->timeout_ms, err) != 0)
         goto fail;
-    if ((n = hd_settings_get(c, conf, "max_pause", false, NULL, err)) &&
+    if ((n = hd_settings_get(view, "max_pause", false, NULL, err)) &&
         get_duration(n, "max_pause", 3600000, &pc->max_pause_ms, err) != 0)
         goto fail;
-    if ((n = hd_settings_get(c, conf, "verify", false, NULL, err)) &&
+    if ((n = hd_settings_get(view, "verify", false, NULL, err)) &&
         hd_settings_bool(n, "verify", &pc->verify, err) != 0)
         goto fail;
-    if ((n = hd_settings_get(c, conf, "ca_file", false, NULL, err))) {
+    if ((n = hd_settings_get(view, "ca_file", false, NULL, err))) {
         if (hd_settings_str(n, "ca_file", &s, err) != 0)
             goto fail;
-        size_t len = strlen(s) + (c->dir ? strlen(c->dir) : 0) + 2;
-        pc->ca_file = malloc(len);
-        if (pc->ca_file == NULL)
-            abort();
-        if (s[0] == '/' || c->dir == NULL)
-            snprintf(pc->ca_file, len, "%s", s);
-        else
-            snprintf(pc->ca_file, len, "%s/%s", c->dir, s);
+        pc->ca_file = hd_settings_path(view, s);
         if (access(pc->ca_file, R_OK) != 0) {
             hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col, "cannot read ca_file \"%s\"",
                       pc->ca_file);
@@ -603,14 +593,13 @@ int push_conf_load(struct push_conf *pc, const struct hd_campaign *c,
                   "this libcurl (%s) has no TLS support for an https:// url", cv->version);
         goto fail;
     }
-    if (load_patterns(pc, hd_settings_get(c, conf, "token_invalid_match", false, NULL, err), err) !=
-        0)
+    if (load_patterns(pc, hd_settings_get(view, "token_invalid_match", false, NULL, err), err) != 0)
         goto fail;
-    if ((n = hd_settings_get(c, conf, "batch", false, NULL, err))) {
-        if (load_batch(pc, c, n, err) != 0)
+    if ((n = hd_settings_get(view, "batch", false, NULL, err))) {
+        if (load_batch(pc, n, err) != 0)
             goto fail;
         if (pc->has_tmpl && !pc->tmpl.object) {
-            const struct hd_ynode *t = hd_settings_get(c, conf, "body_template", false, NULL, err);
+            const struct hd_ynode *t = hd_settings_get(view, "body_template", false, NULL, err);
             hd_err_at(err, HD_EX_DATAERR, t->file, t->line, t->col,
                       "with batch:, body_template must make a JSON object (each batch item is "
                       "one, with its idempotency key added)");

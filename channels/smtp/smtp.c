@@ -37,37 +37,12 @@
 #define POOL_MAX 256u
 #define PER_SESSION_MAX 100000u
 
-void smtp_log(const struct smtp_chan *ch, int level, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-    if (ch->host.log == NULL)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    hd_secrets_redact(&ch->secrets, line, sizeof line);
-    ch->host.log(ch->host.ctx, level, line);
-}
-
 static char *xstrdup(const char *s)
 {
     char *p = strdup(s);
     if (p == NULL)
         abort();
     return p;
-}
-
-static char *resolve(const struct hd_campaign *c, const char *path)
-{
-    if (path[0] == '/' || c->dir == NULL)
-        return xstrdup(path);
-    size_t n = strlen(c->dir) + strlen(path) + 2;
-    char *out = malloc(n);
-    if (out == NULL)
-        abort();
-    snprintf(out, n, "%s/%s", c->dir, path);
-    return out;
 }
 
 /* ---- settings ------------------------------------------------------------ */
@@ -179,7 +154,7 @@ static int make_ssl_ctx(struct smtp_chan *ch, const char *ca_file, const struct 
         }
     } else if (SSL_CTX_set_default_verify_paths(ch->ssl_ctx) != 1) {
         ERR_clear_error();
-        smtp_log(ch, 1, "channel %s: cannot load the system's CA certificates", ch->name);
+        hd_channel_log(&ch->out, 1, "cannot load the system's CA certificates");
     }
     return 0;
 }
@@ -235,17 +210,6 @@ static bool valid_helo(const char *s)
 }
 
 /* ---- the pool -------------------------------------------------------------- */
-
-static void report_job(struct smtp_chan *ch, const struct smtp_job *j, enum hd_outcome_kind kind,
-                       const char *event, const char *reason)
-{
-    struct hd_outcome o = {0};
-    o.handle = j->handle;
-    o.kind = kind;
-    o.event = event;
-    o.reason = reason;
-    hd_secrets_report(&ch->secrets, &ch->host, &o);
-}
 
 static void free_job(struct smtp_job *j)
 {
@@ -369,8 +333,12 @@ static void smtp_close(void *instance)
         pthread_mutex_unlock(&ch->lock);
         while (left) {
             struct smtp_job *next = left->next;
-            report_job(ch, left, HD_OUTCOME_TRANSIENT, "smtp.not_sent",
-                       "the channel closed before this message was sent");
+            hd_channel_report(
+                &ch->out,
+                &(struct hd_outcome){.handle = left->handle,
+                                     .kind = HD_OUTCOME_TRANSIENT,
+                                     .event = "smtp.not_sent",
+                                     .reason = "the channel closed before this message was sent"});
             smtp_settled(ch, 1);
             free_job(left);
             left = next;
@@ -438,9 +406,9 @@ static int start_pool(struct smtp_chan *ch, struct hd_err *err)
  * from the environment and the DKIM keys loaded. Otherwise (check): neither
  * is read; an unset AUTH variable and a DKIM domain DMARC will not count are
  * warnings. *ca_node and *ca are the ca_file setting, or NULL. */
-static int smtp_settings(struct smtp_chan *ch, const struct hd_campaign *campaign,
-                         const struct hd_channel_conf *conf, const struct hd_ynode **ca_node,
-                         const char **ca, struct hd_err *warning, struct hd_err *err)
+static int smtp_settings(struct smtp_chan *ch, const struct hd_channel_view *view,
+                         const struct hd_ynode **ca_node, const char **ca, struct hd_err *warning,
+                         struct hd_err *err)
 {
     static const char *const keys[] = {"relays",
                                        "starttls",
@@ -466,7 +434,7 @@ static int smtp_settings(struct smtp_chan *ch, const struct hd_campaign *campaig
 
     *ca_node = NULL;
     *ca = NULL;
-    ch->name = xstrdup(conf->name);
+    ch->name = xstrdup(view->name);
     ch->tls = SMTP_TLS_REQUIRED;
     ch->verify = true;
     ch->pool_size = 8;
@@ -477,20 +445,20 @@ static int smtp_settings(struct smtp_chan *ch, const struct hd_campaign *campaig
     ch->data_ms = 120000;
     ch->idle_ms = 5000;
     ch->tcp_nodelay = true;
-    if (hd_settings_check_keys(campaign, conf, keys, err) != 0)
+    if (hd_settings_check_keys(view, keys, err) != 0)
         return -1;
-    if (conf->type != HD_CHANNEL_EMAIL) {
-        hd_err_at(err, HD_EX_DATAERR, campaign->path, conf->line, conf->col,
+    if (view->type != HD_CHANNEL_EMAIL) {
+        hd_err_at(err, HD_EX_DATAERR, view->campaign_file, view->line, view->col,
                   "channel \"%s\": module smtp sends email; this channel is not of type email",
-                  conf->name);
+                  view->name);
         return -1;
     }
-    if ((n = hd_settings_get(campaign, conf, "relays", true, "relays: [smtp.example.com:587]",
-                             err)) == NULL ||
+    if ((n = hd_settings_get(view, "relays", true, "relays: [smtp.example.com:587]", err)) ==
+            NULL ||
         load_relays(ch, n, err) != 0)
         return -1;
 
-    if ((n = hd_settings_get(campaign, conf, "starttls", false, NULL, err))) {
+    if ((n = hd_settings_get(view, "starttls", false, NULL, err))) {
         if (hd_settings_str(n, "starttls", &s, err) != 0)
             return -1;
         if (strcmp(s, "required") == 0)
@@ -505,13 +473,13 @@ static int smtp_settings(struct smtp_chan *ch, const struct hd_campaign *campaig
             return -1;
         }
     }
-    if ((n = hd_settings_get(campaign, conf, "verify", false, NULL, err)) &&
+    if ((n = hd_settings_get(view, "verify", false, NULL, err)) &&
         hd_settings_bool(n, "verify", &ch->verify, err) != 0)
         return -1;
-    if ((*ca_node = hd_settings_get(campaign, conf, "ca_file", false, NULL, err)) &&
+    if ((*ca_node = hd_settings_get(view, "ca_file", false, NULL, err)) &&
         hd_settings_str(*ca_node, "ca_file", ca, err) != 0)
         return -1;
-    if ((n = hd_settings_get(campaign, conf, "pool_size", false, NULL, err))) {
+    if ((n = hd_settings_get(view, "pool_size", false, NULL, err))) {
         if (hd_settings_uint(n, "pool_size", POOL_MAX, &v, err) != 0)
             return -1;
         if (v == 0) {
@@ -521,7 +489,7 @@ static int smtp_settings(struct smtp_chan *ch, const struct hd_campaign *campaig
         }
         ch->pool_size = (unsigned)v;
     }
-    if ((n = hd_settings_get(campaign, conf, "messages_per_session", false, NULL, err))) {
+    if ((n = hd_settings_get(view, "messages_per_session", false, NULL, err))) {
         if (hd_settings_uint(n, "messages_per_session", PER_SESSION_MAX, &v, err) != 0)
             return -1;
         if (v == 0) {
@@ -537,14 +505,14 @@ static int smtp_settings(struct smtp_chan *ch, const struct hd_campaign *campaig
         long *const tvals[] = {&ch->connect_ms, &ch->greeting_ms, &ch->command_ms, &ch->data_ms,
                                &ch->idle_ms};
         for (size_t i = 0; i < 5; i++)
-            if ((n = hd_settings_get(campaign, conf, tkeys[i], false, NULL, err)) &&
+            if ((n = hd_settings_get(view, tkeys[i], false, NULL, err)) &&
                 parse_timeout(n, tkeys[i], tvals[i], err) != 0)
                 return -1;
     }
-    if ((n = hd_settings_get(campaign, conf, "tcp_nodelay", false, NULL, err)) &&
+    if ((n = hd_settings_get(view, "tcp_nodelay", false, NULL, err)) &&
         hd_settings_bool(n, "tcp_nodelay", &ch->tcp_nodelay, err) != 0)
         return -1;
-    if ((n = hd_settings_get(campaign, conf, "helo", false, NULL, err))) {
+    if ((n = hd_settings_get(view, "helo", false, NULL, err))) {
         if (hd_settings_str(n, "helo", &s, err) != 0)
             return -1;
         if (!valid_helo(s)) {
@@ -562,19 +530,18 @@ static int smtp_settings(struct smtp_chan *ch, const struct hd_campaign *campaig
     }
     {
         char addr[330];
-        const struct hd_ynode *where =
-            hd_settings_get(campaign, conf, "mail_from", false, NULL, err);
+        const struct hd_ynode *where = hd_settings_get(view, "mail_from", false, NULL, err);
         if (where) {
             if (hd_settings_str(where, "mail_from", &s, err) != 0)
                 return -1;
         } else {
-            s = conf->from_addr;
+            s = view->from_addr;
         }
         if (s == NULL) {
-            hd_err_at(err, HD_EX_DATAERR, campaign->path, conf->line, conf->col,
+            hd_err_at(err, HD_EX_DATAERR, view->campaign_file, view->line, view->col,
                       "channel \"%s\" needs a from: address or a mail_from setting for the "
                       "SMTP envelope",
-                      conf->name);
+                      view->name);
             return -1;
         }
         if (hd_mime_ascii_address(s, addr, sizeof addr, err) != 0) {
@@ -585,8 +552,8 @@ static int smtp_settings(struct smtp_chan *ch, const struct hd_campaign *campaig
         }
         ch->mail_from = xstrdup(addr);
     }
-    user_node = hd_settings_get(campaign, conf, "auth_user_env", false, NULL, err);
-    pass_node = hd_settings_get(campaign, conf, "auth_password_env", false, NULL, err);
+    user_node = hd_settings_get(view, "auth_user_env", false, NULL, err);
+    pass_node = hd_settings_get(view, "auth_password_env", false, NULL, err);
     if ((user_node == NULL) != (pass_node == NULL)) {
         n = user_node ? user_node : pass_node;
         hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
@@ -610,8 +577,9 @@ static int smtp_settings(struct smtp_chan *ch, const struct hd_campaign *campaig
                       "too many secrets to redact");
             return -1;
         }
+        hd_secrets_guard(&ch->out, &ch->secrets); /* a relay's echo of AUTH never leaves */
     }
-    if ((n = hd_settings_get(campaign, conf, "dkim", false, NULL, err))) {
+    if ((n = hd_settings_get(view, "dkim", false, NULL, err))) {
         char checked[254];
         const char *d;
         if (warning) {
@@ -619,12 +587,12 @@ static int smtp_settings(struct smtp_chan *ch, const struct hd_campaign *campaig
                 return -1;
             d = checked;
         } else {
-            if ((ch->dkim = dkim_load(campaign, n, err)) == NULL)
+            if ((ch->dkim = dkim_load(view, n, err)) == NULL)
                 return -1;
             d = dkim_domain(ch->dkim);
         }
         /* DMARC passes on DKIM only when d= is the From domain or a parent */
-        const char *at = conf->from_addr ? strrchr(conf->from_addr, '@') : NULL;
+        const char *at = view->from_addr ? strrchr(view->from_addr, '@') : NULL;
         size_t fl = at ? strlen(at + 1) : 0, dl = strlen(d);
         if (at && !(strcasecmp(at + 1, d) == 0 ||
                     (fl > dl && at[fl - dl] == '.' && strcasecmp(at + 1 + fl - dl, d) == 0))) {
@@ -634,18 +602,17 @@ static int smtp_settings(struct smtp_chan *ch, const struct hd_campaign *campaig
                                  "DMARC will not count this signature",
                                  d, at + 1);
             else
-                smtp_log(ch, 1,
-                         "channel %s: DKIM domain %s is not the From domain %s (nor a parent): "
-                         "DMARC will not count this signature",
-                         ch->name, d, at + 1);
+                hd_channel_log(&ch->out, 1,
+                               "DKIM domain %s is not the From domain %s (nor a parent): "
+                               "DMARC will not count this signature",
+                               d, at + 1);
         }
     }
     return 0;
 }
 
 /* Checks the settings: no TLS context, thread, socket, secret or key. */
-static int smtp_check(const struct hd_campaign *campaign, const struct hd_channel_conf *conf,
-                      struct hd_err *err)
+static int smtp_check(const struct hd_channel_view *view, struct hd_err *err)
 {
     struct hd_err warning = {0};
     const struct hd_ynode *ca_node;
@@ -654,13 +621,13 @@ static int smtp_check(const struct hd_campaign *campaign, const struct hd_channe
     int rc;
     if (ch == NULL)
         abort();
-    rc = smtp_settings(ch, campaign, conf, &ca_node, &ca, &warning, err);
+    rc = smtp_settings(ch, view, &ca_node, &ca, &warning, err);
     smtp_close(ch);
     return hd_settings_checked(rc, &warning, err);
 }
 
-static int smtp_create(const struct hd_channel_host *host, const struct hd_campaign *campaign,
-                       const struct hd_channel_conf *conf, void **instance, struct hd_err *err)
+static int smtp_create(const struct hd_channel_host *host, const struct hd_channel_view *view,
+                       void **instance, struct hd_err *err)
 {
     const struct hd_ynode *ca_node;
     const char *ca;
@@ -671,12 +638,12 @@ static int smtp_create(const struct hd_channel_host *host, const struct hd_campa
     ch = calloc(1, sizeof *ch);
     if (ch == NULL)
         abort();
-    ch->host = *host;
-    if (smtp_settings(ch, campaign, conf, &ca_node, &ca, NULL, err) != 0)
+    hd_channel_out_init(&ch->out, host, view->name);
+    if (smtp_settings(ch, view, &ca_node, &ca, NULL, err) != 0)
         goto fail;
     if (ch->tls != SMTP_TLS_OFF) {
         if (ca)
-            ca_file = resolve(campaign, ca);
+            ca_file = hd_settings_path(view, ca);
         int rc = make_ssl_ctx(ch, ca_file, ca_node, err);
         free(ca_file);
         if (rc != 0)
@@ -692,15 +659,14 @@ static int smtp_create(const struct hd_channel_host *host, const struct hd_campa
         for (size_t i = 0; i < ch->nrelays; i++)
             snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
                      ch->relays[i].hostport);
-        smtp_log(ch, 2,
-                 "channel %s: SMTP via %s (STARTTLS %s%s%s), %u sessions of up to %u messages%s",
-                 ch->name, list,
-                 ch->tls == SMTP_TLS_REQUIRED        ? "required"
-                 : ch->tls == SMTP_TLS_OPPORTUNISTIC ? "opportunistic"
-                                                     : "off",
-                 ch->tls != SMTP_TLS_OFF && !ch->verify ? ", certificates NOT verified" : "",
-                 ch->auth_user ? ", AUTH" : "", ch->pool_size, ch->per_session,
-                 ch->dkim ? ", DKIM signed" : "");
+        hd_channel_log(&ch->out, 2,
+                       "SMTP via %s (STARTTLS %s%s%s), %u sessions of up to %u messages%s", list,
+                       ch->tls == SMTP_TLS_REQUIRED        ? "required"
+                       : ch->tls == SMTP_TLS_OPPORTUNISTIC ? "opportunistic"
+                                                           : "off",
+                       ch->tls != SMTP_TLS_OFF && !ch->verify ? ", certificates NOT verified" : "",
+                       ch->auth_user ? ", AUTH" : "", ch->pool_size, ch->per_session,
+                       ch->dkim ? ", DKIM signed" : "");
     }
     *instance = ch;
     return 0;
@@ -721,9 +687,13 @@ static int smtp_send(void *instance, const struct hd_message *messages, size_t n
     for (size_t i = 0; i < n; i++) {
         const struct hd_message *m = &messages[i];
         if (m->type != HD_CHANNEL_EMAIL || m->recipient == NULL || m->body == NULL) {
-            struct smtp_job tmp = {.handle = m->handle};
-            report_job(ch, &tmp, HD_OUTCOME_PERMANENT, "smtp.refused",
-                       "not an email message (a push message handed to an smtp channel)");
+            hd_channel_report(
+                &ch->out,
+                &(struct hd_outcome){
+                    .handle = m->handle,
+                    .kind = HD_OUTCOME_PERMANENT,
+                    .event = "smtp.refused",
+                    .reason = "not an email message (a push message handed to an smtp channel)"});
             continue;
         }
         size_t rl = strlen(m->recipient) + 1;

@@ -18,7 +18,7 @@
 
 #include <openssl/ssl.h>
 
-#include "registry.h"
+#include "builtin.h"
 
 enum smtp_tls_mode { SMTP_TLS_OFF, SMTP_TLS_OPPORTUNISTIC, SMTP_TLS_REQUIRED };
 
@@ -46,8 +46,8 @@ struct smtp_job {
 struct dkim_signer;
 
 struct smtp_chan {
-    struct hd_channel_host host;
-    char *name; /* the campaign channel's name, for logs */
+    struct hd_channel_out out; /* reports and logs, the AUTH secrets redacted */
+    char *name;                /* the campaign channel's name, for logs */
 
     /* settings */
     struct smtp_relay *relays;
@@ -109,16 +109,12 @@ void smtp_net_thread_init(long connect_timeout_ms, bool nodelay);
 /* Milliseconds of CLOCK_MONOTONIC. */
 int64_t smtp_now_ms(void);
 
-/* Logs a formatted line through the host (level 0 error, 1 warning, 2 info). */
-void smtp_log(const struct smtp_chan *ch, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* ---- DKIM (smtp_dkim.c; the signer itself is dkim.c) ---- */
 
 /* Loads the dkim: settings mapping (domain, selector, rsa_selector,
  * ed25519_selector, rsa_key_file, ed25519_key_file; at least one key).
  * Returns NULL with err set (located at the offending node). */
-struct dkim_signer *dkim_load(const struct hd_campaign *c, const struct hd_ynode *map,
+struct dkim_signer *dkim_load(const struct hd_channel_view *view, const struct hd_ynode *map,
                               struct hd_err *err);
 void dkim_free(struct dkim_signer *d);
 /* Checks the same mapping without reading the key files (for check());
