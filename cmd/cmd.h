@@ -6,6 +6,7 @@
 #define HERALD_CMD_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "herald/campaign.h"
 
@@ -20,6 +21,18 @@ int hd_cmd_unpause(int argc, char **argv);
 int hd_cmd_retry(int argc, char **argv);
 int hd_cmd_proofs(int argc, char **argv);
 int hd_cmd_keys(int argc, char **argv);
+int hd_cmd_help(int argc, char **argv);
+int hd_cmd_completion(int argc, char **argv);
+
+/* The commands' table and help (help.c). hd_cli_dispatch runs argv[0]'s
+ * command (its --help/-h, anywhere before "--", prints its help instead) and
+ * returns its exit status; hd_cli_help prints a command's help, or the list
+ * of commands for NULL; hd_cli_usage prints a command's synopsis lines, for
+ * a usage error. */
+int hd_cli_dispatch(int argc, char **argv);
+int hd_cli_help(FILE *out, const char *name);
+void hd_cli_usage(FILE *out, const char *name);
+bool hd_cli_wants_help(int argc, char **argv);
 
 /* Loads and validates a campaign, printing every diagnostic to stderr.
  * Returns NULL and sets *code (65, 66, 74, ...) when it has errors. */

@@ -1,5 +1,5 @@
 /* cmd/cmd_generate.c - `herald generate`: a synthetic audience for demos and
- * benchmarks. The generator lives in core/synth.c; this file parses the
+ * benchmarks. The generator lives in core/audience/synth.c; this file parses the
  * command line, opens the files and reports. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
-/* herald: the command line. One table of subcommands; each lives in its own
- * cmd_<name>.c. */
+/* herald: the command line. The table of subcommands and their help is in
+ * help.c; each command lives in its own cmd_<name>.c. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,34 +12,6 @@
 #ifndef HERALD_VERSION
 #define HERALD_VERSION "0.0.0"
 #endif
-
-struct command {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const char *summary;
-};
-
-static const struct command commands[] = {
-    {"validate", hd_cmd_validate, "check a campaign, its locale files and its channels' settings"},
-    {"plan", hd_cmd_plan, "decide every person's eligibility and write the plan"},
-    {"run", hd_cmd_run, "dispatch the plan: start or continue, safe to re-run"},
-    {"status", hd_cmd_status, "progress per wave, shard and channel; pauses; uncertain deliveries"},
-    {"pause", hd_cmd_pause, "stop sending to a country, a wave or everything (persists)"},
-    {"unpause", hd_cmd_unpause, "resume a paused country or wave, or lift a canary halt"},
-    {"retry", hd_cmd_retry, "requeue failed or held deliveries, recording who and why"},
-    {"link", hd_cmd_link, "make or verify a personal objection link"},
-    {"generate", hd_cmd_generate, "write a synthetic audience for demos and benchmarks"},
-    {"proofs", hd_cmd_proofs, "export, verify and query signed delivery proofs"},
-    {"keys", hd_cmd_keys, "make the key pair that signs proof bundles"},
-};
-
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: herald COMMAND [ARGS]\n\ncommands:\n");
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\n`herald COMMAND --help` describes a command. Exit codes: docs/exit-codes.md\n");
-}
 
 int hd_cli_fail(int code, const char *fmt, ...)
 {
@@ -109,18 +81,15 @@ struct hd_campaign *hd_cli_validate_campaign(const char *path, int *code)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? HD_EX_USAGE : HD_EX_OK;
+    if (argc < 2) {
+        hd_cli_help(stderr, NULL);
+        return HD_EX_USAGE;
     }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
+        return hd_cli_help(stdout, NULL);
     if (strcmp(argv[1], "--version") == 0) {
         printf("herald %s\n", HERALD_VERSION);
         return HD_EX_OK;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].run(argc - 1, argv + 1);
-    hd_cli_fail(HD_EX_USAGE, "unknown command \"%s\"", argv[1]);
-    usage(stderr);
-    return HD_EX_USAGE;
+    return hd_cli_dispatch(argc - 1, argv + 1);
 }

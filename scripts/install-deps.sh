@@ -14,6 +14,8 @@ packages=(
   nginx-light nghttp2-client openssl   # http-push tests (TLS + HTTP/2 server) and bench (h2load)
   python3-yaml python3-nacl postfix    # smtp tests (locales, Ed25519 DKIM) and bench (smtp-sink/-source)
   clang libclang-rt-14-dev             # fuzz targets (libFuzzer, tests/fuzz)
+  pandoc man-db groff-base zsh         # man pages (build), and their tests (man, zsh completion)
+  dpkg-dev systemd                     # the .deb (dpkg-shlibdeps) and its unit check (systemd-analyze)
 )
 
 missing=()

@@ -5,7 +5,9 @@
 source "$(dirname "$0")/lib.sh"
 
 mkdir -p "$WORK/modules"
-if ! cc -std=c11 -Wall -Wextra -Werror -fPIC -shared -I "$SRC/channels/include" -I "$SRC/core/include" \
+incs=()
+for d in "$SRC"/core/*/include; do incs+=(-I "$d"); done
+if ! cc -std=c11 -Wall -Wextra -Werror -fPIC -shared "${incs[@]}" \
   -o "$WORK/modules/echo.so" "$SRC/tests/modules/echo_module.c" 2>"$WORK/cc.err"; then
   # No compiler here: the copy CMake built from the same source.
   cp "${HERALD_BUILD_DIR:?}/modules/echo.so" "$WORK/modules/" ||

@@ -6,7 +6,7 @@ It links nothing of Herald: the state store is read with `mdb_dump` (lmdb-utils)
 and decoded per docs/state-store.md, messages are parsed with Python's email
 package (policy default, its header registry memoized for speed), links are
 checked with the HMAC scheme of docs/objection-link.md, and message ids are
-recomputed per core/include/herald/render.h. Python 3 standard library only.
+recomputed per core/render/include/herald/render.h. Python 3 standard library only.
 
 usage:
   verify_outputs.py --state-dir DIR --channel NAME:TYPE:PATH [--channel ...]

@@ -1,5 +1,5 @@
-/* Fuzz target: the campaign loader (hd_campaign_load, core/campaign.c over
- * core/yaml.c), on a campaign file next to a fixed locales directory (en,
+/* Fuzz target: the campaign loader (hd_campaign_load, core/campaign/campaign.c over
+ * core/campaign/yaml.c), on a campaign file next to a fixed locales directory (en,
  * de, fr, nl from locales/ai-training-notice, so the model campaign's
  * require_own_language [FR, BE] can pass).
  *

@@ -1,4 +1,4 @@
-/* Fuzz target: the personal objection link (core/link.c).
+/* Fuzz target: the personal objection link (core/campaign/link.c).
  *
  * Input: PERSON NUL REST (no NUL: PERSON is empty and REST is everything).
  * Properties:

@@ -1,4 +1,4 @@
-/* Fuzz target: MIME header encoding (core/mime.c).
+/* Fuzz target: MIME header encoding (core/render/mime.c).
  *
  * Input: SUBJECT NUL FROM_NAME NUL TO_NAME NUL TO_ADDR NUL TEXT, each part
  * optional (a missing name is NULL, a missing address a fixed one). The

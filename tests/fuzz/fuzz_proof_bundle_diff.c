@@ -34,7 +34,7 @@
 
 #include <openssl/evp.h>
 
-#include "../../core/proof_internal.h"
+#include "../../core/proofs/proof_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
 /* fuzz_proof_record - libFuzzer target for the proof record parser
- * (core/proof_parse.c) and the record checks around it (core/proof_check.c).
+ * (core/proofs/proof_parse.c) and the record checks around it (core/proofs/proof_check.c).
  *
  * The input is a records file: each line goes through hd_proof_parse, and the
  * whole file through hdp_rcheck_line (seq, the prev chain, one campaign,
@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../core/proof_internal.h"
+#include "../../core/proofs/proof_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

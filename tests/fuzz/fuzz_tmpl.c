@@ -1,4 +1,4 @@
-/* Fuzz target: the template language (core/tmpl.c).
+/* Fuzz target: the template language (core/campaign/tmpl.c).
  *
  * Input: the first byte picks the mode (bit 0: HTML), the rest is the
  * template source. A small reference parser written from herald/tmpl.h's

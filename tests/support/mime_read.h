@@ -1,5 +1,5 @@
 /* Test support: a small, independent MIME reader for checking the messages
- * core/mime.c builds (header unfolding, RFC 2047 B words, base64 with
+ * core/render/mime.c builds (header unfolding, RFC 2047 B words, base64 with
  * OpenSSL's EVP_DecodeBlock, quoted-printable, the two parts of a
  * multipart/alternative body). Every reader asserts the RFC rules it relies
  * on as it goes, so a malformed message fails the test that reads it. */

@@ -1,4 +1,4 @@
-/* Tests for the streaming audience reader (core/audience.c). */
+/* Tests for the streaming audience reader (core/audience/audience.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* Unit tests for campaign loading and validation (core/campaign.c).
+/* Unit tests for campaign loading and validation (core/campaign/campaign.c).
  *
  * Each test writes a campaign and its locale files into a fresh directory
  * and asserts the exact diagnostics, "file:line:col: message". Expected

@@ -1,4 +1,4 @@
-/* Unit tests for errors and diagnostics (core/err.c): what they print is safe
+/* Unit tests for errors and diagnostics (core/base/err.c): what they print is safe
  * on a terminal whatever user text went into them (issue 10, finding 11). */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* Unit tests for the file helpers (core/files.c): hd_mkdirs and
+/* Unit tests for the file helpers (core/base/files.c): hd_mkdirs and
  * hd_key_file_read. (hd_sha256_file is in test_hash.c.) */
 #include <stdarg.h>
 #include <stddef.h>

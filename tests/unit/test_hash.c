@@ -1,4 +1,4 @@
-/* Unit tests for SHA-256, HMAC-SHA256 and the file hash (core/hash.c). */
+/* Unit tests for SHA-256, HMAC-SHA256 and the file hash (core/base/hash.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

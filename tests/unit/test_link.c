@@ -1,4 +1,4 @@
-/* Unit tests for the objection link (core/link.c). */
+/* Unit tests for the objection link (core/campaign/link.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

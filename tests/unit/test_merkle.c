@@ -1,4 +1,4 @@
-/* Unit tests for RFC 9162 Merkle trees (core/merkle.c). */
+/* Unit tests for RFC 9162 Merkle trees (core/proofs/merkle.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* Unit tests for the MIME builder (core/mime.c). The checks parse the
+/* Unit tests for the MIME builder (core/render/mime.c). The checks parse the
  * message back independently: with the test MIME reader (tests/support/
  * mime_read.h: header unfolding, RFC 2047 decoding with OpenSSL's
  * EVP_DecodeBlock, a small quoted-printable decoder), and once with

@@ -1,4 +1,4 @@
-/* Tests for row checking (core/person.c): text, dates, ages, addresses. */
+/* Tests for row checking (core/audience/person.c): text, dates, ages, addresses. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* Tests for the planner (core/plan.c): every exclusion reason, channel skips,
+/* Tests for the planner (core/plan/plan.c): every exclusion reason, channel skips,
  * language choice, shards and waves, counters against a scan of the data,
  * idempotency, change detection, --replan, interrupted plans, dedup at size,
  * and CSV/JSONL parity. Each test builds a tiny campaign in a tmpdir, runs

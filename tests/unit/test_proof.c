@@ -1,4 +1,4 @@
-/* Unit tests for delivery proofs (core/proof_*.c): pseudonyms, the canonical
+/* Unit tests for delivery proofs (core/proofs/proof_*.c): pseudonyms, the canonical
  * record form and its parser, CSV, base64, keys and signed notes, and
  * recording (hd_proofs_delivery, hd_proofs_prepare + hd_proofs_delivery_pre). */
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Unit tests for rendering (core/render.c), on the real sample campaign
+/* Unit tests for rendering (core/render/render.c), on the real sample campaign
  * campaigns/ai-training-notice.yaml and its 26 locales. Emails are decoded
  * back independently with the test MIME reader (tests/support/mime_read.h:
  * header unfolding, RFC 2047 with EVP_DecodeBlock, a small quoted-printable

@@ -1,4 +1,4 @@
-/* Unit tests for the LMDB state store (core/store.c): opening, the record
+/* Unit tests for the LMDB state store (core/ledger/store.c): opening, the record
  * codecs, keys, counters, meta and the person hash. docs/state-store.md is
  * the reference these tests hold the code to. */
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Unit tests for the notice template language (core/tmpl.c). */
+/* Unit tests for the notice template language (core/campaign/tmpl.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

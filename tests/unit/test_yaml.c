@@ -1,4 +1,4 @@
-/* Unit tests for the YAML tree with source marks (core/yaml.c). */
+/* Unit tests for the YAML tree with source marks (core/campaign/yaml.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -41,7 +41,7 @@
 #define HD_SHA256_LEN 32
 
 /* An incremental SHA-256 state. Opaque: it holds OpenSSL's SHA256_CTX (112
- * bytes on every platform OpenSSL supports; core/hash.c checks the size), so
+ * bytes on every platform OpenSSL supports; core/base/hash.c checks the size), so
  * users need no OpenSSL headers. Copyable by assignment. */
 struct hd_sha256 {
     _Alignas(8) unsigned char state[112];

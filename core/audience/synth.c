@@ -1,4 +1,4 @@
-/* core/synth.c - the synthetic audience generator behind `herald generate`.
+/* core/audience/synth.c - the synthetic audience generator behind `herald generate`.
  *
  * Every row is generated from its own PRNG stream, seeded from (seed, row
  * index): the output never depends on how many draws earlier rows made, so

@@ -1,6 +1,6 @@
-/* core/proof_internal.h - private to the delivery proofs (core/proof_*.c):
+/* core/proofs/proof_internal.h - private to the delivery proofs (core/proofs/proof_*.c):
  * what their files share. The public interface is herald/proof.h; nothing
- * outside core/proof_*.c includes this file. Every name declared here
+ * outside core/proofs/proof_*.c includes this file. Every name declared here
  * starts with hdp_ (HDP_ for macros), so a reader can tell it from the
  * public hd_ names.
  *
