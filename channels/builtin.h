@@ -73,7 +73,8 @@ struct hd_setting {
     unsigned flags;
 };
 
-#define HD_SETTING_FIELD(type, field) offsetof(type, field), sizeof(((type *)0)->field)
+#define HD_SETTING_FIELD(type, field)                                                              \
+    .offset = offsetof(type, field), .size = sizeof(((type *)0)->field)
 
 /* Reads map (NULL: no settings) through table into ctx->conf: first every
  * default, then the keys; 0, or -1 with err set at the first problem. For

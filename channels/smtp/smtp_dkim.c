@@ -26,7 +26,7 @@
 
 #include "dkim.h"
 #include "herald/files.h"
-#include "smtp_internal.h"
+#include "smtp_dkim.h"
 
 struct dkim_key {
     enum dkim_alg alg;

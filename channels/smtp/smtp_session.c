@@ -39,7 +39,9 @@
 #include <auth-client.h>
 #include <libesmtp.h>
 
-#include "smtp_internal.h"
+#include "smtp_chan.h"
+#include "smtp_dkim.h"
+#include "smtp_session.h"
 
 #define REPLY_MAX 512
 
