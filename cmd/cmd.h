@@ -21,6 +21,7 @@ int hd_cmd_unpause(int argc, char **argv);
 int hd_cmd_retry(int argc, char **argv);
 int hd_cmd_proofs(int argc, char **argv);
 int hd_cmd_keys(int argc, char **argv);
+int hd_cmd_preview(int argc, char **argv);
 int hd_cmd_help(int argc, char **argv);
 int hd_cmd_completion(int argc, char **argv);
 

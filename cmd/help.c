@@ -213,6 +213,32 @@ static const struct command_help commands[] = {
       {"--name NAME", "the key name in signatures"},
       {"--force", "replace existing files"},
       HELP_OPTION}},
+    {"preview",
+     hd_cmd_preview,
+     "print a notice exactly as it would be sent",
+     "CAMPAIGN.yaml --lang L [--country XX] [--channel C] [--variant] [--name TEXT]\n"
+     "[--date SECONDS] [--raw] [--out DIR]",
+     "Renders the notice of each channel (or one) for a sample person of language L, with "
+     "the renderer herald run uses, and prints it after a line with the size and SHA-256 of "
+     "the exact bytes a channel would be handed: an email's recipient, subject and text part "
+     "as a reader sees them (--raw: the whole message, headers and MIME parts), a push "
+     "notice's JSON. --out also writes the exact bytes, and an email's HTML part for a "
+     "browser. The sample person is in a country of the campaign where L is "
+     "spoken (--country chooses), so the language falls back exactly as it would for a real "
+     "person; a warning says when it does.\n\nWhat belongs to the person (name, address, "
+     "id, objection link) is the sample's; with --date, what a real send dates is fixed too, "
+     "so the bytes are reproducible.",
+     {{"--lang L", "the language asked for (BCP 47)"},
+      {"--country XX", "the sample person's country (default: one of the campaign's where L "
+                       "is spoken)"},
+      {"--channel C", "only this channel (by its name in the campaign)"},
+      {"--variant", "the text for people who already objected"},
+      {"--name TEXT", "the sample person's name (default Alex Example)"},
+      {"--date SECONDS", "the message date, seconds since 1970 (default now)"},
+      {"--raw", "print an email's exact bytes instead of its texts"},
+      {"--out DIR", "also write each message's exact bytes to DIR/CHANNEL.eml or "
+                    "DIR/CHANNEL.json, and an email's HTML part to DIR/CHANNEL.html"},
+      HELP_OPTION}},
     {"help",
      hd_cmd_help,
      "describe a command, or print its man page",

@@ -16,6 +16,8 @@ packages=(
   clang libclang-rt-14-dev             # fuzz targets (libFuzzer, tests/fuzz)
   pandoc man-db groff-base zsh         # man pages (build), and their tests (man, zsh completion)
   dpkg-dev systemd                     # the .deb (dpkg-shlibdeps) and its unit check (systemd-analyze)
+  libmicrohttpd-dev prometheus         # the metrics endpoint, and promtool to check what it serves
+  libgmime-3.0-dev libpcre2-dev        # returned mail: DSN/ARF parsing (GMime) and its rules (PCRE2)
 )
 
 missing=()

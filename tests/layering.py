@@ -22,7 +22,7 @@ import sys
 import tempfile
 
 # Bottom to top; each may use those before it (core/CMakeLists.txt).
-ORDER = ["base", "audience", "campaign", "ledger", "render", "proofs", "plan", "dispatch"]
+ORDER = ["base", "metrics", "audience", "campaign", "feedback", "ledger", "render", "proofs", "report", "plan", "dispatch"]
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.M)
 LMDB = re.compile(r"\b(mdb_[a-z_]+|MDB_[A-Z_]+)\b|<lmdb\.h>")
 COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)

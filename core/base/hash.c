@@ -165,3 +165,14 @@ int hd_sha256_file(const char *path, char hex[2 * HD_SHA256_LEN + 1], uint64_t *
     close(fd);
     return rc;
 }
+
+uint64_t hd_fnv1a64(const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}

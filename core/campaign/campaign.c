@@ -33,6 +33,9 @@ struct ctx {
      * whether its unfitness for a mail header was reported already. */
     const struct hd_ynode *var_nodes[MAX_VARS];
     bool var_reported[MAX_VARS];
+    /* the same for the locale file being loaded: its vars: values */
+    const struct hd_ynode *loc_var_nodes[MAX_VARS];
+    bool loc_var_reported[MAX_VARS];
     const struct hd_ynode *link_node; /* objection_link.url */
     bool link_reported;
 };
@@ -1029,12 +1032,15 @@ static void check_header_text(struct ctx *x, const struct hd_ynode *n, const str
         return;
     }
     for (size_t v = 0; v < c->nvars; v++) {
-        const struct hd_ynode *vn = x->var_nodes[v];
-        if (vn == NULL || x->var_reported[v] || !hd_tmpl_uses(t, c->var_names[v]))
+        /* the value this language renders: its own, else the campaign's */
+        bool own = x->loc_var_nodes[v] != NULL;
+        const struct hd_ynode *vn = own ? x->loc_var_nodes[v] : x->var_nodes[v];
+        bool *reported = own ? &x->loc_var_reported[v] : &x->var_reported[v];
+        if (vn == NULL || *reported || !hd_tmpl_uses(t, c->var_names[v]))
             continue;
         if ((why = hd_text_problem(vn->str, vn->len, &at)) == NULL)
             continue;
-        x->var_reported[v] = true;
+        *reported = true;
         err_in(x, vn, at,
                "vars.%s has a %s here, but it is used in %s (%s:%lu:%lu), a mail header, which "
                "cannot hold it",
@@ -1094,9 +1100,48 @@ static void compile_group(struct ctx *x, struct hd_locale *loc, const struct hd_
     (void)loc;
 }
 
+/* A locale's vars: this language's values of vars the campaign declares
+ * (dates and names written in the language); the campaign's vars: are the
+ * default. A name the campaign does not declare is refused with a
+ * suggestion: a typo would otherwise leave the default in place unnoticed. */
+static void load_locale_vars(struct ctx *x, struct hd_locale *loc, const struct hd_ynode *node)
+{
+    const struct hd_campaign *c = x->c;
+    const struct hd_ynode *v = want_map(x, node, "vars");
+    memset(x->loc_var_nodes, 0, sizeof x->loc_var_nodes);
+    memset(x->loc_var_reported, 0, sizeof x->loc_var_reported);
+    if (v == NULL)
+        return;
+    loc->vars = calloc(c->nvars + 1, sizeof *loc->vars);
+    if (loc->vars == NULL)
+        abort();
+    for (size_t i = 0; i < v->count; i++) {
+        const char *k = v->keys[i]->str;
+        char what[64];
+        size_t at = 0;
+        while (at < c->nvars && strcmp(c->var_names[at], k) != 0)
+            at++;
+        if (at == c->nvars) {
+            const char *near = hd_suggest(k, (const char *const *)c->var_names);
+            err_at(x, v->keys[i],
+                   "vars.%s is not a variable of the campaign%s%s%s: a locale sets its own "
+                   "value of a variable the campaign's vars: declare (the default for every "
+                   "language)",
+                   k, near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "");
+            continue;
+        }
+        snprintf(what, sizeof what, "vars.%s", k);
+        const char *s = want_str(x, v->items[i], what);
+        if (s == NULL)
+            continue;
+        loc->vars[at] = xstrdup(s);
+        x->loc_var_nodes[at] = v->items[i];
+    }
+}
+
 static void load_locale_file(struct ctx *x, const char *path, const char *stem)
 {
-    static const char *const keys[] = {"language", "email", "push", "variant", NULL};
+    static const char *const keys[] = {"language", "vars", "email", "push", "variant", NULL};
     static const char *const variant_keys[] = {"email", "push", NULL};
     struct hd_campaign *c = x->c;
     struct hd_err e = {0};
@@ -1139,6 +1184,7 @@ static void load_locale_file(struct ctx *x, const char *path, const char *stem)
     memset(loc, 0, sizeof *loc);
     memcpy(loc->tag, tag, sizeof tag);
     loc->file = xstrdup(path);
+    load_locale_vars(x, loc, hd_ymap_get(root, "vars"));
 
     bool email = campaign_has_type(c, HD_CHANNEL_EMAIL),
          push = campaign_has_type(c, HD_CHANNEL_PUSH);
@@ -1416,6 +1462,9 @@ void hd_campaign_free(struct hd_campaign *c)
             hd_tmpl_free(c->locales[i].variant[t]);
         }
         free(c->locales[i].file);
+        for (size_t v = 0; c->locales[i].vars && v < c->nvars; v++)
+            free(c->locales[i].vars[v]);
+        free(c->locales[i].vars);
     }
     free(c->locales);
     for (size_t i = 0; i < c->nvars; i++) {

@@ -6,6 +6,7 @@
  * events lets us count every node an alias brings in and stop early. */
 #include "herald/yaml.h"
 #include "herald/files.h"
+#include "herald/hash.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -51,11 +52,7 @@ struct builder {
  * collisions but a slower load of their own file. */
 static size_t hash_bytes(const char *s, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3ULL;
-    }
+    uint64_t h = hd_fnv1a64(s, n);
     return (size_t)(h ^ (h >> 32));
 }
 

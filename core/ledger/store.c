@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "herald/files.h"
+#include "herald/hash.h"
 
 const char *const hd_reason_names[HD_R_COUNT] = {
     "out_of_region", "minor", "already_objected", "no_channel", "duplicate_id", "invalid_row"};
@@ -427,11 +428,7 @@ uint16_t hd_get_u16(const uint8_t *p)
 
 uint64_t hd_person_hash(const char *id, size_t len)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (uint8_t)id[i];
-        h *= 0x100000001b3ULL;
-    }
+    uint64_t h = hd_fnv1a64(id, len);
     h ^= h >> 30;
     h *= 0xbf58476d1ce4e5b9ULL;
     h ^= h >> 27;

@@ -43,6 +43,7 @@ struct hd_renderer {
     const char **values; /* one per name, plus a spare slot */
     size_t nvalues;
     size_t slot[V_BUILTIN]; /* index into values of each built-in */
+    size_t *var_slot;       /* index into values of each campaign var */
     struct hd_buf id, name, link, t1, t2, t3;
     char country[3];
     struct hd_linker *linker;
@@ -67,10 +68,11 @@ struct hd_renderer *hd_renderer_new(const struct hd_campaign *c,
     /* values[n] is a spare slot for a built-in the name list lacks. */
     r->nvalues = n;
     r->values = calloc(n + 1, sizeof *r->values);
+    r->var_slot = calloc(c->nvars + 1, sizeof *r->var_slot);
     /* The campaign's link template passed hd_link_template_check when the
      * campaign loaded, so only memory can fail here. */
     r->linker = hd_linker_new(secret, c->link_url, c->id, NULL);
-    if (r->values == NULL || r->linker == NULL) {
+    if (r->values == NULL || r->var_slot == NULL || r->linker == NULL) {
         hd_renderer_free(r);
         return NULL;
     }
@@ -80,11 +82,14 @@ struct hd_renderer *hd_renderer_new(const struct hd_campaign *c,
             if (strcmp(r->names[i], builtin_names[b]) == 0)
                 r->slot[b] = i;
     }
-    /* The campaign's own vars never change between renders. */
+    /* The campaign's vars: their defaults now, a locale's own values per
+     * render (hd_render). */
     for (size_t v = 0; v < c->nvars; v++)
         for (size_t i = 0; i < n; i++)
-            if (strcmp(r->names[i], c->var_names[v]) == 0)
+            if (strcmp(r->names[i], c->var_names[v]) == 0) {
+                r->var_slot[v] = i;
                 r->values[i] = c->var_values[v];
+            }
     r->values[r->slot[V_CAMPAIGN_ID]] = c->id;
     r->values[n] = NULL;
     return r;
@@ -95,6 +100,7 @@ void hd_renderer_free(struct hd_renderer *r)
     if (r == NULL)
         return;
     free(r->values);
+    free(r->var_slot);
     hd_buf_release(&r->id);
     hd_buf_release(&r->name);
     hd_buf_release(&r->link);
@@ -242,6 +248,14 @@ static int render_email(struct hd_renderer *r, const struct hd_person_rec *p, si
     if (hd_mime_build(&m, &out->bytes, err) != 0)
         return -1;
     return 0;
+}
+
+void hd_render_email_texts(const struct hd_renderer *r, const char **subject, const char **text,
+                           const char **html)
+{
+    *subject = r->t1.data ? r->t1.data : "";
+    *text = r->t2.data ? r->t2.data : "";
+    *html = r->t3.data ? r->t3.data : "";
 }
 
 /* ---- canonical JSON ------------------------------------------------------- */
@@ -510,6 +524,8 @@ int hd_render(struct hd_renderer *r, const struct hd_person_rec *p, size_t ch, i
     r->values[r->slot[V_COUNTRY]] = r->country;
     r->values[r->slot[V_COUNTRY_NAME]] = country ? country->name : "";
     r->values[r->slot[V_LANGUAGE]] = loc->tag;
+    for (size_t v = 0; v < c->nvars; v++)
+        r->values[r->var_slot[v]] = loc->vars && loc->vars[v] ? loc->vars[v] : c->var_values[v];
     r->values[r->nvalues] = NULL;
 
     if (cc->type == HD_CHANNEL_EMAIL)

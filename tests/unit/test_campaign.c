@@ -966,6 +966,56 @@ static void test_campaign_locale_for_strict_never_default(void **state)
     assert_int_equal(src, HD_LANG_COUNTRY);
 }
 
+/* ---- a locale's own vars ------------------------------------------------- */
+
+/* A locale sets its own value of a campaign var; the others keep the
+ * campaign's. */
+static void test_campaign_locale_vars(void **state)
+{
+    struct fx *f = *state;
+    write_campaign(f, strdup(base_campaign));
+    write_base_locales(f, "fr");
+    write_locale(f, "fr",
+                 locale_edit("fr", "email:\n", "vars:\n  company: Lumen France\nemail:\n"));
+    assert_non_null(load(f));
+    assert_int_equal(f->d.count, 0);
+    assert_int_equal(f->c->nvars, 1);
+    for (size_t i = 0; i < f->c->nlocales; i++) {
+        const struct hd_locale *l = &f->c->locales[i];
+        if (strcmp(l->tag, "fr") == 0)
+            assert_string_equal(l->vars[0], "Lumen France");
+        else
+            assert_true(l->vars == NULL || l->vars[0] == NULL);
+    }
+}
+
+/* A var the campaign does not declare is refused, with a suggestion: a typo
+ * would leave the campaign's value in place unnoticed. */
+static void test_campaign_locale_var_undeclared(void **state)
+{
+    struct fx *f = *state;
+    write_campaign(f, strdup(base_campaign));
+    write_base_locales(f, "fr");
+    write_locale(f, "fr",
+                 locale_edit("fr", "email:\n", "vars:\n  compnay: Lumen France\nemail:\n"));
+    ASSERT_LOAD_FAILS(f, "@/loc/fr.yaml:3:3: vars.compnay is not a variable of the campaign "
+                         "(did you mean \"company\"?): a locale sets its own value of a variable "
+                         "the campaign's vars: declare (the default for every language)");
+}
+
+/* A locale's value used in a subject is checked as the campaign's is. */
+static void test_campaign_locale_var_in_header(void **state)
+{
+    struct fx *f = *state;
+    write_campaign(f, strdup(base_campaign));
+    write_base_locales(f, "fr");
+    write_locale(f, "fr",
+                 locale_edit("fr", "email:\n", "vars:\n  company: \"Lumen\\tFrance\"\nemail:\n"));
+    ASSERT_LOAD_FAILS(
+        f, "@/loc/fr.yaml:3:18: vars.company has a control character here, but it is used in "
+           "email.subject (@/loc/fr.yaml:5:12), a mail header, which cannot hold it");
+}
+
 /* ---- the sample campaign ------------------------------------------------- */
 
 static void test_campaign_sample_loads(void **state)
@@ -1044,6 +1094,9 @@ int main(void)
         T(test_campaign_locales_dir_missing),
         T(test_campaign_locale_for_fallback),
         T(test_campaign_locale_for_strict_never_default),
+        T(test_campaign_locale_vars),
+        T(test_campaign_locale_var_undeclared),
+        T(test_campaign_locale_var_in_header),
         T(test_campaign_sample_loads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -818,6 +818,43 @@ static void test_render_push_escapes_and_refuses_bad_utf8(void **state)
     hd_buf_release(&out.bytes);
 }
 
+/* A locale's own value of a campaign var (its vars:) is what that
+ * language renders; a locale without one renders the campaign's value. */
+static void test_render_locale_var_overrides_campaign_var(void **state)
+{
+    struct hd_rendered out;
+    struct rec rec;
+    size_t v = 0, l = 0;
+    (void)state;
+    memset(&out, 0, sizeof out);
+    while (v < campaign->nvars && strcmp(campaign->var_names[v], "company") != 0)
+        v++;
+    assert_true(v < campaign->nvars);
+    while (l < campaign->nlocales && strcmp(campaign->locales[l].tag, "de") != 0)
+        l++;
+    assert_true(l < campaign->nlocales);
+    struct hd_locale *de = &campaign->locales[l];
+    char **saved = de->vars;
+    char *own[64] = {0};
+    own[v] = (char *)"Lumen Deutschland";
+    make_rec(&rec, &de_person, 0);
+
+    struct hd_renderer *r = hd_renderer_new(campaign, &secret);
+    assert_non_null(r);
+    render_ok(r, &rec.p, ch_push, &out);
+    assert_null(strstr(out.bytes.data, "Lumen Deutschland"));
+    de->vars = own;
+    render_ok(r, &rec.p, ch_push, &out);
+    assert_non_null(strstr(out.bytes.data, "Lumen Deutschland"));
+    render_ok(r, &rec.p, ch_email, &out);
+    assert_non_null(strstr(out.bytes.data, "Lumen Deutschland"));
+    de->vars = saved;
+    render_ok(r, &rec.p, ch_push, &out);
+    assert_null(strstr(out.bytes.data, "Lumen Deutschland"));
+    hd_renderer_free(r);
+    hd_buf_release(&out.bytes);
+}
+
 /* The From address is converted once per renderer and channel: an IDN
  * domain reaches the From header and the Message-ID in A-label form on
  * every message; a From the converter refuses fails every render, each
@@ -907,6 +944,7 @@ int main(void)
         cmocka_unit_test(test_render_json_string_matches_jansson),
         cmocka_unit_test(test_render_json_string_refuses_bad_utf8),
         cmocka_unit_test(test_render_push_escapes_and_refuses_bad_utf8),
+        cmocka_unit_test(test_render_locale_var_overrides_campaign_var),
         cmocka_unit_test(test_render_from_address_converted_once),
         cmocka_unit_test(test_render_reports_link),
     };

@@ -60,6 +60,11 @@ void hd_sha256(const void *data, size_t len, uint8_t out[HD_SHA256_LEN]);
  * bytes): how digests, keys and MACs are shown everywhere. */
 void hd_hex(const void *bytes, size_t n, char *out);
 
+/* FNV-1a 64 of n bytes: a fast hash for tables (YAML keys, metric series,
+ * the person hash's first step). Not for anything an attacker could profit
+ * from colliding. */
+uint64_t hd_fnv1a64(const void *data, size_t n);
+
 /* SHA-256 of the file at path, as 64 lowercase hex digits and a NUL in hex;
  * its size in bytes in *size unless size is NULL. Returns 0, or -1 with err
  * set (hex and *size untouched): the file is opened with hd_input_open

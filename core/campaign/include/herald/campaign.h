@@ -80,6 +80,11 @@ struct hd_locale {
     char *file;   /* path of the locale file */
     struct hd_tmpl *text[HD_TEXT_COUNT];
     struct hd_tmpl *variant[HD_TEXT_COUNT]; /* for people who already objected */
+    /* This language's values of the campaign's vars (the locale file's
+     * vars:), indexed like hd_campaign.var_names; NULL where the campaign's
+     * value applies. A locale may only set vars the campaign declares, so
+     * every language has a value for each. */
+    char **vars;
 };
 
 /* How the language used for a person was chosen. */

@@ -4,8 +4,8 @@
  * Per delivery: the person's locale texts (the variant texts for people who
  * already objected), filled with the built-in variables (name, objection_url,
  * person_id, campaign_id, country, country_name, language) and the campaign's
- * vars; then for email the MIME message (herald/mime.h), for push the notice
- * as canonical JSON (keys sorted, compact):
+ * vars (the locale's own value where its file sets one); then for email the MIME message
+ * (herald/mime.h), for push the notice as canonical JSON (keys sorted, compact):
  *   {"body":..,"campaign_id":..,"language":..,"objection_url":..,
  *    "person_id":..,"title":..,"token":..}
  * and the SHA-256 of those bytes. The message id is deterministic per
@@ -64,6 +64,13 @@ void hd_renderer_free(struct hd_renderer *r);
  * name or token: they end up in logs and in proof records. */
 int hd_render(struct hd_renderer *r, const struct hd_person_rec *p, size_t ch, int64_t date_s,
               struct hd_rendered *out, struct hd_err *err);
+
+/* The texts of the email hd_render rendered last with r, as filled in and
+ * before MIME encoding (UTF-8, NUL-terminated): what `herald preview` shows
+ * a reader. Borrowed from r: valid until its next hd_render or
+ * hd_renderer_free; all three "" before any email was rendered. */
+void hd_render_email_texts(const struct hd_renderer *r, const char **subject, const char **text,
+                           const char **html);
 
 /* The deterministic 32-hex-digit id (NUL-terminated, 33 bytes). */
 void hd_render_message_key(const char *campaign_id, const char *person_id, size_t person_len,
