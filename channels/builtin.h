@@ -65,7 +65,7 @@ struct hd_setting {
     enum hd_setting_type type;
     size_t offset, size;       /* the field in the settings struct (HD_SETTING_FIELD); NODE: none */
     unsigned long max;         /* UINT: the largest value */
-    unsigned long dflt;        /* UINT and BOOL: the value when the key is absent */
+    unsigned long dflt;        /* UINT, BOOL: the value when the key is absent; NODE: its check's */
     const char *dflt_str;      /* STR: copied when the key is absent (NULL: stays NULL) */
     hd_setting_check_fn check; /* or NULL */
     /* The key must be there: an example for the error ("url: https://..."). */
