@@ -1,7 +1,7 @@
-/* channels/registry.c - finding channel modules: the built-ins by name, then
- * external shared objects <dir>/<name>.so, loaded once and kept until exit.
- * Also the settings helpers the built-in modules share (registry.h). */
-#include "registry.h"
+/* channels/registry.c - finding channel modules (herald/channel_registry.h):
+ * the built-ins by name, then external shared objects <dir>/<name>.so,
+ * loaded once and kept until exit; checking a campaign's channels. */
+#include "herald/channel_registry.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "herald/suggest.h"
+#include "builtin.h"
 
 /* Keep the two lists in the same order. */
 static const struct hd_channel_ops *const builtins[] = {
@@ -233,10 +233,12 @@ int hd_channel_check(const struct hd_channel_ops *ops, const struct hd_campaign 
                      const struct hd_channel_conf *conf, struct hd_err *err)
 {
     struct hd_err e = {0};
+    struct hd_channel_view view;
     int rc;
     if (!HD_CHANNEL_OPS_HAS(ops, check) || ops->check == NULL)
         return 0;
-    rc = ops->check(campaign, conf, &e);
+    hd_channel_view_init(&view, campaign, conf);
+    rc = ops->check(&view, &e);
     if (rc < 0) {
         if (e.msg[0] == '\0')
             hd_err_at(&e, e.code, campaign->path, conf->line, conf->col,
@@ -280,198 +282,4 @@ size_t hd_channel_check_campaign(const struct hd_campaign *campaign, const char 
         }
     }
     return bad;
-}
-
-/* ---- settings helpers for the built-in modules ---------------------------- */
-
-void hd_settings_join(char *out, size_t size, const char *const *known)
-{
-    out[0] = '\0';
-    for (size_t i = 0; known[i]; i++)
-        snprintf(out + strlen(out), size - strlen(out), "%s%s", i ? ", " : "", known[i]);
-}
-
-const struct hd_ynode *hd_settings_unknown(const struct hd_ynode *map, const char *const *known,
-                                           const char **suggestion)
-{
-    for (size_t i = 0; map && i < map->count; i++) {
-        const struct hd_ynode *k = map->keys[i];
-        bool ok = false;
-        for (size_t j = 0; known[j] && !ok; j++)
-            ok = strcmp(k->str, known[j]) == 0;
-        if (!ok) {
-            *suggestion = hd_suggest(k->str, known);
-            return k;
-        }
-    }
-    *suggestion = NULL;
-    return NULL;
-}
-
-int hd_settings_check_keys(const struct hd_campaign *c, const struct hd_channel_conf *conf,
-                           const char *const *known, struct hd_err *err)
-{
-    const char *sug;
-    const struct hd_ynode *k = hd_settings_unknown(conf->settings, known, &sug);
-    char list[256];
-    (void)c;
-    if (k == NULL)
-        return 0;
-    hd_settings_join(list, sizeof list, known);
-    if (sug)
-        hd_err_at(err, HD_EX_DATAERR, k->file, k->line, k->col,
-                  "unknown setting \"%s\" for channel \"%s\" (module %s; did you mean "
-                  "\"%s\"?)",
-                  k->str, conf->name, conf->module, sug);
-    else
-        hd_err_at(err, HD_EX_DATAERR, k->file, k->line, k->col,
-                  "unknown setting \"%s\" for channel \"%s\" (module %s knows: %s)", k->str,
-                  conf->name, conf->module, list[0] ? list : "no settings");
-    return -1;
-}
-
-const struct hd_ynode *hd_settings_get(const struct hd_campaign *c,
-                                       const struct hd_channel_conf *conf, const char *key,
-                                       bool required, const char *example, struct hd_err *err)
-{
-    const struct hd_ynode *n = hd_ymap_get(conf->settings, key);
-    if (n || !required)
-        return n;
-    if (conf->settings == NULL)
-        hd_err_at(err, HD_EX_DATAERR, c->path, conf->line, conf->col,
-                  "channel \"%s\" (module %s) needs settings: with \"%s\" (e.g. settings: { %s })",
-                  conf->name, conf->module, key, example);
-    else
-        hd_err_at(err, HD_EX_DATAERR, conf->settings->file, conf->settings->line,
-                  conf->settings->col,
-                  "missing required setting \"%s\" for channel \"%s\" (module %s; e.g. %s)", key,
-                  conf->name, conf->module, example);
-    return NULL;
-}
-
-int hd_settings_str(const struct hd_ynode *n, const char *key, const char **out, struct hd_err *err)
-{
-    if (n->kind != HD_YSCALAR || hd_ynode_is_null(n) || n->len == 0) {
-        hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
-                  "setting \"%s\" must be a non-empty string, not %s", key,
-                  n->kind == HD_YSCALAR ? "empty" : hd_ynode_kind_name(n));
-        return -1;
-    }
-    if (strlen(n->str) != n->len) {
-        hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
-                  "setting \"%s\" must not contain NUL characters", key);
-        return -1;
-    }
-    *out = n->str;
-    return 0;
-}
-
-int hd_settings_uint(const struct hd_ynode *n, const char *key, unsigned long max,
-                     unsigned long *out, struct hd_err *err)
-{
-    unsigned long v = 0;
-    const char *p = n->kind == HD_YSCALAR ? n->str : "";
-    bool ok = *p != '\0';
-    for (; ok && *p; p++) {
-        if (*p < '0' || *p > '9' || v > (max - (unsigned long)(*p - '0')) / 10)
-            ok = false;
-        else
-            v = v * 10 + (unsigned long)(*p - '0');
-    }
-    if (!ok) {
-        hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
-                  "setting \"%s\" must be a whole number from 0 to %lu, not %s%s%s", key, max,
-                  n->kind == HD_YSCALAR ? "\"" : "",
-                  n->kind == HD_YSCALAR ? n->str : hd_ynode_kind_name(n),
-                  n->kind == HD_YSCALAR ? "\"" : "");
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-int hd_settings_bool(const struct hd_ynode *n, const char *key, bool *out, struct hd_err *err)
-{
-    if (n->kind == HD_YSCALAR && strcmp(n->str, "true") == 0)
-        *out = true;
-    else if (n->kind == HD_YSCALAR && strcmp(n->str, "false") == 0)
-        *out = false;
-    else {
-        hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
-                  "setting \"%s\" must be true or false, not %s%s%s", key,
-                  n->kind == HD_YSCALAR ? "\"" : "",
-                  n->kind == HD_YSCALAR ? n->str : hd_ynode_kind_name(n),
-                  n->kind == HD_YSCALAR ? "\"" : "");
-        return -1;
-    }
-    return 0;
-}
-
-void hd_settings_warn(struct hd_err *warning, const struct hd_ynode *at, const char *fmt, ...)
-{
-    char msg[HD_ERR_MSG_MAX];
-    va_list ap;
-    if (warning == NULL || warning->msg[0] != '\0')
-        return;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    hd_err_at(warning, 0, at->file, at->line, at->col, "warning: %s", msg);
-}
-
-int hd_settings_env_check(const struct hd_ynode *n, const char *key, struct hd_err *warning,
-                          struct hd_err *err)
-{
-    const char *name, *v;
-    if (hd_settings_str(n, key, &name, err) != 0)
-        return -1;
-    v = getenv(name);
-    if (v == NULL || v[0] == '\0')
-        hd_settings_warn(warning, n,
-                         "environment variable %s (setting \"%s\") is not set here; herald run "
-                         "needs it",
-                         name, key);
-    return 0;
-}
-
-int hd_settings_checked(int rc, const struct hd_err *warning, struct hd_err *err)
-{
-    if (rc != 0)
-        return -1;
-    if (warning->msg[0] != '\0') {
-        *err = *warning;
-        err->code = 0;
-        return 1;
-    }
-    return 0;
-}
-
-int hd_faults_load(struct hd_faults *f, const struct hd_campaign *c,
-                   const struct hd_channel_conf *conf, struct hd_err *err)
-{
-    const struct hd_ynode *n;
-    memset(f, 0, sizeof *f);
-    if ((n = hd_settings_get(c, conf, "fail_every", false, NULL, err)) &&
-        hd_settings_uint(n, "fail_every", 1000000000ul, &f->fail_every, err) != 0)
-        return -1;
-    if ((n = hd_settings_get(c, conf, "permanent_every", false, NULL, err)) &&
-        hd_settings_uint(n, "permanent_every", 1000000000ul, &f->permanent_every, err) != 0)
-        return -1;
-    return 0;
-}
-
-bool hd_faults_next(struct hd_faults *f, enum hd_outcome_kind *kind, const char **reason)
-{
-    f->seen++;
-    if (f->permanent_every && f->seen % f->permanent_every == 0) {
-        *kind = HD_OUTCOME_PERMANENT;
-        *reason = "injected permanent failure (permanent_every)";
-        return true;
-    }
-    if (f->fail_every && f->seen % f->fail_every == 0) {
-        *kind = HD_OUTCOME_TRANSIENT;
-        *reason = "injected failure (fail_every)";
-        return true;
-    }
-    return false;
 }

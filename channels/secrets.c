@@ -1,5 +1,5 @@
 /* channels/secrets.c - redaction of a module's secrets from the texts it
- * reports (registry.h: struct hd_secrets). One place for every built-in
+ * reports (builtin.h: struct hd_secrets). One place for every built-in
  * module, so a service that echoes credentials in its replies cannot put
  * them into the store, the proofs or the log. */
 #define _GNU_SOURCE /* memmem */
@@ -10,10 +10,10 @@
 #include <string.h>
 
 #include "herald/str.h"
-#include "registry.h"
+#include "herald/proof.h"
+#include "builtin.h"
 
 #define TAIL_MIN 6 /* a reply cut short may end in a secret's first bytes */
-#define REPORT_MAX 4096
 
 int hd_secrets_add(struct hd_secrets *sec, const char *secret, size_t len)
 {
@@ -118,47 +118,14 @@ size_t hd_secrets_redact(const struct hd_secrets *sec, char *text, size_t cap)
     return count;
 }
 
-static bool holds_secret(const struct hd_secrets *sec, const char *s)
+static size_t redact_cb(const void *ctx, char *text, size_t cap)
 {
-    size_t which = 0;
-    if (s == NULL)
-        return false;
-    size_t len = strlen(s);
-    if (find_first(sec, s, len, &which))
-        return true;
-    char tmp[REPORT_MAX];
-    snprintf(tmp, sizeof tmp, "%s", s);
-    return hd_secrets_redact(sec, tmp, sizeof tmp) > 0;
+    return hd_secrets_redact(ctx, text, cap);
 }
 
-void hd_secrets_report(const struct hd_secrets *sec, const struct hd_channel_host *host,
-                       const struct hd_outcome *o)
+void hd_secrets_guard(struct hd_channel_out *out, const struct hd_secrets *sec)
 {
-    if (sec == NULL || sec->n == 0 ||
-        !(holds_secret(sec, o->provider_id) || holds_secret(sec, o->response) ||
-          holds_secret(sec, o->reason))) {
-        host->report(host->ctx, o);
-        return;
-    }
-    char id[REPORT_MAX], resp[REPORT_MAX], reason[REPORT_MAX];
-    struct hd_outcome r = *o;
-    if (o->provider_id) {
-        snprintf(id, sizeof id, "%s", o->provider_id);
-        hd_secrets_redact(sec, id, sizeof id);
-        r.provider_id = id;
-    }
-    if (o->response) {
-        snprintf(resp, sizeof resp, "%s", o->response);
-        hd_secrets_redact(sec, resp, sizeof resp);
-        r.response = resp;
-    }
-    if (o->reason) {
-        snprintf(reason, sizeof reason, "%s", o->reason);
-        hd_secrets_redact(sec, reason, sizeof reason);
-        r.reason = reason;
-    }
-    host->report(host->ctx, &r);
-    OPENSSL_cleanse(id, sizeof id);
-    OPENSSL_cleanse(resp, sizeof resp);
-    OPENSSL_cleanse(reason, sizeof reason);
+    /* no secret, no copies: the outcome goes out as it is */
+    out->redact = sec && sec->n ? redact_cb : NULL;
+    out->redact_ctx = sec;
 }

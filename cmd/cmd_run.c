@@ -7,7 +7,7 @@
 #include <jansson.h>
 
 #include "cmd.h"
-#include "herald/channel.h"
+#include "herald/channel_registry.h"
 #include "herald/clock.h"
 #include "herald/dispatch.h"
 

@@ -7,7 +7,7 @@
 
 #include "cmd.h"
 #include "herald/err.h"
-#include "herald/channel.h"
+#include "herald/channel_registry.h"
 
 #ifndef HERALD_VERSION
 #define HERALD_VERSION "0.0.0"

@@ -122,10 +122,10 @@ def self_test(root):
         ("core/audience/audience.c", '#include "herald/render.h"\n', "a capability above it"),
         ("core/render/render.c", '#include "../proofs/proof_internal.h"\n', "relative path"),
         ("core/plan/plan.c", '#include "proof_internal.h"\n', "not a header of plan"),
-        ("core/plan/plan.c", '#include "smtp/smtp_internal.h"\n', "not a header of plan"),
-        ("core/render/mime.c", '#include "herald/channel.h"\n', "only dispatch may"),
+        ("core/plan/plan.c", '#include "smtp/smtp_chan.h"\n', "not a header of plan"),
+        ("core/render/mime.c", '#include "herald/channel.h"\n', "a capability above it"),
         ("channels/null/null.c", '#include "../../cmd/cmd.h"\n', "cmd/'s header"),
-        ("channels/null/null.c", '#include "smtp_internal.h"\n', "not a header of null"),
+        ("channels/null/null.c", '#include "smtp_chan.h"\n', "not a header of null"),
         ("tests/unit/test_store.c", '#include "cmd.h"\n', "cmd/'s header"),
         ("bench/proofs_synth.c", "static int x = MDB_APPEND;\n", "uses LMDB"),
     ]

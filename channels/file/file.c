@@ -38,12 +38,12 @@
 
 #include "herald/files.h"
 #include "herald/str.h"
-#include "registry.h"
+#include "builtin.h"
 
 #define DELAY_MS_MAX 60000ul
 
 struct file_chan {
-    struct hd_channel_host host;
+    struct hd_channel_out out;
     enum hd_channel_type type;
     char *path; /* the maildir or the outbox, resolved */
     bool fsync;
@@ -59,34 +59,6 @@ struct file_chan {
     unsigned long long known_lines;
     bool ends_in_newline;
 };
-
-static void log_line(const struct file_chan *ch, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void log_line(const struct file_chan *ch, int level, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-    if (ch->host.log == NULL)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    ch->host.log(ch->host.ctx, level, line);
-}
-
-static void report(const struct file_chan *ch, const struct hd_message *m,
-                   enum hd_outcome_kind kind, const char *event, const char *provider_id,
-                   const char *reason)
-{
-    struct hd_outcome o = {0};
-    o.handle = m->handle;
-    o.kind = kind;
-    o.event = event;
-    o.provider_id = provider_id;
-    o.reason = reason;
-    ch->host.report(ch->host.ctx, &o);
-}
 
 /* mkdir -p with mode for the missing parts; 0 when path is a directory. */
 static int mkdir_p(const char *path, mode_t mode)
@@ -227,7 +199,10 @@ static void email_one(struct file_chan *ch, const struct hd_message *m)
     if (fd < 0) {
         snprintf(reason, sizeof reason, "cannot create %s/tmp/%s: %s", ch->path, tmp,
                  strerror(errno));
-        report(ch, m, HD_OUTCOME_TRANSIENT, "inbox.failed", NULL, reason);
+        hd_channel_report(&ch->out, &(struct hd_outcome){.handle = m->handle,
+                                                         .kind = HD_OUTCOME_TRANSIENT,
+                                                         .event = "inbox.failed",
+                                                         .reason = reason});
         return;
     }
     rc = write_all(fd, (const char *)m->body, m->body_len);
@@ -238,14 +213,20 @@ static void email_one(struct file_chan *ch, const struct hd_message *m)
                  strerror(errno));
         close(fd);
         unlinkat(ch->tmp_fd, tmp, 0);
-        report(ch, m, HD_OUTCOME_TRANSIENT, "inbox.failed", NULL, reason);
+        hd_channel_report(&ch->out, &(struct hd_outcome){.handle = m->handle,
+                                                         .kind = HD_OUTCOME_TRANSIENT,
+                                                         .event = "inbox.failed",
+                                                         .reason = reason});
         return;
     }
     if (close(fd) != 0) {
         snprintf(reason, sizeof reason, "cannot write %s/tmp/%s: %s", ch->path, tmp,
                  strerror(errno));
         unlinkat(ch->tmp_fd, tmp, 0);
-        report(ch, m, HD_OUTCOME_TRANSIENT, "inbox.failed", NULL, reason);
+        hd_channel_report(&ch->out, &(struct hd_outcome){.handle = m->handle,
+                                                         .kind = HD_OUTCOME_TRANSIENT,
+                                                         .event = "inbox.failed",
+                                                         .reason = reason});
         return;
     }
 
@@ -266,7 +247,10 @@ static void email_one(struct file_chan *ch, const struct hd_message *m)
         snprintf(reason, sizeof reason, "cannot deliver to %s/new/%s: %s", ch->path, name,
                  strerror(errno));
         unlinkat(ch->tmp_fd, tmp, 0);
-        report(ch, m, HD_OUTCOME_TRANSIENT, "inbox.failed", NULL, reason);
+        hd_channel_report(&ch->out, &(struct hd_outcome){.handle = m->handle,
+                                                         .kind = HD_OUTCOME_TRANSIENT,
+                                                         .event = "inbox.failed",
+                                                         .reason = reason});
         return;
     }
     unlinkat(ch->tmp_fd, tmp, 0);
@@ -274,10 +258,16 @@ static void email_one(struct file_chan *ch, const struct hd_message *m)
         /* the file is there but may not survive a power cut: let the
          * dispatcher retry (a re-send is a visible extra copy) */
         snprintf(reason, sizeof reason, "cannot sync %s/new: %s", ch->path, strerror(errno));
-        report(ch, m, HD_OUTCOME_TRANSIENT, "inbox.failed", NULL, reason);
+        hd_channel_report(&ch->out, &(struct hd_outcome){.handle = m->handle,
+                                                         .kind = HD_OUTCOME_TRANSIENT,
+                                                         .event = "inbox.failed",
+                                                         .reason = reason});
         return;
     }
-    report(ch, m, HD_OUTCOME_ACCEPTED, "inbox.stored", name, NULL);
+    hd_channel_report(&ch->out, &(struct hd_outcome){.handle = m->handle,
+                                                     .kind = HD_OUTCOME_ACCEPTED,
+                                                     .event = "inbox.stored",
+                                                     .provider_id = name});
 }
 
 /* ---- push: JSON Lines outbox ---------------------------------------------- */
@@ -398,24 +388,36 @@ static void push_batch(struct file_chan *ch, const struct hd_message *msgs, size
         free(pend);
         free(buf);
         for (size_t i = 0; i < n; i++)
-            report(ch, &msgs[i], HD_OUTCOME_TRANSIENT, "outbox.failed", NULL, "out of memory");
+            hd_channel_report(&ch->out, &(struct hd_outcome){.handle = msgs[i].handle,
+                                                              .kind = HD_OUTCOME_TRANSIENT,
+                                                              .event = "outbox.failed",
+                                                              .reason = "out of memory"});
         return;
     }
     buf[0] = '\n'; /* used only when the outbox ends in a partial line */
     for (size_t i = 0; i < n; i++) {
         const struct hd_message *m = &msgs[i];
         if (m->type != HD_CHANNEL_PUSH) {
-            report(ch, m, HD_OUTCOME_PERMANENT, "outbox.failed", NULL,
-                   "an email message handed to a push channel");
+            hd_channel_report(&ch->out, &(struct hd_outcome){
+                                            .handle = m->handle,
+                                            .kind = HD_OUTCOME_PERMANENT,
+                                            .event = "outbox.failed",
+                                            .reason = "an email message handed to a push channel"});
             continue;
         }
         if (hd_faults_next(&ch->faults, &kind, &why)) {
-            report(ch, m, kind, "injected_failure", NULL, why);
+            hd_channel_report(&ch->out, &(struct hd_outcome){.handle = m->handle,
+                                                             .kind = kind,
+                                                             .event = "injected_failure",
+                                                             .reason = why});
             continue;
         }
         char *line = push_line(m, &why);
         if (line == NULL) {
-            report(ch, m, HD_OUTCOME_PERMANENT, "outbox.failed", NULL, why);
+            hd_channel_report(&ch->out, &(struct hd_outcome){.handle = m->handle,
+                                                             .kind = HD_OUTCOME_PERMANENT,
+                                                             .event = "outbox.failed",
+                                                             .reason = why});
             continue;
         }
         size_t ll = strlen(line);
@@ -428,7 +430,10 @@ static void push_batch(struct file_chan *ch, const struct hd_message *msgs, size
         }
         if (len + ll + 1 > cap) {
             free(line);
-            report(ch, m, HD_OUTCOME_TRANSIENT, "outbox.failed", NULL, "out of memory");
+            hd_channel_report(&ch->out, &(struct hd_outcome){.handle = m->handle,
+                                                              .kind = HD_OUTCOME_TRANSIENT,
+                                                              .event = "outbox.failed",
+                                                              .reason = "out of memory"});
             continue;
         }
         memcpy(buf + len, line, ll);
@@ -467,7 +472,10 @@ static void push_batch(struct file_chan *ch, const struct hd_message *msgs, size
     flock(ch->fd, LOCK_UN);
     for (size_t i = 0; i < npend; i++) {
         snprintf(id, sizeof id, "%llu", first + pend[i].line);
-        report(ch, pend[i].m, HD_OUTCOME_ACCEPTED, "outbox.appended", id, NULL);
+        hd_channel_report(&ch->out, &(struct hd_outcome){.handle = pend[i].m->handle,
+                                                         .kind = HD_OUTCOME_ACCEPTED,
+                                                         .event = "outbox.appended",
+                                                         .provider_id = id});
     }
     goto out;
 fail:
@@ -478,7 +486,10 @@ fail:
     if (locked)
         flock(ch->fd, LOCK_UN);
     for (size_t i = 0; i < npend; i++)
-        report(ch, pend[i].m, HD_OUTCOME_TRANSIENT, "outbox.failed", NULL, reason);
+        hd_channel_report(&ch->out, &(struct hd_outcome){.handle = pend[i].m->handle,
+                                                         .kind = HD_OUTCOME_TRANSIENT,
+                                                         .event = "outbox.failed",
+                                                         .reason = reason});
 out:
     free(buf);
     free(pend);
@@ -505,47 +516,45 @@ static void file_close(void *instance)
 
 /* The settings, for create() and check(): everything but the path is
  * stored in ch; the path (as written) and its node in *path, *where. */
-static int file_settings(const struct hd_campaign *campaign, const struct hd_channel_conf *conf,
-                         struct file_chan *ch, const char **path, const struct hd_ynode **where,
-                         struct hd_err *err)
+static int file_settings(const struct hd_channel_view *view, struct file_chan *ch,
+                         const char **path, const struct hd_ynode **where, struct hd_err *err)
 {
     static const char *const email_keys[] = {"maildir",    "fsync",           "delay_ms",
                                              "fail_every", "permanent_every", NULL};
     static const char *const push_keys[] = {"outbox",     "fsync",           "delay_ms",
                                             "fail_every", "permanent_every", NULL};
-    bool email = conf->type == HD_CHANNEL_EMAIL;
+    bool email = view->type == HD_CHANNEL_EMAIL;
     const char *key = email ? "maildir" : "outbox";
     const struct hd_ynode *n;
 
-    if (hd_settings_check_keys(campaign, conf, email ? email_keys : push_keys, err) != 0)
+    if (hd_settings_check_keys(view, email ? email_keys : push_keys, err) != 0)
         return -1;
-    *where = hd_settings_get(campaign, conf, key, true,
+    *where = hd_settings_get(view, key, true,
                              email ? "maildir: out/maildir" : "outbox: out/outbox.jsonl", err);
     if (*where == NULL || hd_settings_str(*where, key, path, err) != 0)
         return -1;
-    if ((n = hd_settings_get(campaign, conf, "fsync", false, NULL, err)) &&
+    if ((n = hd_settings_get(view, "fsync", false, NULL, err)) &&
         hd_settings_bool(n, "fsync", &ch->fsync, err) != 0)
         return -1;
-    if ((n = hd_settings_get(campaign, conf, "delay_ms", false, NULL, err)) &&
+    if ((n = hd_settings_get(view, "delay_ms", false, NULL, err)) &&
         hd_settings_uint(n, "delay_ms", DELAY_MS_MAX, &ch->delay_ms, err) != 0)
         return -1;
-    return hd_faults_load(&ch->faults, campaign, conf, err);
+    return hd_faults_load(&ch->faults, view, err);
 }
 
 /* Checks the settings; the maildir or outbox is neither created nor opened. */
-static int file_check(const struct hd_campaign *campaign, const struct hd_channel_conf *conf,
-                      struct hd_err *err)
+static int file_check(const struct hd_channel_view *view, struct hd_err *err)
 {
     struct file_chan ch = {0};
     const struct hd_ynode *where;
     const char *path;
-    return file_settings(campaign, conf, &ch, &path, &where, err);
+    return file_settings(view, &ch, &path, &where, err);
 }
 
-static int file_create(const struct hd_channel_host *host, const struct hd_campaign *campaign,
-                       const struct hd_channel_conf *conf, void **instance, struct hd_err *err)
+static int file_create(const struct hd_channel_host *host, const struct hd_channel_view *view,
+                       void **instance, struct hd_err *err)
 {
-    bool email = conf->type == HD_CHANNEL_EMAIL;
+    bool email = view->type == HD_CHANNEL_EMAIL;
     const struct hd_ynode *where;
     const char *path;
     struct file_chan *ch;
@@ -556,17 +565,17 @@ static int file_create(const struct hd_channel_host *host, const struct hd_campa
         hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
         return -1;
     }
-    ch->host = *host;
-    ch->type = conf->type;
+    hd_channel_out_init(&ch->out, host, view->name);
+    ch->type = view->type;
     ch->fd = ch->dir_fd = ch->tmp_fd = ch->new_fd = -1;
-    if (file_settings(campaign, conf, ch, &path, &where, err) != 0)
+    if (file_settings(view, ch, &path, &where, err) != 0)
         goto fail;
-    if ((ch->path = hd_path_resolve(campaign->dir, path, err)) == NULL)
-        goto fail;
+    ch->path = hd_settings_path(view, path);
     if ((email ? open_maildir(ch, where, err) : open_outbox(ch, where, err)) != 0)
         goto fail;
-    log_line(ch, 2, "channel %s: %s %s", conf->name,
-             email ? "storing messages in maildir" : "appending messages to outbox", ch->path);
+    hd_channel_log(&ch->out, 2, "%s %s",
+                   email ? "storing messages in maildir" : "appending messages to outbox",
+                   ch->path);
     *instance = ch;
     return 0;
 fail:
@@ -590,10 +599,16 @@ static int file_send(void *instance, const struct hd_message *messages, size_t n
     for (size_t i = 0; i < n; i++) {
         const struct hd_message *m = &messages[i];
         if (m->type != HD_CHANNEL_EMAIL)
-            report(ch, m, HD_OUTCOME_PERMANENT, "inbox.failed", NULL,
-                   "a push message handed to an email channel");
+            hd_channel_report(&ch->out, &(struct hd_outcome){
+                                            .handle = m->handle,
+                                            .kind = HD_OUTCOME_PERMANENT,
+                                            .event = "inbox.failed",
+                                            .reason = "a push message handed to an email channel"});
         else if (hd_faults_next(&ch->faults, &kind, &why))
-            report(ch, m, kind, "injected_failure", NULL, why);
+            hd_channel_report(&ch->out, &(struct hd_outcome){.handle = m->handle,
+                                                             .kind = kind,
+                                                             .event = "injected_failure",
+                                                             .reason = why});
         else
             email_one(ch, m);
     }

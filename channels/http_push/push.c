@@ -67,7 +67,7 @@ struct slot {
 };
 
 struct push {
-    struct hd_channel_host host;
+    struct hd_channel_out out; /* reports and logs, the credentials redacted */
     char name[40];
     struct push_conf pc;
     CURLM *multi;
@@ -112,41 +112,6 @@ static int64_t mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void logf_(const struct push *p, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void logf_(const struct push *p, int level, const char *fmt, ...)
-{
-    char line[1024];
-    int n;
-    va_list ap;
-    if (p->host.log == NULL)
-        return;
-    n = snprintf(line, sizeof line, "channel %s: ", p->name);
-    va_start(ap, fmt);
-    vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
-    va_end(ap);
-    hd_secrets_redact(&p->pc.secrets, line, sizeof line);
-    p->host.log(p->host.ctx, level, line);
-}
-
-static void report(const struct push *p, uint64_t handle, enum hd_outcome_kind kind, int code,
-                   const char *event, const char *provider_id, const char *response,
-                   const char *reason, unsigned retry_after_s)
-{
-    struct hd_outcome o;
-    memset(&o, 0, sizeof o);
-    o.handle = handle;
-    o.kind = kind;
-    o.code = code;
-    o.event = event;
-    o.provider_id = provider_id;
-    o.response = response;
-    o.reason = reason;
-    o.retry_after_s = kind == HD_OUTCOME_TRANSIENT ? retry_after_s : 0;
-    hd_secrets_report(&p->pc.secrets, &p->host, &o); /* an echoed credential never leaves */
 }
 
 /* A service's reply kept for the operator: one printable line of at most
@@ -343,7 +308,10 @@ static void slot_start(struct push *p, struct slot *s)
         size_t n = 0;
         for (struct job *j = s->jobs, *next; j; j = next, n++) {
             next = j->next;
-            report(p, j->handle, HD_OUTCOME_TRANSIENT, 0, "push.failed", NULL, NULL, reason, 0);
+            hd_channel_report(&p->out, &(struct hd_outcome){.handle = j->handle,
+                                                            .kind = HD_OUTCOME_TRANSIENT,
+                                                            .event = "push.failed",
+                                                            .reason = reason});
             free(j);
         }
         s->jobs = NULL;
@@ -428,11 +396,12 @@ static void note_backpressure(struct push *p, long status, long retry_after)
         p->credit = 0;
     }
     if (!was_paused && (ms > 0 || before != p->limit))
-        logf_(p, 1,
-              "the service answered HTTP %ld%s: pausing new requests for %.1f s, then at most %lu "
-              "in flight (was %lu)",
-              status, retry_after >= 0 ? " with Retry-After" : " without Retry-After",
-              (double)ms / 1000.0, p->limit, before);
+        hd_channel_log(
+            &p->out, 1,
+            "the service answered HTTP %ld%s: pausing new requests for %.1f s, then at most %lu "
+            "in flight (was %lu)",
+            status, retry_after >= 0 ? " with Retry-After" : " without Retry-After",
+            (double)ms / 1000.0, p->limit, before);
 }
 
 static void note_success(struct push *p)
@@ -448,13 +417,15 @@ static void note_success(struct push *p)
 static void log_loud(struct push *p, const struct job *j, long status, const char *resp)
 {
     if (p->loud_logged < LOUD_LOG_MAX)
-        logf_(p, 0,
-              "HTTP %ld for idempotency key %s (person %s): the service already holds this key "
-              "with a different body. The same key must always carry the same bytes: this is a "
-              "bug in herald or in the service; not retried. Response: %s",
-              status, j->key, j->person, resp[0] ? resp : "(empty)");
+        hd_channel_log(
+            &p->out, 0,
+            "HTTP %ld for idempotency key %s (person %s): the service already holds this key "
+            "with a different body. The same key must always carry the same bytes: this is a "
+            "bug in herald or in the service; not retried. Response: %s",
+            status, j->key, j->person, resp[0] ? resp : "(empty)");
     else if (p->loud_logged == LOUD_LOG_MAX)
-        logf_(p, 0, "more HTTP %ld answers (same key, different body) are not logged", status);
+        hd_channel_log(&p->out, 0,
+                       "more HTTP %ld answers (same key, different body) are not logged", status);
     p->loud_logged++;
 }
 
@@ -467,11 +438,18 @@ static void report_class(struct push *p, const struct job *j, const struct push_
     snprintf(reason, sizeof reason, "HTTP %ld", status);
     if (cl->loud)
         log_loud(p, j, status, resp_text ? resp_text : "");
-    report(p, j->handle, cl->kind, (int)status, cl->event,
-           provider_id && provider_id[0] ? provider_id : NULL,
-           cl->keep_response && resp_text && resp_text[0] ? resp_text : NULL,
-           cl->kind == HD_OUTCOME_ACCEPTED ? NULL : reason,
-           retry_after > 0 ? (unsigned)(retry_after > 86400 ? 86400 : retry_after) : 0);
+    hd_channel_report(
+        &p->out, &(struct hd_outcome){
+                     .handle = j->handle,
+                     .kind = cl->kind,
+                     .code = (int)status,
+                     .event = cl->event,
+                     .provider_id = provider_id && provider_id[0] ? provider_id : NULL,
+                     .response = cl->keep_response && resp_text && resp_text[0] ? resp_text : NULL,
+                     .reason = cl->kind == HD_OUTCOME_ACCEPTED ? NULL : reason,
+                     .retry_after_s = cl->kind == HD_OUTCOME_TRANSIENT && retry_after > 0
+                                          ? (unsigned)(retry_after > 86400 ? 86400 : retry_after)
+                                          : 0});
 }
 
 static const char *json_text(json_t *v, char *buf, size_t size)
@@ -510,8 +488,12 @@ static void batch_results(struct push *p, struct slot *s, long status)
                  "HTTP %ld, but the batch response has no \"%s\" list to map the items to", status,
                  b->results_field);
         for (struct job *j = s->jobs; j; j = j->next)
-            report(p, j->handle, HD_OUTCOME_TRANSIENT, (int)status, "push.batch_unmapped", NULL,
-                   respbuf[0] ? respbuf : NULL, reason, 0);
+            hd_channel_report(&p->out, &(struct hd_outcome){.handle = j->handle,
+                                                            .kind = HD_OUTCOME_TRANSIENT,
+                                                            .code = (int)status,
+                                                            .event = "push.batch_unmapped",
+                                                            .response = respbuf[0] ? respbuf : NULL,
+                                                            .reason = reason});
         json_decref(root);
         return;
     }
@@ -533,8 +515,13 @@ static void batch_results(struct push *p, struct slot *s, long status)
             }
         }
         if (!json_is_object(it)) {
-            report(p, j->handle, HD_OUTCOME_TRANSIENT, (int)status, "push.batch_no_result", NULL,
-                   NULL, "the batch response has no result for this item", 0);
+            hd_channel_report(
+                &p->out,
+                &(struct hd_outcome){.handle = j->handle,
+                                     .kind = HD_OUTCOME_TRANSIENT,
+                                     .code = (int)status,
+                                     .event = "push.batch_no_result",
+                                     .reason = "the batch response has no result for this item"});
             continue;
         }
         long item_status = status;
@@ -593,7 +580,11 @@ static void transfer_done(struct push *p, struct slot *s, CURLcode result)
         snprintf(reason, sizeof reason, "%s%s%s", curl_easy_strerror(result),
                  s->errbuf[0] ? ": " : "", s->errbuf);
         for (struct job *j = s->jobs; j; j = j->next)
-            report(p, j->handle, HD_OUTCOME_TRANSIENT, (int)status, event, NULL, NULL, reason, 0);
+            hd_channel_report(&p->out, &(struct hd_outcome){.handle = j->handle,
+                                                            .kind = HD_OUTCOME_TRANSIENT,
+                                                            .code = (int)status,
+                                                            .event = event,
+                                                            .reason = reason});
     } else {
         struct push_class cl;
         push_classify(&p->pc, status, s->resp.data, s->resp.len, &cl);
@@ -656,8 +647,12 @@ static void cancel_all(struct push *p)
         curl_multi_remove_handle(p->multi, s->easy);
         for (struct job *j = s->jobs, *next; j; j = next, n++) {
             next = j->next;
-            report(p, j->handle, HD_OUTCOME_TRANSIENT, 0, "push.cancelled", NULL, NULL,
-                   "the channel closed before the service answered", 0);
+            hd_channel_report(
+                &p->out,
+                &(struct hd_outcome){.handle = j->handle,
+                                     .kind = HD_OUTCOME_TRANSIENT,
+                                     .event = "push.cancelled",
+                                     .reason = "the channel closed before the service answered"});
             free(j);
         }
         s->jobs = NULL;
@@ -669,8 +664,11 @@ static void cancel_all(struct push *p)
     pthread_mutex_unlock(&p->lock);
     for (struct job *next; q; q = next, n++) {
         next = q->next;
-        report(p, q->handle, HD_OUTCOME_TRANSIENT, 0, "push.cancelled", NULL, NULL,
-               "the channel closed before the message was sent", 0);
+        hd_channel_report(&p->out, &(struct hd_outcome){
+                                       .handle = q->handle,
+                                       .kind = HD_OUTCOME_TRANSIENT,
+                                       .event = "push.cancelled",
+                                       .reason = "the channel closed before the message was sent"});
         free(q);
     }
     settled(p, n);
@@ -698,7 +696,7 @@ static void *loop(void *arg)
         if (mc == CURLM_OK)
             mc = curl_multi_poll(p->multi, NULL, 0, timeout, NULL);
         if (mc != CURLM_OK) {
-            logf_(p, 0, "libcurl: %s", curl_multi_strerror(mc));
+            hd_channel_log(&p->out, 0, "libcurl: %s", curl_multi_strerror(mc));
             struct timespec ts = {0, 100 * 1000000L};
             nanosleep(&ts, NULL);
         }
@@ -750,19 +748,18 @@ static void url_for_log(const char *url, char *out, size_t size)
 }
 
 /* Checks the settings: no libcurl, thread or connection, no secret read. */
-static int push_check(const struct hd_campaign *campaign, const struct hd_channel_conf *conf,
-                      struct hd_err *err)
+static int push_check(const struct hd_channel_view *view, struct hd_err *err)
 {
     struct hd_err warning = {0};
     struct push_conf pc;
-    int rc = push_conf_load(&pc, campaign, conf, &warning, err);
+    int rc = push_conf_load(&pc, view, &warning, err);
     if (rc == 0)
         push_conf_free(&pc);
     return hd_settings_checked(rc, &warning, err);
 }
 
-static int push_create(const struct hd_channel_host *host, const struct hd_campaign *campaign,
-                       const struct hd_channel_conf *conf, void **instance, struct hd_err *err)
+static int push_create(const struct hd_channel_host *host, const struct hd_channel_view *view,
+                       void **instance, struct hd_err *err)
 {
     struct push *p;
     CURLMcode mc = CURLM_OK;
@@ -782,12 +779,13 @@ static int push_create(const struct hd_channel_host *host, const struct hd_campa
     }
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->idle, NULL);
-    p->host = *host;
-    snprintf(p->name, sizeof p->name, "%s", conf->name);
-    if (push_conf_load(&p->pc, campaign, conf, NULL, err) != 0) {
+    hd_channel_out_init(&p->out, host, view->name);
+    snprintf(p->name, sizeof p->name, "%s", view->name);
+    if (push_conf_load(&p->pc, view, NULL, err) != 0) {
         push_close(p);
         return -1;
     }
+    hd_secrets_guard(&p->out, &p->pc.secrets); /* an echoed credential never leaves */
     if (!p->pc.has_content_type)
         p->static_hdrs[p->nstatic_hdrs++] = strdup("Content-Type: application/json");
     p->static_hdrs[p->nstatic_hdrs++] = strdup("Expect:"); /* no 100-continue round trip */
@@ -842,15 +840,17 @@ static int push_create(const struct hd_channel_host *host, const struct hd_campa
     p->thread_started = true;
     url_for_log(p->pc.batch.max_items && p->pc.batch.url ? p->pc.batch.url : p->pc.url, shown,
                 sizeof shown);
-    logf_(p, 2, "http-push %s %s over HTTP/%s, up to %lu in flight on %lu connection%s%s",
-          p->pc.method, shown, p->pc.http_version == 2 ? "2" : "1.1", p->pc.max_in_flight,
-          p->pc.connections, p->pc.connections == 1 ? "" : "s",
-          p->pc.batch.max_items ? ", batches" : "");
+    hd_channel_log(&p->out, 2,
+                   "http-push %s %s over HTTP/%s, up to %lu in flight on %lu connection%s%s",
+                   p->pc.method, shown, p->pc.http_version == 2 ? "2" : "1.1", p->pc.max_in_flight,
+                   p->pc.connections, p->pc.connections == 1 ? "" : "s",
+                   p->pc.batch.max_items ? ", batches" : "");
     if (p->pc.batch.max_items)
-        logf_(p, 2, "batch mode: up to %lu notices per request, results %s", p->pc.batch.max_items,
-              p->pc.batch.results_field ? "per item" : "all or nothing");
+        hd_channel_log(&p->out, 2, "batch mode: up to %lu notices per request, results %s",
+                       p->pc.batch.max_items,
+                       p->pc.batch.results_field ? "per item" : "all or nothing");
     if (!p->pc.verify)
-        logf_(p, 1, "TLS certificate verification is OFF (verify: false)");
+        hd_channel_log(&p->out, 1, "TLS certificate verification is OFF (verify: false)");
     *instance = p;
     return 0;
 }
@@ -878,21 +878,31 @@ static int push_send(void *instance, const struct hd_message *messages, size_t n
         const char *why = NULL, *body = (const char *)m->body;
         size_t len = m->body_len;
         if (m->type != HD_CHANNEL_PUSH) {
-            report(p, m->handle, HD_OUTCOME_PERMANENT, 0, "push.bad_message", NULL, NULL,
-                   "an email message handed to a push channel", 0);
+            hd_channel_report(&p->out, &(struct hd_outcome){
+                                           .handle = m->handle,
+                                           .kind = HD_OUTCOME_PERMANENT,
+                                           .event = "push.bad_message",
+                                           .reason = "an email message handed to a push channel"});
             continue;
         }
         if (!key_ok(m->message_id)) {
-            report(p, m->handle, HD_OUTCOME_PERMANENT, 0, "push.bad_message", NULL, NULL,
-                   "the message id cannot be an Idempotency-Key header (empty, too long or "
-                   "not printable ASCII)",
-                   0);
+            hd_channel_report(
+                &p->out,
+                &(struct hd_outcome){
+                    .handle = m->handle,
+                    .kind = HD_OUTCOME_PERMANENT,
+                    .event = "push.bad_message",
+                    .reason =
+                        "the message id cannot be an Idempotency-Key header (empty, too long or "
+                        "not printable ASCII)"});
             continue;
         }
         if (p->pc.has_tmpl) {
             if (push_tmpl_apply(&p->pc.tmpl, body, len, m->message_id, &p->fill, &why) != 0) {
-                report(p, m->handle, HD_OUTCOME_PERMANENT, 0, "push.bad_message", NULL, NULL, why,
-                       0);
+                hd_channel_report(&p->out, &(struct hd_outcome){.handle = m->handle,
+                                                                .kind = HD_OUTCOME_PERMANENT,
+                                                                .event = "push.bad_message",
+                                                                .reason = why});
                 continue;
             }
             body = p->fill.data;
@@ -901,8 +911,10 @@ static int push_send(void *instance, const struct hd_message *messages, size_t n
         if (p->pc.batch.max_items) {
             if (push_batch_item(body, len, p->pc.batch.key_field, m->message_id, &p->item, &why) !=
                 0) {
-                report(p, m->handle, HD_OUTCOME_PERMANENT, 0, "push.bad_message", NULL, NULL, why,
-                       0);
+                hd_channel_report(&p->out, &(struct hd_outcome){.handle = m->handle,
+                                                                .kind = HD_OUTCOME_PERMANENT,
+                                                                .event = "push.bad_message",
+                                                                .reason = why});
                 continue;
             }
             body = p->item.data;

@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "herald/buf.h"
-#include "registry.h"
+#include "builtin.h"
 
 #define PUSH_MAX_HEADERS 32
 #define PUSH_MAX_PATTERNS 32
@@ -84,12 +84,12 @@ struct push_conf {
     bool allow_insecure;              /* auth.allow_insecure: credentials over http:// */
 };
 
-/* Reads conf->settings; 0, or -1 with err set (located at the node).
+/* Reads view->settings; 0, or -1 with err set (located at the node).
  * warning NULL: for create(), secrets are read from the environment.
  * Otherwise for check(): no secret is read (its header gets an empty
  * placeholder, no webhook key), an unset variable is a warning there. */
-int push_conf_load(struct push_conf *pc, const struct hd_campaign *c,
-                   const struct hd_channel_conf *conf, struct hd_err *warning, struct hd_err *err);
+int push_conf_load(struct push_conf *pc, const struct hd_channel_view *view, struct hd_err *warning,
+                   struct hd_err *err);
 void push_conf_free(struct push_conf *pc);
 
 /* ---- push_body.c ---------------------------------------------------------------- */

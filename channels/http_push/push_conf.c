@@ -61,25 +61,6 @@ static char *xstrdup(const char *s)
     return d;
 }
 
-/* Checks the keys of a nested mapping (auth:, batch:) with a did-you-mean. */
-static int check_map_keys(const struct hd_ynode *map, const char *what, const char *const *known,
-                          struct hd_err *err)
-{
-    const char *sug;
-    const struct hd_ynode *k = hd_settings_unknown(map, known, &sug);
-    char list[256];
-    if (k == NULL)
-        return 0;
-    hd_settings_join(list, sizeof list, known);
-    if (sug)
-        hd_err_at(err, HD_EX_DATAERR, k->file, k->line, k->col,
-                  "unknown setting \"%s\" in %s (did you mean \"%s\"?)", k->str, what, sug);
-    else
-        hd_err_at(err, HD_EX_DATAERR, k->file, k->line, k->col,
-                  "unknown setting \"%s\" in %s (known: %s)", k->str, what, list);
-    return -1;
-}
-
 static int need_map(const struct hd_ynode *n, const char *key, struct hd_err *err)
 {
     if (n->kind != HD_YMAP) {
@@ -242,18 +223,31 @@ static int load_headers(struct push_conf *pc, const struct hd_ynode *map, struct
     return 0;
 }
 
-static int load_auth(struct push_conf *pc, const struct hd_ynode *map, struct hd_err *warning,
-                     struct hd_err *err)
+#define CONF(field) HD_SETTING_FIELD(struct push_conf, field)
+#define BATCH(field) HD_SETTING_FIELD(struct push_batch_conf, field)
+
+/* auth: one of two forms, checked together in load_auth. */
+static const struct hd_setting auth_table[] = {
+    {.key = "bearer_env", .type = HD_SETTING_NODE},
+    {.key = "header", .type = HD_SETTING_NODE},
+    {.key = "value_env", .type = HD_SETTING_NODE},
+    {.key = "allow_insecure", .type = HD_SETTING_BOOL, CONF(allow_insecure)},
+    {0},
+};
+
+static int load_auth(const struct hd_settings_ctx *top, const struct hd_setting *s,
+                     const struct hd_ynode *map, const char *label, struct hd_err *err)
 {
-    static const char *const keys[] = {"bearer_env", "header", "value_env", "allow_insecure", NULL};
-    const struct hd_ynode *bearer, *header, *value_env, *insecure;
+    struct push_conf *pc = top->conf;
+    struct hd_err *warning = top->warning;
+    struct hd_settings_ctx ctx = {
+        .view = top->view, .conf = pc, .warning = warning, .what = "auth"};
+    const struct hd_ynode *bearer, *header, *value_env;
     const char *v, *name;
-    if (need_map(map, "auth", err) != 0 || check_map_keys(map, "auth", keys, err) != 0)
+    (void)s;
+    if (need_map(map, label, err) != 0 || hd_settings_load(auth_table, map, &ctx, err) != 0)
         return -1;
     pc->auth_node = map;
-    if ((insecure = hd_ymap_get(map, "allow_insecure")) &&
-        hd_settings_bool(insecure, "auth.allow_insecure", &pc->allow_insecure, err) != 0)
-        return -1;
     bearer = hd_ymap_get(map, "bearer_env");
     header = hd_ymap_get(map, "header");
     value_env = hd_ymap_get(map, "value_env");
@@ -305,10 +299,13 @@ static int load_auth(struct push_conf *pc, const struct hd_ynode *map, struct hd
     return add_header(pc, header, name, v, err);
 }
 
-static int load_webhook(struct push_conf *pc, const struct hd_ynode *n, struct hd_err *warning,
-                        struct hd_err *err)
+static int load_webhook(const struct hd_settings_ctx *ctx, const struct hd_setting *s,
+                        const struct hd_ynode *n, const char *label, struct hd_err *err)
 {
-    const char *v = secret(n, "webhook_secret_env", warning, err);
+    struct push_conf *pc = ctx->conf;
+    struct hd_err *warning = ctx->warning;
+    const char *v = secret(n, label, warning, err);
+    (void)s;
     if (v == NULL)
         return -1;
     if (warning)
@@ -336,8 +333,12 @@ static int load_webhook(struct push_conf *pc, const struct hd_ynode *n, struct h
     return 0;
 }
 
-static int load_patterns(struct push_conf *pc, const struct hd_ynode *n, struct hd_err *err)
+static int load_patterns(const struct hd_settings_ctx *ctx, const struct hd_setting *entry,
+                         const struct hd_ynode *n, const char *label, struct hd_err *err)
 {
+    struct push_conf *pc = ctx->conf;
+    (void)entry;
+    (void)label;
     if (n == NULL) {
         for (size_t i = 0; default_patterns[i]; i++)
             pc->patterns[pc->npatterns++] = xstrdup(default_patterns[i]);
@@ -363,58 +364,234 @@ static int load_patterns(struct push_conf *pc, const struct hd_ynode *n, struct 
     return 0;
 }
 
-static int field_name(const struct hd_ynode *map, const char *key, const char *dflt, char **out,
-                      struct hd_err *err)
+static int batch_url(const struct hd_settings_ctx *ctx, const struct hd_setting *s,
+                     const struct hd_ynode *n, const char *label, struct hd_err *err)
 {
-    const struct hd_ynode *n = hd_ymap_get(map, key);
-    const char *s = dflt;
-    char what[64];
-    snprintf(what, sizeof what, "batch.%s", key);
-    if (n && hd_settings_str(n, what, &s, err) != 0)
+    const struct push_batch_conf *b = ctx->conf;
+    (void)s;
+    return check_url(n, label, b->url, err);
+}
+
+/* batch: (batch mode) what a request and its answer look like. */
+static const struct hd_setting batch_table[] = {
+    {.key = "max_items",
+     .type = HD_SETTING_UINT,
+     BATCH(max_items),
+     .max = BATCH_ITEMS_MAX,
+     .check = hd_setting_at_least_1,
+     .required = "max_items: N (notices per request)"},
+    {.key = "url", .type = HD_SETTING_STR, BATCH(url), .check = batch_url},
+    {.key = "items_field", .type = HD_SETTING_STR, BATCH(items_field), .dflt_str = "items"},
+    {.key = "key_field", .type = HD_SETTING_STR, BATCH(key_field), .dflt_str = "idempotency_key"},
+    {.key = "results_field", .type = HD_SETTING_STR, BATCH(results_field)},
+    {.key = "status_field", .type = HD_SETTING_STR, BATCH(status_field), .dflt_str = "status"},
+    {.key = "id_field", .type = HD_SETTING_STR, BATCH(id_field), .dflt_str = "id"},
+    {.key = "error_field", .type = HD_SETTING_STR, BATCH(error_field), .dflt_str = "error"},
+    {0},
+};
+
+static int load_batch(const struct hd_settings_ctx *top, const struct hd_setting *s,
+                      const struct hd_ynode *map, const char *label, struct hd_err *err)
+{
+    struct push_conf *pc = top->conf;
+    struct hd_settings_ctx ctx = {
+        .view = top->view, .conf = &pc->batch, .warning = top->warning, .what = "batch"};
+    (void)s;
+    if (need_map(map, label, err) != 0 || hd_settings_load(batch_table, map, &ctx, err) != 0)
         return -1;
-    *out = s ? xstrdup(s) : NULL;
+    if (pc->has_tmpl && !pc->tmpl.object) {
+        const struct hd_ynode *t = hd_channel_setting(top->view, "body_template");
+        hd_err_at(err, HD_EX_DATAERR, t->file, t->line, t->col,
+                  "with batch:, body_template must make a JSON object (each batch item is "
+                  "one, with its idempotency key added)");
+        return -1;
+    }
     return 0;
 }
 
-static int load_batch(struct push_conf *pc, const struct hd_campaign *c, const struct hd_ynode *map,
-                      struct hd_err *err)
+/* ---- the channel's settings ------------------------------------------------------ */
+
+static int set_url(const struct hd_settings_ctx *ctx, const struct hd_setting *s,
+                   const struct hd_ynode *n, const char *label, struct hd_err *err)
 {
-    static const char *const keys[] = {"max_items", "url",           "items_field",
-                                       "key_field", "results_field", "status_field",
-                                       "id_field",  "error_field",   NULL};
-    struct push_batch_conf *b = &pc->batch;
-    const struct hd_ynode *n;
-    const char *url;
-    (void)c;
-    if (need_map(map, "batch", err) != 0 || check_map_keys(map, "batch", keys, err) != 0)
-        return -1;
-    if ((n = hd_ymap_get(map, "max_items")) == NULL) {
-        hd_err_at(err, HD_EX_DATAERR, map->file, map->line, map->col,
-                  "batch needs max_items: N (notices per request)");
-        return -1;
-    }
-    if (hd_settings_uint(n, "batch.max_items", BATCH_ITEMS_MAX, &b->max_items, err) != 0)
-        return -1;
-    if (b->max_items == 0) {
+    const struct push_conf *pc = ctx->conf;
+    (void)s;
+    return check_url(n, label, pc->url, err);
+}
+
+static int set_method(const struct hd_settings_ctx *ctx, const struct hd_setting *s,
+                      const struct hd_ynode *n, const char *label, struct hd_err *err)
+{
+    const struct push_conf *pc = ctx->conf;
+    (void)s;
+    (void)label;
+    if (strcmp(pc->method, "POST") && strcmp(pc->method, "PUT") && strcmp(pc->method, "PATCH")) {
         hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
-                  "setting \"batch.max_items\" must be at least 1");
+                  "setting \"method\" must be POST, PUT or PATCH (a notice has a body), not "
+                  "\"%s\"",
+                  pc->method);
         return -1;
     }
-    if ((n = hd_ymap_get(map, "url"))) {
-        if (hd_settings_str(n, "batch.url", &url, err) != 0 ||
-            check_url(n, "batch.url", url, err) != 0)
-            return -1;
-        b->url = xstrdup(url);
-    }
-    if (field_name(map, "items_field", "items", &b->items_field, err) != 0 ||
-        field_name(map, "key_field", "idempotency_key", &b->key_field, err) != 0 ||
-        field_name(map, "results_field", NULL, &b->results_field, err) != 0 ||
-        field_name(map, "status_field", "status", &b->status_field, err) != 0 ||
-        field_name(map, "id_field", "id", &b->id_field, err) != 0 ||
-        field_name(map, "error_field", "error", &b->error_field, err) != 0)
-        return -1;
     return 0;
 }
+
+static int set_headers(const struct hd_settings_ctx *ctx, const struct hd_setting *s,
+                       const struct hd_ynode *n, const char *label, struct hd_err *err)
+{
+    (void)s;
+    (void)label;
+    return load_headers(ctx->conf, n, err);
+}
+
+static int set_body_template(const struct hd_settings_ctx *ctx, const struct hd_setting *s,
+                             const struct hd_ynode *n, const char *label, struct hd_err *err)
+{
+    struct push_conf *pc = ctx->conf;
+    (void)s;
+    (void)label;
+    if (n->kind != HD_YSCALAR || n->len == 0 || strlen(n->str) != n->len) {
+        hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
+                  "setting \"body_template\" must be a string holding a JSON template");
+        return -1;
+    }
+    if (push_tmpl_compile(&pc->tmpl, n, err) != 0)
+        return -1;
+    pc->has_tmpl = true;
+    return 0;
+}
+
+/* http_version: 1.1 (the default) or 2, which this libcurl must support. */
+static int set_http_version(const struct hd_settings_ctx *ctx, const struct hd_setting *s,
+                            const struct hd_ynode *n, const char *label, struct hd_err *err)
+{
+    struct push_conf *pc = ctx->conf;
+    const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+    bool https = strncasecmp(pc->url, "https://", 8) == 0;
+    (void)s;
+    (void)label;
+    pc->http_version = 11;
+    if (n == NULL)
+        return 0;
+    if (n->kind == HD_YSCALAR && (strcmp(n->str, "1.1") == 0 || strcmp(n->str, "1") == 0))
+        pc->http_version = 11;
+    else if (n->kind == HD_YSCALAR && (strcmp(n->str, "2") == 0 || strcmp(n->str, "2.0") == 0))
+        pc->http_version = 2;
+    else {
+        hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
+                  "setting \"http_version\" must be 1.1 or 2, not %s%s%s",
+                  n->kind == HD_YSCALAR ? "\"" : "",
+                  n->kind == HD_YSCALAR ? n->str : hd_ynode_kind_name(n),
+                  n->kind == HD_YSCALAR ? "\"" : "");
+        return -1;
+    }
+    if (pc->http_version == 2 && !(cv->features & CURL_VERSION_HTTP2)) {
+        hd_err_at(err, HD_EX_CONFIG, n->file, n->line, n->col,
+                  "http_version 2: this libcurl (%s) has no HTTP/2 support", cv->version);
+        return -1;
+    }
+    if (pc->http_version == 2 && !https && cv->version_num < 0x080000) {
+        hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
+                  "http_version 2 over cleartext http:// needs libcurl 8.0 or later (libcurl "
+                  "%s breaks HTTP/2 prior knowledge on a reused connection, curl issue "
+                  "#10634): use an https:// url, or http_version 1.1",
+                  cv->version);
+        return -1;
+    }
+    return 0;
+}
+
+/* connections: absent, one for HTTP/2 (streams share it), else one per
+ * request in flight. */
+static int set_connections(const struct hd_settings_ctx *ctx, const struct hd_setting *s,
+                           const struct hd_ynode *n, const char *label, struct hd_err *err)
+{
+    struct push_conf *pc = ctx->conf;
+    if (n)
+        return hd_setting_at_least_1(ctx, s, n, label, err);
+    pc->connections = pc->http_version == 2 ? 1 : pc->max_in_flight;
+    return 0;
+}
+
+/* A duration (unsigned long milliseconds at the entry's offset, up to
+ * s->max); the default when absent. */
+static int set_duration(const struct hd_settings_ctx *ctx, const struct hd_setting *s,
+                        const struct hd_ynode *n, const char *label, struct hd_err *err)
+{
+    unsigned long *ms = (unsigned long *)(void *)((char *)ctx->conf + s->offset);
+    if (n == NULL) {
+        *ms = s->dflt;
+        return 0;
+    }
+    return get_duration(n, label, s->max, ms, err);
+}
+
+static int set_ca_file(const struct hd_settings_ctx *ctx, const struct hd_setting *s,
+                       const struct hd_ynode *n, const char *label, struct hd_err *err)
+{
+    struct push_conf *pc = ctx->conf;
+    const char *v;
+    (void)s;
+    if (hd_settings_str(n, label, &v, err) != 0)
+        return -1;
+    pc->ca_file = hd_settings_path(ctx->view, v);
+    if (access(pc->ca_file, R_OK) != 0) {
+        hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col, "cannot read ca_file \"%s\"",
+                  pc->ca_file);
+        return -1;
+    }
+    return 0;
+}
+
+#define DURATION(name, field, dflt_ms, max_ms)                                                     \
+    {                                                                                              \
+        .key = name, .type = HD_SETTING_NODE, CONF(field), .dflt = dflt_ms, .max = max_ms,         \
+        .check = set_duration, .flags = HD_SETTING_ABSENT                                          \
+    }
+
+/* Every setting of the module, in the order docs/push-channel.md lists them. */
+static const struct hd_setting push_table[] = {
+    {.key = "url",
+     .type = HD_SETTING_STR,
+     CONF(url),
+     .check = set_url,
+     .required = "url: https://notify.example/v1/notices"},
+    {.key = "method",
+     .type = HD_SETTING_STR,
+     CONF(method),
+     .dflt_str = "POST",
+     .check = set_method},
+    {.key = "headers", .type = HD_SETTING_NODE, .check = set_headers},
+    {.key = "body_template", .type = HD_SETTING_NODE, .check = set_body_template},
+    {.key = "auth", .type = HD_SETTING_NODE, .check = load_auth},
+    {.key = "webhook_secret_env", .type = HD_SETTING_NODE, .check = load_webhook},
+    {.key = "http_version",
+     .type = HD_SETTING_NODE,
+     .check = set_http_version,
+     .flags = HD_SETTING_ABSENT},
+    {.key = "max_in_flight",
+     .type = HD_SETTING_UINT,
+     CONF(max_in_flight),
+     .max = MAX_IN_FLIGHT_MAX,
+     .dflt = 64,
+     .check = hd_setting_at_least_1},
+    {.key = "connections",
+     .type = HD_SETTING_UINT,
+     CONF(connections),
+     .max = MAX_IN_FLIGHT_MAX,
+     .check = set_connections,
+     .flags = HD_SETTING_ABSENT},
+    DURATION("connect_timeout", connect_timeout_ms, 10000, 600000),
+    DURATION("timeout", timeout_ms, 30000, 3600000),
+    {.key = "ca_file", .type = HD_SETTING_NODE, .check = set_ca_file},
+    {.key = "verify", .type = HD_SETTING_BOOL, CONF(verify), .dflt = true},
+    DURATION("max_pause", max_pause_ms, 60000, 3600000),
+    {.key = "token_invalid_match",
+     .type = HD_SETTING_NODE,
+     .check = load_patterns,
+     .flags = HD_SETTING_ABSENT},
+    {.key = "batch", .type = HD_SETTING_NODE, .check = load_batch},
+    {0},
+};
 
 void push_conf_free(struct push_conf *pc)
 {
@@ -445,174 +622,28 @@ void push_conf_free(struct push_conf *pc)
     memset(pc, 0, sizeof *pc);
 }
 
-int push_conf_load(struct push_conf *pc, const struct hd_campaign *c,
-                   const struct hd_channel_conf *conf, struct hd_err *warning, struct hd_err *err)
+int push_conf_load(struct push_conf *pc, const struct hd_channel_view *view, struct hd_err *warning,
+                   struct hd_err *err)
 {
-    static const char *const keys[] = {"url",
-                                       "method",
-                                       "headers",
-                                       "body_template",
-                                       "auth",
-                                       "webhook_secret_env",
-                                       "http_version",
-                                       "max_in_flight",
-                                       "connections",
-                                       "connect_timeout",
-                                       "timeout",
-                                       "ca_file",
-                                       "verify",
-                                       "max_pause",
-                                       "token_invalid_match",
-                                       "batch",
-                                       NULL};
-    const struct hd_ynode *n, *url_node;
-    const char *s;
+    struct hd_settings_ctx ctx = {.view = view, .conf = pc, .warning = warning};
     const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
     bool https;
 
     memset(pc, 0, sizeof *pc);
-    pc->http_version = 11;
-    pc->max_in_flight = 64;
-    pc->connect_timeout_ms = 10000;
-    pc->timeout_ms = 30000;
-    pc->max_pause_ms = 60000;
-    pc->verify = true;
-
-    if (conf->type != HD_CHANNEL_PUSH) {
-        hd_err_at(err, HD_EX_DATAERR, c->path, conf->line, conf->col,
+    if (view->type != HD_CHANNEL_PUSH) {
+        hd_err_at(err, HD_EX_DATAERR, view->campaign_file, view->line, view->col,
                   "channel \"%s\": module http-push delivers push notices (type: push), not email",
-                  conf->name);
+                  view->name);
         return -1;
     }
-    if (hd_settings_check_keys(c, conf, keys, err) != 0)
+    if (hd_settings_load(push_table, view->settings, &ctx, err) != 0)
         goto fail;
-    url_node = hd_settings_get(c, conf, "url", true, "url: https://notify.example/v1/notices", err);
-    if (url_node == NULL || hd_settings_str(url_node, "url", &s, err) != 0 ||
-        check_url(url_node, "url", s, err) != 0)
-        goto fail;
-    pc->url = xstrdup(s);
-    https = strncasecmp(s, "https://", 8) == 0;
-
-    if ((n = hd_settings_get(c, conf, "method", false, NULL, err))) {
-        if (hd_settings_str(n, "method", &s, err) != 0)
-            goto fail;
-        if (strcmp(s, "POST") && strcmp(s, "PUT") && strcmp(s, "PATCH")) {
-            hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
-                      "setting \"method\" must be POST, PUT or PATCH (a notice has a body), not "
-                      "\"%s\"",
-                      s);
-            goto fail;
-        }
-        pc->method = xstrdup(s);
-    } else {
-        pc->method = xstrdup("POST");
-    }
-    if ((n = hd_settings_get(c, conf, "headers", false, NULL, err)) &&
-        load_headers(pc, n, err) != 0)
-        goto fail;
-    if ((n = hd_settings_get(c, conf, "auth", false, NULL, err)) &&
-        load_auth(pc, n, warning, err) != 0)
-        goto fail;
-    if ((n = hd_settings_get(c, conf, "webhook_secret_env", false, NULL, err)) &&
-        load_webhook(pc, n, warning, err) != 0)
-        goto fail;
-    if ((n = hd_settings_get(c, conf, "body_template", false, NULL, err))) {
-        if (n->kind != HD_YSCALAR || n->len == 0 || strlen(n->str) != n->len) {
-            hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
-                      "setting \"body_template\" must be a string holding a JSON template");
-            goto fail;
-        }
-        if (push_tmpl_compile(&pc->tmpl, n, err) != 0)
-            goto fail;
-        pc->has_tmpl = true;
-    }
-    if ((n = hd_settings_get(c, conf, "http_version", false, NULL, err))) {
-        if (n->kind == HD_YSCALAR && (strcmp(n->str, "1.1") == 0 || strcmp(n->str, "1") == 0))
-            pc->http_version = 11;
-        else if (n->kind == HD_YSCALAR && (strcmp(n->str, "2") == 0 || strcmp(n->str, "2.0") == 0))
-            pc->http_version = 2;
-        else {
-            hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
-                      "setting \"http_version\" must be 1.1 or 2, not %s%s%s",
-                      n->kind == HD_YSCALAR ? "\"" : "",
-                      n->kind == HD_YSCALAR ? n->str : hd_ynode_kind_name(n),
-                      n->kind == HD_YSCALAR ? "\"" : "");
-            goto fail;
-        }
-        if (pc->http_version == 2 && !(cv->features & CURL_VERSION_HTTP2)) {
-            hd_err_at(err, HD_EX_CONFIG, n->file, n->line, n->col,
-                      "http_version 2: this libcurl (%s) has no HTTP/2 support", cv->version);
-            goto fail;
-        }
-        if (pc->http_version == 2 && !https && cv->version_num < 0x080000) {
-            hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
-                      "http_version 2 over cleartext http:// needs libcurl 8.0 or later (libcurl "
-                      "%s breaks HTTP/2 prior knowledge on a reused connection, curl issue "
-                      "#10634): use an https:// url, or http_version 1.1",
-                      cv->version);
-            goto fail;
-        }
-    }
-    if ((n = hd_settings_get(c, conf, "max_in_flight", false, NULL, err))) {
-        if (hd_settings_uint(n, "max_in_flight", MAX_IN_FLIGHT_MAX, &pc->max_in_flight, err) != 0)
-            goto fail;
-        if (pc->max_in_flight == 0) {
-            hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
-                      "setting \"max_in_flight\" must be at least 1");
-            goto fail;
-        }
-    }
-    pc->connections = pc->http_version == 2 ? 1 : pc->max_in_flight;
-    if ((n = hd_settings_get(c, conf, "connections", false, NULL, err))) {
-        if (hd_settings_uint(n, "connections", MAX_IN_FLIGHT_MAX, &pc->connections, err) != 0)
-            goto fail;
-        if (pc->connections == 0) {
-            hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
-                      "setting \"connections\" must be at least 1");
-            goto fail;
-        }
-    }
-    if ((n = hd_settings_get(c, conf, "connect_timeout", false, NULL, err)) &&
-        get_duration(n, "connect_timeout", 600000, &pc->connect_timeout_ms, err) != 0)
-        goto fail;
-    if ((n = hd_settings_get(c, conf, "timeout", false, NULL, err)) &&
-        get_duration(n, "timeout", 3600000, &pc->timeout_ms, err) != 0)
-        goto fail;
-    if ((n = hd_settings_get(c, conf, "max_pause", false, NULL, err)) &&
-        get_duration(n, "max_pause", 3600000, &pc->max_pause_ms, err) != 0)
-        goto fail;
-    if ((n = hd_settings_get(c, conf, "verify", false, NULL, err)) &&
-        hd_settings_bool(n, "verify", &pc->verify, err) != 0)
-        goto fail;
-    if ((n = hd_settings_get(c, conf, "ca_file", false, NULL, err))) {
-        if (hd_settings_str(n, "ca_file", &s, err) != 0)
-            goto fail;
-        if ((pc->ca_file = hd_path_resolve(c->dir, s, err)) == NULL)
-            goto fail;
-        if (access(pc->ca_file, R_OK) != 0) {
-            hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col, "cannot read ca_file \"%s\"",
-                      pc->ca_file);
-            goto fail;
-        }
-    }
+    https = strncasecmp(pc->url, "https://", 8) == 0;
     if (https && !(cv->features & CURL_VERSION_SSL)) {
-        hd_err_at(err, HD_EX_CONFIG, url_node->file, url_node->line, url_node->col,
+        const struct hd_ynode *u = hd_channel_setting(view, "url");
+        hd_err_at(err, HD_EX_CONFIG, u->file, u->line, u->col,
                   "this libcurl (%s) has no TLS support for an https:// url", cv->version);
         goto fail;
-    }
-    if (load_patterns(pc, hd_settings_get(c, conf, "token_invalid_match", false, NULL, err), err) !=
-        0)
-        goto fail;
-    if ((n = hd_settings_get(c, conf, "batch", false, NULL, err))) {
-        if (load_batch(pc, c, n, err) != 0)
-            goto fail;
-        if (pc->has_tmpl && !pc->tmpl.object) {
-            const struct hd_ynode *t = hd_settings_get(c, conf, "body_template", false, NULL, err);
-            hd_err_at(err, HD_EX_DATAERR, t->file, t->line, t->col,
-                      "with batch:, body_template must make a JSON object (each batch item is "
-                      "one, with its idempotency key added)");
-            goto fail;
-        }
     }
     if (pc->auth_node && !pc->allow_insecure) {
         const char *plain = !https ? "url" : NULL;

@@ -5,46 +5,44 @@
  */
 #include <stdlib.h>
 
-#include "registry.h"
+#include "builtin.h"
 
 struct null_chan {
-    struct hd_channel_host host;
+    struct hd_channel_out out;
     struct hd_faults faults;
 };
 
 /* The settings, for create() and check(). */
-static int null_settings(const struct hd_campaign *campaign, const struct hd_channel_conf *conf,
-                         struct hd_faults *faults, struct hd_err *err)
+static int null_settings(const struct hd_channel_view *view, struct hd_faults *faults,
+                         struct hd_err *err)
 {
     static const char *const keys[] = {"fail_every", "permanent_every", NULL};
-    if (hd_settings_check_keys(campaign, conf, keys, err) != 0 ||
-        hd_faults_load(faults, campaign, conf, err) != 0)
+    if (hd_settings_check_keys(view, keys, err) != 0 || hd_faults_load(faults, view, err) != 0)
         return -1;
     return 0;
 }
 
-static int null_check(const struct hd_campaign *campaign, const struct hd_channel_conf *conf,
-                      struct hd_err *err)
+static int null_check(const struct hd_channel_view *view, struct hd_err *err)
 {
     struct hd_faults faults;
-    return null_settings(campaign, conf, &faults, err);
+    return null_settings(view, &faults, err);
 }
 
-static int null_create(const struct hd_channel_host *host, const struct hd_campaign *campaign,
-                       const struct hd_channel_conf *conf, void **instance, struct hd_err *err)
+static int null_create(const struct hd_channel_host *host, const struct hd_channel_view *view,
+                       void **instance, struct hd_err *err)
 {
     struct null_chan *ch;
     struct hd_faults faults;
 
     *instance = NULL;
-    if (null_settings(campaign, conf, &faults, err) != 0)
+    if (null_settings(view, &faults, err) != 0)
         return -1;
     ch = calloc(1, sizeof *ch);
     if (ch == NULL) {
         hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
         return -1;
     }
-    ch->host = *host;
+    hd_channel_out_init(&ch->out, host, view->name);
     ch->faults = faults;
     *instance = ch;
     return 0;
@@ -66,7 +64,7 @@ static int null_send(void *instance, const struct hd_message *messages, size_t n
             o.kind = HD_OUTCOME_ACCEPTED;
             o.event = "null.accepted";
         }
-        ch->host.report(ch->host.ctx, &o);
+        hd_channel_report(&ch->out, &o);
     }
     return 0;
 }

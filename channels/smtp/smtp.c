@@ -33,23 +33,12 @@
 
 #include "herald/mime.h"
 #include "herald/str.h"
-#include "smtp_internal.h"
+#include "smtp_chan.h"
+#include "smtp_dkim.h"
+#include "smtp_session.h"
 
 #define POOL_MAX 256u
 #define PER_SESSION_MAX 100000u
-
-void smtp_log(const struct smtp_chan *ch, int level, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-    if (ch->host.log == NULL)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    hd_secrets_redact(&ch->secrets, line, sizeof line);
-    ch->host.log(ch->host.ctx, level, line);
-}
 
 static char *xstrdup(const char *s)
 {
@@ -168,7 +157,7 @@ static int make_ssl_ctx(struct smtp_chan *ch, const char *ca_file, const struct 
         }
     } else if (SSL_CTX_set_default_verify_paths(ch->ssl_ctx) != 1) {
         ERR_clear_error();
-        smtp_log(ch, 1, "channel %s: cannot load the system's CA certificates", ch->name);
+        hd_channel_log(&ch->out, 1, "cannot load the system's CA certificates");
     }
     return 0;
 }
@@ -225,86 +214,6 @@ static bool valid_helo(const char *s)
 
 /* ---- the pool -------------------------------------------------------------- */
 
-static void report_job(struct smtp_chan *ch, const struct smtp_job *j, enum hd_outcome_kind kind,
-                       const char *event, const char *reason)
-{
-    struct hd_outcome o = {0};
-    o.handle = j->handle;
-    o.kind = kind;
-    o.event = event;
-    o.reason = reason;
-    hd_secrets_report(&ch->secrets, &ch->host, &o);
-}
-
-static void free_job(struct smtp_job *j)
-{
-    if (j) {
-        free(j->signed_body);
-        free(j);
-    }
-}
-
-void smtp_settled(struct smtp_chan *ch, size_t n)
-{
-    pthread_mutex_lock(&ch->lock);
-    ch->outstanding -= n;
-    if (ch->outstanding == 0)
-        pthread_cond_broadcast(&ch->drained);
-    pthread_mutex_unlock(&ch->lock);
-}
-
-/* Moves up to max queued jobs into out (lock held): a share of the queue
- * among those waiting for it (this one included), so a burst goes out over
- * several connections at once while a long queue fills whole sessions. */
-static size_t take_jobs(struct smtp_chan *ch, struct smtp_job **out, size_t max, unsigned waiting)
-{
-    size_t share = (ch->queued + waiting) / (waiting + 1), n = 0;
-    if (share < 1)
-        share = 1;
-    if (share > max)
-        share = max;
-    while (n < share && ch->head) {
-        out[n] = ch->head;
-        ch->head = ch->head->next;
-        out[n]->next = NULL;
-        if (ch->head == NULL)
-            ch->tail = NULL;
-        ch->queued--;
-        n++;
-    }
-    pthread_cond_broadcast(&ch->room);
-    return n;
-}
-
-size_t smtp_take_more(struct smtp_chan *ch, struct smtp_job **out, size_t max)
-{
-    struct timespec until;
-    size_t n = 0;
-    if (max == 0)
-        return 0;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ch->idle_ms / 1000;
-    until.tv_nsec += (ch->idle_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&ch->lock);
-    ch->lingering++;
-    while (ch->head == NULL && !ch->closing)
-        if (pthread_cond_timedwait(&ch->work, &ch->lock, &until) == ETIMEDOUT)
-            break;
-    ch->lingering--;
-    /* a fair share: the workers waiting to open sessions count too, so a
-     * burst still goes out over several connections */
-    if (ch->head && !ch->closing)
-        n = take_jobs(ch, out, max, ch->lingering + ch->idle);
-    /* the workers waiting for a new session look again (queue, lingering) */
-    pthread_cond_broadcast(&ch->work);
-    pthread_mutex_unlock(&ch->lock);
-    return n;
-}
-
 static void *worker(void *arg)
 {
     struct smtp_chan *ch = arg;
@@ -323,13 +232,13 @@ static void *worker(void *arg)
         ch->idle--;
         if (ch->head == NULL)
             break; /* closing and nothing left */
-        size_t n = take_jobs(ch, batch, ch->per_session, ch->idle);
+        size_t n = smtp_take_jobs(ch, batch, ch->per_session, ch->idle);
         pthread_mutex_unlock(&ch->lock);
 
         /* the session may take more jobs into batch while it is open */
         n = smtp_session_run(ch, batch, n);
         for (size_t i = 0; i < n; i++) {
-            free_job(batch[i]);
+            smtp_job_free(batch[i]);
             batch[i] = NULL;
         }
         pthread_mutex_lock(&ch->lock);
@@ -358,10 +267,14 @@ static void smtp_close(void *instance)
         pthread_mutex_unlock(&ch->lock);
         while (left) {
             struct smtp_job *next = left->next;
-            report_job(ch, left, HD_OUTCOME_TRANSIENT, "smtp.not_sent",
-                       "the channel closed before this message was sent");
+            hd_channel_report(
+                &ch->out,
+                &(struct hd_outcome){.handle = left->handle,
+                                     .kind = HD_OUTCOME_TRANSIENT,
+                                     .event = "smtp.not_sent",
+                                     .reason = "the channel closed before this message was sent"});
             smtp_settled(ch, 1);
-            free_job(left);
+            smtp_job_free(left);
             left = next;
         }
         for (unsigned i = 0; i < ch->nthreads; i++)
@@ -391,6 +304,7 @@ static void smtp_close(void *instance)
     dkim_free(ch->dkim);
     free(ch->helo);
     free(ch->mail_from);
+    free(ch->ca_file);
     free(ch->name);
     free(ch);
 }
@@ -422,241 +336,270 @@ static int start_pool(struct smtp_chan *ch, struct hd_err *err)
     return 0;
 }
 
-/* ---- the module ------------------------------------------------------------ */
+/* ---- the settings table ------------------------------------------------------ */
 
-/* Reads the settings into ch (calloc'd, host and nothing else set), for
- * create() and check(). warning NULL (create): the AUTH secrets are read
- * from the environment and the DKIM keys loaded. Otherwise (check): neither
- * is read; an unset AUTH variable and a DKIM domain DMARC will not count are
- * warnings. *ca_node and *ca are the ca_file setting, or NULL. */
-static int smtp_settings(struct smtp_chan *ch, const struct hd_campaign *campaign,
-                         const struct hd_channel_conf *conf, const struct hd_ynode **ca_node,
-                         const char **ca, struct hd_err *warning, struct hd_err *err)
+/* starttls: required (the default), opportunistic or off. */
+static int set_starttls(const struct hd_settings_ctx *ctx, const struct hd_setting *s,
+                        const struct hd_ynode *n, const char *label, struct hd_err *err)
 {
-    static const char *const keys[] = {"relays",
-                                       "starttls",
-                                       "ca_file",
-                                       "verify",
-                                       "auth_user_env",
-                                       "auth_password_env",
-                                       "pool_size",
-                                       "messages_per_session",
-                                       "connect_timeout",
-                                       "greeting_timeout",
-                                       "command_timeout",
-                                       "data_timeout",
-                                       "idle_timeout",
-                                       "helo",
-                                       "mail_from",
-                                       "tcp_nodelay",
-                                       "dkim",
-                                       NULL};
-    const struct hd_ynode *n, *user_node, *pass_node;
-    const char *s;
-    unsigned long v;
-
-    *ca_node = NULL;
-    *ca = NULL;
-    ch->name = xstrdup(conf->name);
+    struct smtp_chan *ch = ctx->conf;
+    const char *v;
+    (void)s;
     ch->tls = SMTP_TLS_REQUIRED;
-    ch->verify = true;
-    ch->pool_size = 8;
-    ch->per_session = 1000;
-    ch->connect_ms = 30000;
-    ch->greeting_ms = 60000;
-    ch->command_ms = 60000;
-    ch->data_ms = 120000;
-    ch->idle_ms = 5000;
-    ch->tcp_nodelay = true;
-    if (hd_settings_check_keys(campaign, conf, keys, err) != 0)
+    if (n == NULL)
+        return 0;
+    if (hd_settings_str(n, label, &v, err) != 0)
         return -1;
-    if (conf->type != HD_CHANNEL_EMAIL) {
-        hd_err_at(err, HD_EX_DATAERR, campaign->path, conf->line, conf->col,
-                  "channel \"%s\": module smtp sends email; this channel is not of type email",
-                  conf->name);
+    if (strcmp(v, "required") == 0)
+        ch->tls = SMTP_TLS_REQUIRED;
+    else if (strcmp(v, "opportunistic") == 0)
+        ch->tls = SMTP_TLS_OPPORTUNISTIC;
+    else if (strcmp(v, "off") == 0)
+        ch->tls = SMTP_TLS_OFF;
+    else {
+        hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
+                  "setting \"starttls\" must be required, opportunistic or off, not \"%s\"", v);
         return -1;
     }
-    if ((n = hd_settings_get(campaign, conf, "relays", true, "relays: [smtp.example.com:587]",
-                             err)) == NULL ||
-        load_relays(ch, n, err) != 0)
-        return -1;
+    return 0;
+}
 
-    if ((n = hd_settings_get(campaign, conf, "starttls", false, NULL, err))) {
-        if (hd_settings_str(n, "starttls", &s, err) != 0)
-            return -1;
-        if (strcmp(s, "required") == 0)
-            ch->tls = SMTP_TLS_REQUIRED;
-        else if (strcmp(s, "opportunistic") == 0)
-            ch->tls = SMTP_TLS_OPPORTUNISTIC;
-        else if (strcmp(s, "off") == 0)
-            ch->tls = SMTP_TLS_OFF;
-        else {
-            hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
-                      "setting \"starttls\" must be required, opportunistic or off, not \"%s\"", s);
-            return -1;
-        }
+static int set_relays(const struct hd_settings_ctx *ctx, const struct hd_setting *s,
+                      const struct hd_ynode *n, const char *label, struct hd_err *err)
+{
+    (void)s;
+    (void)label;
+    return load_relays(ctx->conf, n, err);
+}
+
+/* A timeout (long milliseconds at the entry's offset); the default when absent. */
+static int set_timeout(const struct hd_settings_ctx *ctx, const struct hd_setting *s,
+                       const struct hd_ynode *n, const char *label, struct hd_err *err)
+{
+    long *ms = (long *)(void *)((char *)ctx->conf + s->offset);
+    if (n == NULL) {
+        *ms = (long)s->dflt;
+        return 0;
     }
-    if ((n = hd_settings_get(campaign, conf, "verify", false, NULL, err)) &&
-        hd_settings_bool(n, "verify", &ch->verify, err) != 0)
-        return -1;
-    if ((*ca_node = hd_settings_get(campaign, conf, "ca_file", false, NULL, err)) &&
-        hd_settings_str(*ca_node, "ca_file", ca, err) != 0)
-        return -1;
-    if ((n = hd_settings_get(campaign, conf, "pool_size", false, NULL, err))) {
-        if (hd_settings_uint(n, "pool_size", POOL_MAX, &v, err) != 0)
-            return -1;
-        if (v == 0) {
-            hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
-                      "setting \"pool_size\" must be from 1 to %u", POOL_MAX);
-            return -1;
-        }
-        ch->pool_size = (unsigned)v;
-    }
-    if ((n = hd_settings_get(campaign, conf, "messages_per_session", false, NULL, err))) {
-        if (hd_settings_uint(n, "messages_per_session", PER_SESSION_MAX, &v, err) != 0)
-            return -1;
-        if (v == 0) {
-            hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
-                      "setting \"messages_per_session\" must be from 1 to %u", PER_SESSION_MAX);
-            return -1;
-        }
-        ch->per_session = (unsigned)v;
-    }
-    {
-        static const char *const tkeys[] = {"connect_timeout", "greeting_timeout",
-                                            "command_timeout", "data_timeout", "idle_timeout"};
-        long *const tvals[] = {&ch->connect_ms, &ch->greeting_ms, &ch->command_ms, &ch->data_ms,
-                               &ch->idle_ms};
-        for (size_t i = 0; i < 5; i++)
-            if ((n = hd_settings_get(campaign, conf, tkeys[i], false, NULL, err)) &&
-                parse_timeout(n, tkeys[i], tvals[i], err) != 0)
-                return -1;
-    }
-    if ((n = hd_settings_get(campaign, conf, "tcp_nodelay", false, NULL, err)) &&
-        hd_settings_bool(n, "tcp_nodelay", &ch->tcp_nodelay, err) != 0)
-        return -1;
-    if ((n = hd_settings_get(campaign, conf, "helo", false, NULL, err))) {
-        if (hd_settings_str(n, "helo", &s, err) != 0)
-            return -1;
-        if (!valid_helo(s)) {
-            hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
-                      "setting \"helo\" must be this host's domain name, not \"%s\"", s);
-            return -1;
-        }
-        ch->helo = xstrdup(s);
-    } else {
+    return parse_timeout(n, label, ms, err);
+}
+
+/* helo: checked; absent, this host's name (or localhost). */
+static int set_helo(const struct hd_settings_ctx *ctx, const struct hd_setting *s,
+                    const struct hd_ynode *n, const char *label, struct hd_err *err)
+{
+    struct smtp_chan *ch = ctx->conf;
+    (void)s;
+    (void)label;
+    if (n == NULL) {
         char name[256] = "";
         if (gethostname(name, sizeof name) != 0 || !valid_helo(name))
             snprintf(name, sizeof name, "localhost");
         name[sizeof name - 1] = '\0';
         ch->helo = xstrdup(name);
+        return 0;
     }
-    {
-        char addr[330];
-        const struct hd_ynode *where =
-            hd_settings_get(campaign, conf, "mail_from", false, NULL, err);
-        if (where) {
-            if (hd_settings_str(where, "mail_from", &s, err) != 0)
-                return -1;
-        } else {
-            s = conf->from_addr;
-        }
-        if (s == NULL) {
-            hd_err_at(err, HD_EX_DATAERR, campaign->path, conf->line, conf->col,
-                      "channel \"%s\" needs a from: address or a mail_from setting for the "
-                      "SMTP envelope",
-                      conf->name);
-            return -1;
-        }
-        if (hd_mime_ascii_address(s, addr, sizeof addr, err) != 0) {
-            if (where)
-                hd_err_prefix(err, "%s:%lu:%lu: setting \"mail_from\"", where->file, where->line,
-                              where->col);
-            return -1;
-        }
-        ch->mail_from = xstrdup(addr);
-    }
-    user_node = hd_settings_get(campaign, conf, "auth_user_env", false, NULL, err);
-    pass_node = hd_settings_get(campaign, conf, "auth_password_env", false, NULL, err);
-    if ((user_node == NULL) != (pass_node == NULL)) {
-        n = user_node ? user_node : pass_node;
+    if (!valid_helo(ch->helo)) {
         hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
-                  "SMTP AUTH needs both auth_user_env and auth_password_env");
+                  "setting \"helo\" must be this host's domain name, not \"%s\"", ch->helo);
         return -1;
-    }
-    if (user_node) {
-        if (ch->tls != SMTP_TLS_REQUIRED) {
-            hd_err_at(err, HD_EX_DATAERR, user_node->file, user_node->line, user_node->col,
-                      "SMTP AUTH needs starttls: required, or the password could cross the "
-                      "network in clear");
-            return -1;
-        }
-        if (warning ? hd_settings_env_check(user_node, "auth_user_env", warning, err) != 0 ||
-                          hd_settings_env_check(pass_node, "auth_password_env", warning, err) != 0
-                    : load_env(user_node, "auth_user_env", &ch->auth_user, err) != 0 ||
-                          load_env(pass_node, "auth_password_env", &ch->auth_pass, err) != 0)
-            return -1;
-        if (!warning && register_auth_secrets(ch) != 0) {
-            hd_err_at(err, HD_EX_SOFTWARE, pass_node->file, pass_node->line, pass_node->col,
-                      "too many secrets to redact");
-            return -1;
-        }
-    }
-    if ((n = hd_settings_get(campaign, conf, "dkim", false, NULL, err))) {
-        char checked[254];
-        const char *d;
-        if (warning) {
-            if (dkim_check(n, checked, sizeof checked, err) != 0)
-                return -1;
-            d = checked;
-        } else {
-            if ((ch->dkim = dkim_load(campaign, n, err)) == NULL)
-                return -1;
-            d = dkim_domain(ch->dkim);
-        }
-        /* DMARC passes on DKIM only when d= is the From domain or a parent */
-        const char *at = conf->from_addr ? strrchr(conf->from_addr, '@') : NULL;
-        size_t fl = at ? strlen(at + 1) : 0, dl = strlen(d);
-        if (at && !(strcasecmp(at + 1, d) == 0 ||
-                    (fl > dl && at[fl - dl] == '.' && strcasecmp(at + 1 + fl - dl, d) == 0))) {
-            if (warning)
-                hd_settings_warn(warning, n,
-                                 "DKIM domain %s is not the From domain %s (nor a parent): "
-                                 "DMARC will not count this signature",
-                                 d, at + 1);
-            else
-                smtp_log(ch, 1,
-                         "channel %s: DKIM domain %s is not the From domain %s (nor a parent): "
-                         "DMARC will not count this signature",
-                         ch->name, d, at + 1);
-        }
     }
     return 0;
 }
 
+/* mail_from: the envelope sender; absent, the channel's from: address. */
+static int set_mail_from(const struct hd_settings_ctx *ctx, const struct hd_setting *s,
+                         const struct hd_ynode *n, const char *label, struct hd_err *err)
+{
+    struct smtp_chan *ch = ctx->conf;
+    const struct hd_channel_view *view = ctx->view;
+    char addr[330];
+    const char *v = view->from_addr;
+    (void)s;
+    if (n && hd_settings_str(n, label, &v, err) != 0)
+        return -1;
+    if (v == NULL) {
+        hd_err_at(err, HD_EX_DATAERR, view->campaign_file, view->line, view->col,
+                  "channel \"%s\" needs a from: address or a mail_from setting for the "
+                  "SMTP envelope",
+                  view->name);
+        return -1;
+    }
+    if (hd_mime_ascii_address(v, addr, sizeof addr, err) != 0) {
+        if (n)
+            hd_err_prefix(err, "%s:%lu:%lu: setting \"mail_from\"", n->file, n->line, n->col);
+        return -1;
+    }
+    ch->mail_from = xstrdup(addr);
+    return 0;
+}
+
+#define CHAN(field) HD_SETTING_FIELD(struct smtp_chan, field)
+#define TIMEOUT(name, field, ms)                                                                   \
+    {                                                                                              \
+        .key = name, .type = HD_SETTING_NODE, CHAN(field), .dflt = ms, .check = set_timeout,       \
+        .flags = HD_SETTING_ABSENT                                                                 \
+    }
+
+/* Every setting of the module, in the order docs/smtp-channel.md lists
+ * them; auth_*_env and dkim are read together after the table
+ * (smtp_auth, smtp_dkim_setting): they depend on each other and on
+ * starttls. */
+static const struct hd_setting smtp_table[] = {
+    {.key = "relays",
+     .type = HD_SETTING_NODE,
+     .check = set_relays,
+     .required = "relays: [smtp.example.com:587]"},
+    {.key = "starttls", .type = HD_SETTING_NODE, .check = set_starttls, .flags = HD_SETTING_ABSENT},
+    {.key = "ca_file", .type = HD_SETTING_STR, CHAN(ca_file)},
+    {.key = "verify", .type = HD_SETTING_BOOL, CHAN(verify), .dflt = true},
+    {.key = "auth_user_env", .type = HD_SETTING_NODE},
+    {.key = "auth_password_env", .type = HD_SETTING_NODE},
+    {.key = "pool_size",
+     .type = HD_SETTING_UINT,
+     CHAN(pool_size),
+     .max = POOL_MAX,
+     .dflt = 8,
+     .check = hd_setting_from_1},
+    {.key = "messages_per_session",
+     .type = HD_SETTING_UINT,
+     CHAN(per_session),
+     .max = PER_SESSION_MAX,
+     .dflt = 1000,
+     .check = hd_setting_from_1},
+    TIMEOUT("connect_timeout", connect_ms, 30000),
+    TIMEOUT("greeting_timeout", greeting_ms, 60000),
+    TIMEOUT("command_timeout", command_ms, 60000),
+    TIMEOUT("data_timeout", data_ms, 120000),
+    TIMEOUT("idle_timeout", idle_ms, 5000),
+    {.key = "helo",
+     .type = HD_SETTING_STR,
+     CHAN(helo),
+     .check = set_helo,
+     .flags = HD_SETTING_ABSENT},
+    {.key = "mail_from",
+     .type = HD_SETTING_NODE,
+     .check = set_mail_from,
+     .flags = HD_SETTING_ABSENT},
+    {.key = "tcp_nodelay", .type = HD_SETTING_BOOL, CHAN(tcp_nodelay), .dflt = true},
+    {.key = "dkim", .type = HD_SETTING_NODE},
+    {0},
+};
+
+/* SMTP AUTH: both variables or neither, only with starttls: required. */
+static int smtp_auth(struct smtp_chan *ch, const struct hd_channel_view *view,
+                     struct hd_err *warning, struct hd_err *err)
+{
+    const struct hd_ynode *user_node = hd_channel_setting(view, "auth_user_env");
+    const struct hd_ynode *pass_node = hd_channel_setting(view, "auth_password_env");
+    if ((user_node == NULL) != (pass_node == NULL)) {
+        const struct hd_ynode *n = user_node ? user_node : pass_node;
+        hd_err_at(err, HD_EX_DATAERR, n->file, n->line, n->col,
+                  "SMTP AUTH needs both auth_user_env and auth_password_env");
+        return -1;
+    }
+    if (user_node == NULL)
+        return 0;
+    if (ch->tls != SMTP_TLS_REQUIRED) {
+        hd_err_at(err, HD_EX_DATAERR, user_node->file, user_node->line, user_node->col,
+                  "SMTP AUTH needs starttls: required, or the password could cross the "
+                  "network in clear");
+        return -1;
+    }
+    if (warning ? hd_settings_env_check(user_node, "auth_user_env", warning, err) != 0 ||
+                      hd_settings_env_check(pass_node, "auth_password_env", warning, err) != 0
+                : load_env(user_node, "auth_user_env", &ch->auth_user, err) != 0 ||
+                      load_env(pass_node, "auth_password_env", &ch->auth_pass, err) != 0)
+        return -1;
+    if (!warning && register_auth_secrets(ch) != 0) {
+        hd_err_at(err, HD_EX_SOFTWARE, pass_node->file, pass_node->line, pass_node->col,
+                  "too many secrets to redact");
+        return -1;
+    }
+    hd_secrets_guard(&ch->out, &ch->secrets); /* a relay's echo of AUTH never leaves */
+    return 0;
+}
+
+/* dkim: checked (check()) or loaded with its keys (create()); a signing
+ * domain DMARC will not count is a warning. */
+static int smtp_dkim_setting(struct smtp_chan *ch, const struct hd_channel_view *view,
+                             struct hd_err *warning, struct hd_err *err)
+{
+    const struct hd_ynode *n = hd_channel_setting(view, "dkim");
+    char checked[254];
+    const char *d;
+    if (n == NULL)
+        return 0;
+    if (warning) {
+        if (dkim_check(n, checked, sizeof checked, err) != 0)
+            return -1;
+        d = checked;
+    } else {
+        if ((ch->dkim = dkim_load(view, n, err)) == NULL)
+            return -1;
+        d = dkim_domain(ch->dkim);
+    }
+    /* DMARC passes on DKIM only when d= is the From domain or a parent */
+    const char *at = view->from_addr ? strrchr(view->from_addr, '@') : NULL;
+    size_t fl = at ? strlen(at + 1) : 0, dl = strlen(d);
+    if (at && !(strcasecmp(at + 1, d) == 0 ||
+                (fl > dl && at[fl - dl] == '.' && strcasecmp(at + 1 + fl - dl, d) == 0))) {
+        if (warning)
+            hd_settings_warn(warning, n,
+                             "DKIM domain %s is not the From domain %s (nor a parent): "
+                             "DMARC will not count this signature",
+                             d, at + 1);
+        else
+            hd_channel_log(&ch->out, 1,
+                           "DKIM domain %s is not the From domain %s (nor a parent): "
+                           "DMARC will not count this signature",
+                           d, at + 1);
+    }
+    return 0;
+}
+
+/* ---- the module ------------------------------------------------------------ */
+
+/* Reads the settings into ch (calloc'd, out and nothing else set), for
+ * create() and check(). warning NULL (create): the AUTH secrets are read
+ * from the environment and the DKIM keys loaded. Otherwise (check): neither
+ * is read; an unset AUTH variable and a DKIM domain DMARC will not count are
+ * warnings. */
+static int smtp_settings(struct smtp_chan *ch, const struct hd_channel_view *view,
+                         struct hd_err *warning, struct hd_err *err)
+{
+    struct hd_settings_ctx ctx = {.view = view, .conf = ch, .warning = warning};
+    ch->name = xstrdup(view->name);
+    if (view->type != HD_CHANNEL_EMAIL) {
+        hd_err_at(err, HD_EX_DATAERR, view->campaign_file, view->line, view->col,
+                  "channel \"%s\": module smtp sends email; this channel is not of type email",
+                  view->name);
+        return -1;
+    }
+    if (hd_settings_load(smtp_table, view->settings, &ctx, err) != 0 ||
+        smtp_auth(ch, view, warning, err) != 0 || smtp_dkim_setting(ch, view, warning, err) != 0)
+        return -1;
+    return 0;
+}
+
 /* Checks the settings: no TLS context, thread, socket, secret or key. */
-static int smtp_check(const struct hd_campaign *campaign, const struct hd_channel_conf *conf,
-                      struct hd_err *err)
+static int smtp_check(const struct hd_channel_view *view, struct hd_err *err)
 {
     struct hd_err warning = {0};
-    const struct hd_ynode *ca_node;
-    const char *ca;
     struct smtp_chan *ch = calloc(1, sizeof *ch);
     int rc;
     if (ch == NULL) {
         hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
         return -1;
     }
-    rc = smtp_settings(ch, campaign, conf, &ca_node, &ca, &warning, err);
+    rc = smtp_settings(ch, view, &warning, err);
     smtp_close(ch);
     return hd_settings_checked(rc, &warning, err);
 }
 
-static int smtp_create(const struct hd_channel_host *host, const struct hd_campaign *campaign,
-                       const struct hd_channel_conf *conf, void **instance, struct hd_err *err)
+static int smtp_create(const struct hd_channel_host *host, const struct hd_channel_view *view,
+                       void **instance, struct hd_err *err)
 {
-    const struct hd_ynode *ca_node;
-    const char *ca;
     char *ca_file = NULL;
     struct smtp_chan *ch;
 
@@ -666,13 +609,13 @@ static int smtp_create(const struct hd_channel_host *host, const struct hd_campa
         hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
         return -1;
     }
-    ch->host = *host;
-    if (smtp_settings(ch, campaign, conf, &ca_node, &ca, NULL, err) != 0)
+    hd_channel_out_init(&ch->out, host, view->name);
+    if (smtp_settings(ch, view, NULL, err) != 0)
         goto fail;
     if (ch->tls != SMTP_TLS_OFF) {
-        if (ca && (ca_file = hd_path_resolve(campaign->dir, ca, err)) == NULL)
-            goto fail;
-        int rc = make_ssl_ctx(ch, ca_file, ca_node, err);
+        if (ch->ca_file)
+            ca_file = hd_settings_path(view, ch->ca_file);
+        int rc = make_ssl_ctx(ch, ca_file, hd_channel_setting(view, "ca_file"), err);
         free(ca_file);
         if (rc != 0)
             goto fail;
@@ -687,15 +630,14 @@ static int smtp_create(const struct hd_channel_host *host, const struct hd_campa
         for (size_t i = 0; i < ch->nrelays; i++)
             snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
                      ch->relays[i].hostport);
-        smtp_log(ch, 2,
-                 "channel %s: SMTP via %s (STARTTLS %s%s%s), %u sessions of up to %u messages%s",
-                 ch->name, list,
-                 ch->tls == SMTP_TLS_REQUIRED        ? "required"
-                 : ch->tls == SMTP_TLS_OPPORTUNISTIC ? "opportunistic"
-                                                     : "off",
-                 ch->tls != SMTP_TLS_OFF && !ch->verify ? ", certificates NOT verified" : "",
-                 ch->auth_user ? ", AUTH" : "", ch->pool_size, ch->per_session,
-                 ch->dkim ? ", DKIM signed" : "");
+        hd_channel_log(&ch->out, 2,
+                       "SMTP via %s (STARTTLS %s%s%s), %u sessions of up to %u messages%s", list,
+                       ch->tls == SMTP_TLS_REQUIRED        ? "required"
+                       : ch->tls == SMTP_TLS_OPPORTUNISTIC ? "opportunistic"
+                                                           : "off",
+                       ch->tls != SMTP_TLS_OFF && !ch->verify ? ", certificates NOT verified" : "",
+                       ch->auth_user ? ", AUTH" : "", ch->pool_size, ch->per_session,
+                       ch->dkim ? ", DKIM signed" : "");
     }
     *instance = ch;
     return 0;
@@ -716,9 +658,13 @@ static int smtp_send(void *instance, const struct hd_message *messages, size_t n
     for (size_t i = 0; i < n; i++) {
         const struct hd_message *m = &messages[i];
         if (m->type != HD_CHANNEL_EMAIL || m->recipient == NULL || m->body == NULL) {
-            struct smtp_job tmp = {.handle = m->handle};
-            report_job(ch, &tmp, HD_OUTCOME_PERMANENT, "smtp.refused",
-                       "not an email message (a push message handed to an smtp channel)");
+            hd_channel_report(
+                &ch->out,
+                &(struct hd_outcome){
+                    .handle = m->handle,
+                    .kind = HD_OUTCOME_PERMANENT,
+                    .event = "smtp.refused",
+                    .reason = "not an email message (a push message handed to an smtp channel)"});
             continue;
         }
         size_t rl = strlen(m->recipient) + 1;

@@ -32,7 +32,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "smtp_internal.h"
+#include "smtp_chan.h"
 
 /* glibc defines RTLD_NEXT only under _GNU_SOURCE, which would also change
  * connect()'s prototype (a transparent union); its value is fixed ABI. */

@@ -39,7 +39,9 @@
 #include <auth-client.h>
 #include <libesmtp.h>
 
-#include "smtp_internal.h"
+#include "smtp_chan.h"
+#include "smtp_dkim.h"
+#include "smtp_session.h"
 
 #define REPLY_MAX 512
 
@@ -369,19 +371,11 @@ static void session_failure(const struct smtp_chan *ch, const struct attempt *a,
     }
 }
 
-static void report(struct smtp_chan *ch, const struct smtp_job *j, enum hd_outcome_kind kind,
-                   int code, const char *event, const char *provider_id, const char *response,
-                   const char *reason)
+/* Reports job j's outcome (o.handle is set here) and settles it. */
+static void job_done(struct smtp_chan *ch, const struct smtp_job *j, struct hd_outcome o)
 {
-    struct hd_outcome o = {0};
     o.handle = j->handle;
-    o.kind = kind;
-    o.code = code;
-    o.event = event;
-    o.provider_id = provider_id;
-    o.response = response;
-    o.reason = reason;
-    hd_secrets_report(&ch->secrets, &ch->host, &o); /* a relay's echo of AUTH never leaves */
+    hd_channel_report(&ch->out, &o);
     smtp_settled(ch, 1);
 }
 
@@ -408,7 +402,9 @@ static void classify(struct smtp_chan *ch, const struct smtp_job *j, smtp_messag
          * the relay's refusal then says nothing about the message. */
         snprintf(reason, sizeof reason, "%.100s: AUTH did not succeed (%.300s)", relay,
                  a->auth_reply[0] ? a->auth_reply : "the relay offered no usable mechanism");
-        report(ch, j, HD_OUTCOME_TRANSIENT, 0, "smtp.auth_failed", NULL, NULL, reason);
+        job_done(ch, j,
+                 (struct hd_outcome){
+                     .kind = HD_OUTCOME_TRANSIENT, .event = "smtp.auth_failed", .reason = reason});
         return;
     }
     if (cls != 2 && cls != 4 && cls != 5 && st == data && j->body_done) {
@@ -419,24 +415,36 @@ static void classify(struct smtp_chan *ch, const struct smtp_job *j, smtp_messag
         snprintf(reason, sizeof reason,
                  "no reply after the whole message was sent: it may have been delivered (%.400s)",
                  f->reason);
-        report(ch, j, HD_OUTCOME_UNCERTAIN, 0, "smtp.uncertain", NULL, NULL, reason);
+        job_done(ch, j,
+                 (struct hd_outcome){
+                     .kind = HD_OUTCOME_UNCERTAIN, .event = "smtp.uncertain", .reason = reason});
         return;
     }
     if (cls != 2 && cls != 4 && cls != 5) {
-        report(ch, j, HD_OUTCOME_TRANSIENT, 0, f->event, NULL, NULL, f->reason);
+        job_done(ch, j,
+                 (struct hd_outcome){
+                     .kind = HD_OUTCOME_TRANSIENT, .event = f->event, .reason = f->reason});
         return;
     }
     reply_text(st, text, sizeof text);
     if (cls == 2) {
         bool has_id = queue_id(st->text ? st->text : "", id, sizeof id);
-        report(ch, j, HD_OUTCOME_ACCEPTED, st->code, "smtp.accepted", has_id ? id : NULL, text,
-               NULL);
+        job_done(ch, j,
+                 (struct hd_outcome){.kind = HD_OUTCOME_ACCEPTED,
+                                     .code = st->code,
+                                     .event = "smtp.accepted",
+                                     .provider_id = has_id ? id : NULL,
+                                     .response = text});
         return;
     }
     snprintf(reason, sizeof reason, "%s %s by %.100s", stage, cls == 5 ? "refused" : "deferred",
              relay);
-    report(ch, j, cls == 5 ? HD_OUTCOME_PERMANENT : HD_OUTCOME_TRANSIENT, st->code,
-           cls == 5 ? "smtp.rejected" : "smtp.deferred", NULL, text, reason);
+    job_done(ch, j,
+             (struct hd_outcome){.kind = cls == 5 ? HD_OUTCOME_PERMANENT : HD_OUTCOME_TRANSIENT,
+                                 .code = st->code,
+                                 .event = cls == 5 ? "smtp.rejected" : "smtp.deferred",
+                                 .response = text,
+                                 .reason = reason});
 }
 
 /* ---- the session ----------------------------------------------------------------- */
@@ -469,7 +477,10 @@ static bool add_job(struct sess *x, size_t i)
             /* never sent unsigned: a relay's DMARC policy could reject it */
             char reason[160];
             snprintf(reason, sizeof reason, "DKIM signing failed: %s", why);
-            report(ch, j, HD_OUTCOME_TRANSIENT, 0, "smtp.dkim_failed", NULL, NULL, reason);
+            job_done(ch, j,
+                     (struct hd_outcome){.kind = HD_OUTCOME_TRANSIENT,
+                                         .event = "smtp.dkim_failed",
+                                         .reason = reason});
             x->reported[i] = true;
             return true;
         }
@@ -526,8 +537,10 @@ static void message_sent(struct attempt *a, smtp_message_t msg)
             x->broken = true;
             for (; k < x->n; k++)
                 if (!x->reported[k]) {
-                    report(ch, x->jobs[k], HD_OUTCOME_TRANSIENT, 0, "smtp.connection_failed", NULL,
-                           NULL, "out of memory (libesmtp message)");
+                    job_done(ch, x->jobs[k],
+                             (struct hd_outcome){.kind = HD_OUTCOME_TRANSIENT,
+                                                 .event = "smtp.connection_failed",
+                                                 .reason = "out of memory (libesmtp message)"});
                     x->reported[k] = true;
                 }
             return;
@@ -539,8 +552,10 @@ static void fail_all(struct sess *x, const char *why)
 {
     for (size_t i = 0; i < x->n; i++)
         if (!x->reported[i]) {
-            report(x->ch, x->jobs[i], HD_OUTCOME_TRANSIENT, 0, "smtp.connection_failed", NULL, NULL,
-                   why);
+            job_done(x->ch, x->jobs[i],
+                     (struct hd_outcome){.kind = HD_OUTCOME_TRANSIENT,
+                                         .event = "smtp.connection_failed",
+                                         .reason = why});
             x->reported[i] = true;
         }
 }
@@ -562,8 +577,10 @@ size_t smtp_session_run(struct smtp_chan *ch, struct smtp_job **jobs, size_t n)
     x.last = n;
     if (x.reported == NULL) {
         for (size_t i = 0; i < n; i++)
-            report(ch, jobs[i], HD_OUTCOME_TRANSIENT, 0, "smtp.connection_failed", NULL, NULL,
-                   "out of memory");
+            job_done(ch, jobs[i],
+                     (struct hd_outcome){.kind = HD_OUTCOME_TRANSIENT,
+                                         .event = "smtp.connection_failed",
+                                         .reason = "out of memory"});
         goto out;
     }
     if (x.msgs == NULL || x.rcpts == NULL || order == NULL ||
@@ -646,8 +663,8 @@ size_t smtp_session_run(struct smtp_chan *ch, struct smtp_job **jobs, size_t n)
         relay->down_until_ms = smtp_now_ms() + SMTP_RELAY_DOWN_MS;
         pthread_mutex_unlock(&ch->lock);
         if (k + 1 < ch->nrelays)
-            smtp_log(ch, 1, "channel %s: %s; trying %s", ch->name, f.reason,
-                     ch->relays[order[k + 1]].hostport);
+            hd_channel_log(&ch->out, 1, "%s; trying %s", f.reason,
+                           ch->relays[order[k + 1]].hostport);
     }
     if (a.mail_replies > 0) {
         session_failure(ch, &a, lib_errno, 1, &f);
@@ -671,8 +688,8 @@ size_t smtp_session_run(struct smtp_chan *ch, struct smtp_job **jobs, size_t n)
         }
         pthread_mutex_unlock(&ch->lock);
         if (say)
-            smtp_log(ch, 1, "channel %s: %s; %zu messages to retry%s", ch->name, f.reason, added,
-                     more ? " (and more failed sessions since the last warning)" : "");
+            hd_channel_log(&ch->out, 1, "%s; %zu messages to retry%s", f.reason, added,
+                           more ? " (and more failed sessions since the last warning)" : "");
     }
     for (size_t i = 0; i < x.n; i++)
         if (!x.reported[i])

@@ -38,6 +38,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "herald/channel_registry.h" /* hd_channel_view_init */
 #include "herald/clock.h"
 #include "herald/files.h"
 #include "herald/link.h"
@@ -1929,7 +1930,9 @@ int hd_dispatch_run(const struct hd_campaign *c, const struct hd_dispatch_opts *
         cc->ops = opts->find_module(cc->conf->module, opts->modules_dir, err);
         if (cc->ops == NULL)
             goto out;
-        if (cc->ops->create(&d.host, c, cc->conf, &cc->inst, err) != 0) {
+        struct hd_channel_view view;
+        hd_channel_view_init(&view, c, cc->conf);
+        if (cc->ops->create(&d.host, &view, &cc->inst, err) != 0) {
             hd_err_prefix(err, "channel \"%s\"", cc->conf->name);
             goto out;
         }

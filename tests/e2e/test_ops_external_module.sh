@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 
 mkdir -p "$WORK/modules"
-incs=(-I "$SRC/channels/include")
+incs=()
 for d in "$SRC"/core/*/include; do incs+=(-I "$d"); done
 if ! cc -std=c11 -Wall -Wextra -Werror -fPIC -shared "${incs[@]}" \
   -o "$WORK/modules/echo.so" "$SRC/tests/modules/echo_module.c" 2>"$WORK/cc.err"; then

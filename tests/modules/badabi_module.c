@@ -4,12 +4,11 @@
 
 #include "herald/channel.h"
 
-static int bad_create(const struct hd_channel_host *host, const struct hd_campaign *campaign,
-                      const struct hd_channel_conf *conf, void **instance, struct hd_err *err)
+static int bad_create(const struct hd_channel_host *host, const struct hd_channel_view *view,
+                      void **instance, struct hd_err *err)
 {
     (void)host;
-    (void)campaign;
-    (void)conf;
+    (void)view;
     (void)err;
     *instance = NULL;
     return 0;

@@ -3,10 +3,11 @@
  * "echo.accepted" and the message id as provider id. It is also the
  * smallest complete example of a module (docs/channel-modules.md).
  *
- * Like any external module it uses only the types of herald/channel.h:
- * herald does not export its own functions to modules, so settings are read
- * by walking the YAML node and errors are written into struct hd_err
- * directly. Its one optional setting, `refuse: true`, makes create() fail,
+ * Like any external module it uses only herald/channel.h: its types and
+ * its inline helpers (herald exports no functions to modules), so settings
+ * are read from the view (hd_channel_setting, or by walking the YAML nodes),
+ * errors are written into struct hd_err directly, and outcomes go out
+ * through a struct hd_channel_out. Its one optional setting, `refuse: true`, makes create() fail,
  * to test how a module's located error comes through; check() accepts it
  * (valid settings), and shares its parser with create(), as a module should.
  */
@@ -17,15 +18,15 @@
 #include "herald/channel.h"
 
 struct echo {
-    struct hd_channel_host host;
+    struct hd_channel_out out;
 };
 
 /* The settings, for create() and check(): refuse and nothing more. *refuse
  * is its node when it is true, else NULL. */
-static int echo_settings(const struct hd_channel_conf *conf, const struct hd_ynode **refuse,
+static int echo_settings(const struct hd_channel_view *view, const struct hd_ynode **refuse,
                          struct hd_err *err)
 {
-    const struct hd_ynode *s = conf->settings;
+    const struct hd_ynode *s = view->settings;
     *refuse = NULL;
     for (size_t i = 0; s && i < s->count; i++) {
         const struct hd_ynode *k = s->keys[i], *v = s->items[i];
@@ -42,20 +43,17 @@ static int echo_settings(const struct hd_channel_conf *conf, const struct hd_yno
 }
 
 /* refuse: true is valid settings: only create() refuses. */
-static int echo_check(const struct hd_campaign *campaign, const struct hd_channel_conf *conf,
-                      struct hd_err *err)
+static int echo_check(const struct hd_channel_view *view, struct hd_err *err)
 {
     const struct hd_ynode *refuse;
-    (void)campaign;
-    return echo_settings(conf, &refuse, err);
+    return echo_settings(view, &refuse, err);
 }
 
-static int echo_create(const struct hd_channel_host *host, const struct hd_campaign *campaign,
-                       const struct hd_channel_conf *conf, void **instance, struct hd_err *err)
+static int echo_create(const struct hd_channel_host *host, const struct hd_channel_view *view,
+                       void **instance, struct hd_err *err)
 {
     const struct hd_ynode *v;
     struct echo *e;
-    (void)campaign;
     *instance = NULL;
     if (host->abi != HD_CHANNEL_ABI || host->size < sizeof *host) {
         err->code = HD_EX_SOFTWARE;
@@ -63,7 +61,13 @@ static int echo_create(const struct hd_channel_host *host, const struct hd_campa
                  HD_CHANNEL_ABI);
         return -1;
     }
-    if (echo_settings(conf, &v, err) != 0)
+    if (view->abi != HD_CHANNEL_ABI || view->size < sizeof *view) {
+        err->code = HD_EX_SOFTWARE;
+        snprintf(err->msg, sizeof err->msg, "echo: view ABI %u is not %d", view->abi,
+                 HD_CHANNEL_ABI);
+        return -1;
+    }
+    if (echo_settings(view, &v, err) != 0)
         return -1;
     if (v) {
         err->code = HD_EX_DATAERR;
@@ -77,7 +81,8 @@ static int echo_create(const struct hd_channel_host *host, const struct hd_campa
         snprintf(err->msg, sizeof err->msg, "echo: out of memory");
         return -1;
     }
-    e->host = *host;
+    hd_channel_out_init(&e->out, host, view->name);
+    hd_channel_log(&e->out, 2, "echo: accepting everything");
     *instance = e;
     return 0;
 }
@@ -93,7 +98,7 @@ static int echo_send(void *instance, const struct hd_message *messages, size_t n
         o.kind = HD_OUTCOME_ACCEPTED;
         o.event = "echo.accepted";
         o.provider_id = messages[i].message_id;
-        e->host.report(e->host.ctx, &o);
+        hd_channel_report(&e->out, &o);
     }
     return 0;
 }

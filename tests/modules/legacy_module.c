@@ -16,12 +16,11 @@ struct legacy {
     struct hd_channel_host host;
 };
 
-static int legacy_create(const struct hd_channel_host *host, const struct hd_campaign *campaign,
-                         const struct hd_channel_conf *conf, void **instance, struct hd_err *err)
+static int legacy_create(const struct hd_channel_host *host, const struct hd_channel_view *view,
+                         void **instance, struct hd_err *err)
 {
     struct legacy *l;
-    (void)campaign;
-    (void)conf;
+    (void)view;
     *instance = NULL;
     if ((l = calloc(1, sizeof *l)) == NULL) {
         err->code = HD_EX_SOFTWARE;
@@ -60,11 +59,9 @@ static void legacy_close(void *instance)
     free(instance);
 }
 
-static int beyond_size(const struct hd_campaign *campaign, const struct hd_channel_conf *conf,
-                       struct hd_err *err)
+static int beyond_size(const struct hd_channel_view *view, struct hd_err *err)
 {
-    (void)campaign;
-    (void)conf;
+    (void)view;
     err->code = HD_EX_SOFTWARE;
     snprintf(err->msg, sizeof err->msg,
              "legacy: herald called check, which lies beyond this module's ops->size");

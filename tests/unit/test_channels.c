@@ -19,8 +19,8 @@
 #include "fixtures.h"
 #include "hd_test.h"
 #include "herald/campaign.h"
-#include "herald/channel.h"
-#include "../../channels/registry.h" /* hd_secrets: private to the built-in modules */
+#include "herald/channel_registry.h"
+#include "../../channels/builtin.h" /* hd_secrets: private to the built-in modules */
 
 #ifndef HERALD_MODULES_DIR
 #error "HERALD_MODULES_DIR must name the directory with echo.so, badabi.so and legacy.so"
@@ -162,6 +162,16 @@ static const char *mark_of(const char *needle)
     return out;
 }
 
+/* ops->create for channel conf of campaign c, through the view herald builds. */
+static int create_via(const struct hd_channel_ops *ops, const struct hd_channel_host *host,
+                      const struct hd_campaign *c, const struct hd_channel_conf *conf, void **inst,
+                      struct hd_err *err)
+{
+    struct hd_channel_view view;
+    hd_channel_view_init(&view, c, conf);
+    return ops->create(host, &view, inst, err);
+}
+
 static const struct hd_channel_conf *channel(const struct hd_campaign *c, const char *name)
 {
     const struct hd_channel_conf *conf = hd_campaign_channel(c, name);
@@ -179,7 +189,7 @@ static const struct hd_channel_ops *create(const struct hd_campaign *c, const ch
     if (ops == NULL)
         print_message("find: %s\n", err.msg);
     assert_non_null(ops);
-    if (ops->create(host, c, conf, inst, &err) != 0)
+    if (create_via(ops, host, c, conf, inst, &err) != 0)
         print_message("create: %s\n", err.msg);
     assert_int_equal(err.code, 0);
     assert_non_null(*inst);
@@ -196,7 +206,7 @@ static struct hd_err create_error(const struct hd_campaign *c, const char *name)
     const struct hd_channel_ops *ops = hd_channel_find(conf->module, NULL, &err);
     void *inst = (void *)&r;
     assert_non_null(ops);
-    assert_int_equal(ops->create(&host, c, conf, &inst, &err), -1);
+    assert_int_equal(create_via(ops, &host, c, conf, &inst, &err), -1);
     assert_null(inst);
     return err;
 }
@@ -339,7 +349,7 @@ static void test_channels_loads_external_module(void **state)
     conf.name = "app";
     conf.type = HD_CHANNEL_PUSH;
     conf.module = "echo";
-    assert_int_equal(ops->create(&host, &campaign, &conf, &inst, &err), 0);
+    assert_int_equal(create_via(ops, &host, &campaign, &conf, &inst, &err), 0);
     for (unsigned i = 0; i < 3; i++)
         m[i] = message(HD_CHANNEL_PUSH, i, "{}");
     assert_int_equal(ops->send(inst, m, 3, &err), 0);
@@ -373,7 +383,7 @@ static void test_channels_external_module_reports_located_errors(void **state)
     assert_non_null(c);
     ops = hd_channel_find("echo", HERALD_MODULES_DIR, &err);
     assert_non_null(ops);
-    assert_int_equal(ops->create(&host, c, channel(c, "app"), &inst, &err), -1);
+    assert_int_equal(create_via(ops, &host, c, channel(c, "app"), &inst, &err), -1);
     assert_int_equal(err.code, HD_EX_DATAERR);
     assert_contains(err.msg, mark_of("true"));
     hd_campaign_free(c);
@@ -382,11 +392,13 @@ static void test_channels_external_module_reports_located_errors(void **state)
 static void test_channels_refuses_wrong_abi(void **state)
 {
     struct hd_err err = {0};
+    char speaks[32];
     (void)state;
     assert_null(hd_channel_find("badabi", HERALD_MODULES_DIR, &err));
     assert_int_equal(err.code, HD_EX_UNAVAILABLE);
     assert_contains(err.msg, "ABI 999");
-    assert_contains(err.msg, "ABI 1");
+    snprintf(speaks, sizeof speaks, "speaks ABI %d", HD_CHANNEL_ABI);
+    assert_contains(err.msg, speaks);
     assert_contains(err.msg, "badabi.so");
     assert_false(hd_channel_known("badabi", (void *)HERALD_MODULES_DIR));
 }
@@ -1249,11 +1261,9 @@ static void test_channels_check_campaign_reports_every_channel(void **state)
 
 /* ---- check and the ABI ------------------------------------------------------ */
 
-static int silent_check(const struct hd_campaign *campaign, const struct hd_channel_conf *conf,
-                        struct hd_err *err)
+static int silent_check(const struct hd_channel_view *view, struct hd_err *err)
 {
-    (void)campaign;
-    (void)conf;
+    (void)view;
     (void)err;
     return -1; /* breaks the contract: no code, no message */
 }
@@ -1290,7 +1300,7 @@ static void test_channels_check_is_optional(void **state)
     assert_int_equal(d.count, 0);
     hd_diags_release(&d);
     /* and it works as it always did */
-    assert_int_equal(ops->create(&host, c, channel(c, "old"), &inst, &err), 0);
+    assert_int_equal(create_via(ops, &host, c, channel(c, "old"), &inst, &err), 0);
     for (unsigned i = 0; i < 2; i++)
         m[i] = message(HD_CHANNEL_PUSH, i, "{}");
     assert_int_equal(ops->send(inst, m, 2, &err), 0);
@@ -1325,7 +1335,7 @@ static void test_channels_check_is_optional(void **state)
     assert_non_null(ops);
     assert_true(HD_CHANNEL_OPS_HAS(ops, check));
     inst = NULL;
-    assert_int_equal(ops->create(&host, c, channel(c, "app"), &inst, &err), -1);
+    assert_int_equal(create_via(ops, &host, c, channel(c, "app"), &inst, &err), -1);
     assert_contains(err.msg, "echo refuses, as asked");
     hd_campaign_free(c);
 }
@@ -1333,6 +1343,241 @@ static void test_channels_check_is_optional(void **state)
 /* Issue 10, finding 6: every registered secret, and its base64, is cut out
  * of a reply wherever it occurs, also at the cut end of a truncated reply;
  * replacements never overflow the buffer. */
+/* ---- what modules get: the view, the out helper, the settings table -------- */
+
+static char last_log[1100];
+static int last_level = -1;
+
+static void capture_log(void *ctx, int level, const char *message)
+{
+    (void)ctx;
+    last_level = level;
+    snprintf(last_log, sizeof last_log, "%s", message);
+}
+
+static void test_channels_view_is_what_modules_see(void **state)
+{
+    struct hd_campaign *c;
+    struct hd_channel_view v, old;
+    const struct hd_channel_conf *conf;
+    char y[1024] = "";
+    (void)state;
+    add_channel(y, sizeof y, "mail", "email", "null", "      fail_every: 3\n");
+    c = load_campaign(y);
+    assert_non_null(c);
+    conf = channel(c, "mail");
+    hd_channel_view_init(&v, c, conf);
+    assert_int_equal(v.abi, HD_CHANNEL_ABI);
+    assert_int_equal(v.size, sizeof v);
+    assert_string_equal(v.name, "mail");
+    assert_string_equal(v.module, "null");
+    assert_int_equal(v.type, HD_CHANNEL_EMAIL);
+    assert_string_equal(v.campaign_file, c->path);
+    assert_string_equal(v.campaign_dir, c->dir);
+    assert_int_equal(v.line, conf->line);
+    assert_int_equal(v.col, conf->col);
+    assert_string_equal(v.from_addr, "privacy@lumen.example");
+    assert_ptr_equal(v.settings, conf->settings);
+    assert_string_equal(hd_channel_setting(&v, "fail_every")->str, "3");
+    assert_null(hd_channel_setting(&v, "permanent_every"));
+    /* a view from an older herald ends earlier: a later field is absent */
+    assert_true(HD_CHANNEL_VIEW_HAS(&v, from_addr));
+    old = v;
+    old.size = offsetof(struct hd_channel_view, from_addr);
+    assert_false(HD_CHANNEL_VIEW_HAS(&old, from_addr));
+    assert_true(HD_CHANNEL_VIEW_HAS(&old, settings));
+    v.settings = NULL;
+    assert_null(hd_channel_setting(&v, "fail_every"));
+    hd_campaign_free(c);
+}
+
+static void test_channels_out_redacts_reports_and_logs(void **state)
+{
+    struct rec r = {0};
+    struct hd_channel_host host = host_for(&r);
+    struct hd_channel_out out;
+    struct hd_secrets sec = {0};
+    (void)state;
+    host.log = capture_log;
+
+    /* no secrets: outcomes go out as they are, log lines get the prefix */
+    hd_channel_out_init(&out, &host, "mail");
+    hd_secrets_guard(&out, &sec);
+    assert_null(out.redact);
+    hd_channel_report(&out, &(struct hd_outcome){.handle = 7,
+                                                 .kind = HD_OUTCOME_TRANSIENT,
+                                                 .event = "smtp.deferred",
+                                                 .reason = "451 try later"});
+    assert_int_equal(r.n, 1);
+    assert_int_equal(r.o[0].handle, 7);
+    assert_int_equal(r.o[0].kind, HD_OUTCOME_TRANSIENT);
+    assert_string_equal(r.o[0].event, "smtp.deferred");
+    assert_string_equal(r.o[0].reason, "451 try later");
+    hd_channel_log(&out, 1, "relay %s is down", "mx1:25");
+    assert_int_equal(last_level, 1);
+    assert_string_equal(last_log, "channel mail: relay mx1:25 is down");
+
+    /* with a secret: it leaves neither in an outcome nor in a log line */
+    assert_int_equal(hd_secrets_add(&sec, "s3cret-pw", 9), 0);
+    hd_secrets_guard(&out, &sec);
+    assert_non_null(out.redact);
+    hd_channel_report(&out, &(struct hd_outcome){.handle = 8,
+                                                 .kind = HD_OUTCOME_PERMANENT,
+                                                 .event = "smtp.rejected",
+                                                 .provider_id = "q-1",
+                                                 .reason = "535 bad password s3cret-pw"});
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.o[1].provider_id, "q-1");
+    assert_string_equal(r.o[1].reason, "535 bad password [redacted]");
+    hd_channel_log(&out, 0, "relay said %s", "s3cret-pw");
+    assert_string_equal(last_log, "channel mail: relay said [redacted]");
+
+    /* no prefix, no log callback: nothing logged, nothing crashes */
+    hd_channel_out_init(&out, &host, NULL);
+    hd_channel_log(&out, 2, "plain");
+    assert_string_equal(last_log, "plain");
+    host.log = NULL;
+    hd_channel_out_init(&out, &host, "mail");
+    hd_channel_log(&out, 2, "dropped");
+    assert_string_equal(last_log, "plain");
+    hd_secrets_free(&sec);
+}
+
+struct table_conf {
+    char *url, *mode;
+    unsigned long items;
+    unsigned small;
+    bool on;
+    int seen_absent;
+};
+
+static int note_absent(const struct hd_settings_ctx *ctx, const struct hd_setting *s,
+                       const struct hd_ynode *n, const char *label, struct hd_err *err)
+{
+    struct table_conf *t = ctx->conf;
+    (void)s;
+    (void)label;
+    (void)err;
+    t->seen_absent += n == NULL;
+    return 0;
+}
+
+static const struct hd_setting test_table[] = {
+    {.key = "url",
+     .type = HD_SETTING_STR,
+     HD_SETTING_FIELD(struct table_conf, url),
+     .required = "url: https://x.example/"},
+    {.key = "mode",
+     .type = HD_SETTING_STR,
+     HD_SETTING_FIELD(struct table_conf, mode),
+     .dflt_str = "fast"},
+    {.key = "items",
+     .type = HD_SETTING_UINT,
+     HD_SETTING_FIELD(struct table_conf, items),
+     .max = 100,
+     .dflt = 10,
+     .check = hd_setting_at_least_1},
+    {.key = "small",
+     .type = HD_SETTING_UINT,
+     HD_SETTING_FIELD(struct table_conf, small),
+     .max = 9,
+     .dflt = 3,
+     .check = hd_setting_from_1},
+    {.key = "on", .type = HD_SETTING_BOOL, HD_SETTING_FIELD(struct table_conf, on), .dflt = true},
+    {.key = "extra", .type = HD_SETTING_NODE, .check = note_absent, .flags = HD_SETTING_ABSENT},
+    {0},
+};
+
+/* Loads settings text (a mapping) through test_table, nested as "batch"
+ * when nested; the error message in err. */
+static int load_table(const char *text, bool nested, struct table_conf *t, struct hd_err *err)
+{
+    struct hd_channel_view view = {.abi = HD_CHANNEL_ABI,
+                                   .size = sizeof view,
+                                   .name = "t",
+                                   .module = "test",
+                                   .campaign_file = "c.yaml",
+                                   .line = 4,
+                                   .col = 3};
+    struct hd_err perr = {0};
+    struct hd_ydoc *doc;
+    int rc;
+    memset(t, 0, sizeof *t);
+    doc = hd_yaml_parse("s.yaml", text, strlen(text), &perr);
+    if (doc == NULL)
+        fail_msg("%s", perr.msg);
+    view.settings = doc->root;
+    struct hd_settings_ctx ctx = {.view = &view, .conf = t, .what = nested ? "batch" : NULL};
+    rc = hd_settings_load(test_table, doc->root, &ctx, err);
+    hd_yaml_free(doc);
+    return rc;
+}
+
+static void free_table(struct table_conf *t)
+{
+    free(t->url);
+    free(t->mode);
+}
+
+static void test_channels_settings_table(void **state)
+{
+    struct table_conf t;
+    struct hd_err err = {0};
+    (void)state;
+    /* defaults, then the values, each key written once */
+    assert_int_equal(load_table("url: https://a.example/\n", false, &t, &err), 0);
+    assert_string_equal(t.url, "https://a.example/");
+    assert_string_equal(t.mode, "fast");
+    assert_int_equal(t.items, 10);
+    assert_int_equal(t.small, 3);
+    assert_true(t.on);
+    assert_int_equal(t.seen_absent, 1);
+    free_table(&t);
+    assert_int_equal(load_table("url: u\nmode: slow\nitems: 100\nsmall: 9\non: false\nextra: [1]\n",
+                                false, &t, &err),
+                     0);
+    assert_string_equal(t.mode, "slow");
+    assert_int_equal(t.items, 100);
+    assert_int_equal(t.small, 9);
+    assert_false(t.on);
+    assert_int_equal(t.seen_absent, 0);
+    free_table(&t);
+    /* the errors, worded and located as the modules' were */
+    assert_int_equal(load_table("url: u\nitemz: 3\n", false, &t, &err), -1);
+    assert_string_equal(err.msg, "s.yaml:2:1: unknown setting \"itemz\" for channel \"t\" (module "
+                                 "test; did you mean \"items\"?)");
+    free_table(&t);
+    assert_int_equal(load_table("url: u\nqqqqqqqq: 3\n", true, &t, &err), -1);
+    assert_string_equal(err.msg, "s.yaml:2:1: unknown setting \"qqqqqqqq\" in batch (known: url, "
+                                 "mode, items, small, on, extra)");
+    free_table(&t);
+    assert_int_equal(load_table("mode: m\n", false, &t, &err), -1);
+    assert_string_equal(err.msg, "s.yaml:1:1: missing required setting \"url\" for channel \"t\" "
+                                 "(module test; e.g. url: https://x.example/)");
+    free_table(&t);
+    assert_int_equal(load_table("mode: m\n", true, &t, &err), -1);
+    assert_string_equal(err.msg, "s.yaml:1:1: batch needs url: https://x.example/");
+    free_table(&t);
+    assert_int_equal(load_table("url: u\nitems: 0\n", true, &t, &err), -1);
+    assert_string_equal(err.msg, "s.yaml:2:8: setting \"batch.items\" must be at least 1");
+    free_table(&t);
+    assert_int_equal(load_table("url: u\nsmall: 0\n", false, &t, &err), -1);
+    assert_string_equal(err.msg, "s.yaml:2:8: setting \"small\" must be from 1 to 9");
+    free_table(&t);
+    assert_int_equal(load_table("url: u\nitems: 101\n", false, &t, &err), -1);
+    assert_string_equal(err.msg,
+                        "s.yaml:2:8: setting \"items\" must be a whole number from 0 to 100, not "
+                        "\"101\"");
+    free_table(&t);
+    assert_int_equal(load_table("url: \"\"\n", false, &t, &err), -1);
+    assert_string_equal(err.msg,
+                        "s.yaml:1:6: setting \"url\" must be a non-empty string, not empty");
+    free_table(&t);
+    assert_int_equal(load_table("url: u\non: maybe\n", false, &t, &err), -1);
+    assert_string_equal(err.msg, "s.yaml:2:5: setting \"on\" must be true or false, not \"maybe\"");
+    free_table(&t);
+}
+
 static void test_channels_secrets_redact(void **state)
 {
     (void)state;
@@ -1407,6 +1652,10 @@ int main(void)
                                         hd_fx_teardown),
         cmocka_unit_test_setup_teardown(test_channels_check_is_optional, setup, hd_fx_teardown),
         cmocka_unit_test(test_channels_secrets_redact),
+        cmocka_unit_test_setup_teardown(test_channels_view_is_what_modules_see, setup,
+                                        hd_fx_teardown),
+        cmocka_unit_test(test_channels_out_redacts_reports_and_logs),
+        cmocka_unit_test(test_channels_settings_table),
     };
     int rc;
 #ifdef HERALD_SOURCE_DIR

@@ -12,12 +12,13 @@
 #include <cmocka.h>
 
 #include "../../channels/http_push/push.h"     /* push_conf_free, push_tmpl_free */
-#include "../../channels/registry.h"           /* hd_secrets_free */
-#include "../../channels/smtp/smtp_internal.h" /* dkim_free */
+#include "../../channels/builtin.h"            /* hd_secrets_free */
+#include "../../channels/smtp/smtp_dkim.h"     /* dkim_free */
 #include "herald/audience.h"
 #include "herald/buf.h"
 #include "herald/campaign.h"
 #include "herald/channel.h"
+#include "herald/channel_registry.h"
 #include "herald/err.h"
 #include "herald/hash.h"
 #include "herald/link.h"

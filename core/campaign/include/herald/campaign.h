@@ -32,11 +32,10 @@
 #include <time.h>
 
 #include "herald/audience.h"
+#include "herald/channel_type.h"
 #include "herald/err.h"
 #include "herald/tmpl.h"
 #include "herald/yaml.h"
-
-enum hd_channel_type { HD_CHANNEL_EMAIL, HD_CHANNEL_PUSH };
 
 #define HD_MAX_CHANNELS 8
 #define HD_ID_MAX 64

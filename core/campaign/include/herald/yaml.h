@@ -33,6 +33,9 @@
 enum hd_ynode_kind { HD_YSCALAR, HD_YSEQ, HD_YMAP };
 enum hd_yscalar_style { HD_YPLAIN, HD_YSINGLE, HD_YDOUBLE, HD_YLITERAL, HD_YFOLDED };
 
+/* Part of the channel module ABI (herald/channel.h): a module reads a
+ * channel's settings through these nodes, so fields are only ever added at
+ * the end, never moved or removed, without bumping HD_CHANNEL_ABI. */
 struct hd_ynode {
     enum hd_ynode_kind kind;
     const char *file;        /* owned by the document */

@@ -1,15 +1,20 @@
-/* channels/smtp/smtp_internal.h - private to the smtp channel module.
+/* channels/smtp/smtp_chan.h - private to the smtp channel module: what its
+ * parts share, so that none of them needs another's internals.
  *
- * smtp.c          settings, the module's ops, the queue and the thread pool
+ * smtp.c          the module's ops, settings table, worker threads
+ * smtp_queue.c    the queue between send() and the workers' sessions
  * smtp_session.c  one libesmtp session: TLS checks, classification, reports
+ *                 (smtp_session.h; only the workers in smtp.c run sessions)
  * smtp_net.c      the connect() interposer (TCP_NODELAY, connect timeout)
- * smtp_dkim.c     the dkim: settings; signs each message before it is sent
+ * smtp_dkim.c     the dkim: settings; signs each message (smtp_dkim.h)
  * dkim.c          the DKIM signer (RFC 6376, RFC 8463) on OpenSSL, no Herald deps
  *
+ * Who calls whom: smtp.c -> smtp_session.c -> smtp_queue.c, smtp_net.c,
+ * smtp_dkim.c; smtp.c -> smtp_queue.c too. Nothing calls back into smtp.c.
  * docs/smtp-channel.md describes the module for operators.
  */
-#ifndef HERALD_CHANNELS_SMTP_INTERNAL_H
-#define HERALD_CHANNELS_SMTP_INTERNAL_H
+#ifndef HERALD_CHANNELS_SMTP_CHAN_H
+#define HERALD_CHANNELS_SMTP_CHAN_H
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -18,7 +23,7 @@
 
 #include <openssl/ssl.h>
 
-#include "registry.h"
+#include "builtin.h"
 
 enum smtp_tls_mode { SMTP_TLS_OFF, SMTP_TLS_OPPORTUNISTIC, SMTP_TLS_REQUIRED };
 
@@ -46,14 +51,15 @@ struct smtp_job {
 struct dkim_signer;
 
 struct smtp_chan {
-    struct hd_channel_host host;
-    char *name; /* the campaign channel's name, for logs */
+    struct hd_channel_out out; /* reports and logs, the AUTH secrets redacted */
+    char *name;                /* the campaign channel's name, for logs */
 
     /* settings */
     struct smtp_relay *relays;
     size_t nrelays;
     enum smtp_tls_mode tls;
     bool verify;
+    char *ca_file;    /* as written, or NULL */
     SSL_CTX *ssl_ctx; /* NULL when tls is off */
     char *helo;
     char *mail_from;
@@ -83,14 +89,13 @@ struct smtp_chan {
     unsigned nthreads;
 };
 
-/* Sends jobs[0..n) in one libesmtp session (with failover across relays)
- * and reports every job's outcome exactly once, each accepted one as soon
- * as the relay accepts it. While the session is open and jobs has room
- * (ch->per_session), it takes more queued jobs into jobs[] with
- * smtp_take_more, so the connection stays open across the dispatcher's
- * hand-overs. Returns the number of jobs in jobs[] at the end (all
- * reported; the caller frees them). Runs on a worker thread. */
-size_t smtp_session_run(struct smtp_chan *ch, struct smtp_job **jobs, size_t n);
+/* ---- the queue (smtp_queue.c) ---- */
+
+/* Moves up to max queued jobs into out, ch->lock held: a share of the
+ * queue among those waiting for it (waiting of them besides this one), so
+ * a burst goes out over several connections at once while a long queue
+ * fills whole sessions. Wakes send() waiting for room. */
+size_t smtp_take_jobs(struct smtp_chan *ch, struct smtp_job **out, size_t max, unsigned waiting);
 
 /* For an open session: waits up to ch->idle_ms for queued work (open
  * sessions get it before a worker opens a new one) and moves up to max
@@ -101,6 +106,11 @@ size_t smtp_take_more(struct smtp_chan *ch, struct smtp_job **out, size_t max);
 /* n jobs were reported: outstanding -= n; flush() wakes at 0. */
 void smtp_settled(struct smtp_chan *ch, size_t n);
 
+/* Frees a job and its signed copy; NULL is a no-op. */
+void smtp_job_free(struct smtp_job *j);
+
+/* ---- the network (smtp_net.c) ---- */
+
 /* Marks the calling thread as an SMTP worker: its TCP connections get
  * TCP_NODELAY (unless nodelay is false) and connect() gives up after
  * timeout_ms (0: never); blocks every signal in the thread. */
@@ -108,28 +118,5 @@ void smtp_net_thread_init(long connect_timeout_ms, bool nodelay);
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 int64_t smtp_now_ms(void);
-
-/* Logs a formatted line through the host (level 0 error, 1 warning, 2 info). */
-void smtp_log(const struct smtp_chan *ch, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* ---- DKIM (smtp_dkim.c; the signer itself is dkim.c) ---- */
-
-/* Loads the dkim: settings mapping (domain, selector, rsa_selector,
- * ed25519_selector, rsa_key_file, ed25519_key_file; at least one key).
- * Returns NULL with err set (located at the offending node). */
-struct dkim_signer *dkim_load(const struct hd_campaign *c, const struct hd_ynode *map,
-                              struct hd_err *err);
-void dkim_free(struct dkim_signer *d);
-/* Checks the same mapping without reading the key files (for check());
- * copies the signing domain into domain. 0, or -1 with err set. */
-int dkim_check(const struct hd_ynode *map, char *domain, size_t size, struct hd_err *err);
-const char *dkim_domain(const struct dkim_signer *d);
-
-/* Signs msg (CRLF line ends): returns a malloc'd copy with the
- * DKIM-Signature header(s) in front and its length in *out_len, or NULL
- * with *why set (static text). Thread-safe. */
-uint8_t *dkim_sign(const struct dkim_signer *d, const uint8_t *msg, size_t len, size_t *out_len,
-                   const char **why);
 
 #endif
