@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "cmd.h"
+#include "herald/audience.h"
 #include "herald/plan.h"
 #include "herald/statedir.h"
 
@@ -42,24 +43,28 @@ static unsigned long long count_of(json_t *obj, const char *key)
  * the counts existed has no "normalised": nothing is printed. */
 static void print_normalised(json_t *report)
 {
-    json_t *kinds = json_object_get(report, "normalised"), *val;
+    json_t *kinds = json_object_get(report, "normalised");
     json_t *fields = json_object_get(report, "normalised_fields");
-    const char *kind, *delim = json_string_value(json_object_get(report, "delimiter"));
+    const char *delim = json_string_value(json_object_get(report, "delimiter"));
     if (!json_is_object(kinds))
         return;
     printf("\nnormalised input (rows, by kind):\n");
-    json_object_foreach(kinds, kind, val)
-    {
+    /* In the order of enum hd_norm (the store keeps keys sorted). */
+    for (int n = 0; n < HD_N_COUNT; n++) {
+        const char *kind = hd_norm_names[n];
+        json_t *val = json_object_get(kinds, kind);
         char detail[256] = "";
         size_t i, len;
         json_t *f;
         json_array_foreach(fields, i, f)
         {
-            if (strcmp(json_string_value(json_object_get(f, "kind")), kind) != 0)
+            const char *k = json_string_value(json_object_get(f, "kind"));
+            const char *field = json_string_value(json_object_get(f, "field"));
+            if (k == NULL || field == NULL || strcmp(k, kind) != 0)
                 continue;
             len = strlen(detail);
-            snprintf(detail + len, sizeof detail - len, "%s%s %llu", len ? ", " : "  (",
-                     json_string_value(json_object_get(f, "field")), count_of(f, "count"));
+            snprintf(detail + len, sizeof detail - len, "%s%s %llu", len ? ", " : "  (", field,
+                     count_of(f, "count"));
         }
         if (detail[0] != '\0') {
             len = strlen(detail);
