@@ -136,7 +136,9 @@ enum hd_norm {
  * "optional_field_fell_back", "delimiter_detected". */
 extern const char *const hd_norm_names[HD_N_COUNT];
 
-/* A row checked and parsed. Strings point into the row (or static tables). */
+/* A row checked and parsed. Strings point into the row, into the struct's
+ * own buffers or into static tables; trimmed values are not NUL-terminated
+ * at their length, so use the lengths. */
 struct hd_person {
     const char *id; /* trimmed (docs/audience-format.md, "Forgiving input") */
     size_t id_len;
