@@ -821,11 +821,11 @@ size_t hd_lang_macro_map(const char *tag, const char *locales, char *out, size_t
     size_t len = tag ? strnlen(tag, LANG_TAG_MAX + 1) : 0;
     if (out != NULL && cap > 0)
         out[0] = '\0';
-    if (locales == NULL || len < 2 || len > LANG_TAG_MAX || (len > 2 && tag[2] != '-') ||
-        lang_resolves(tag, locales))
+    if (locales == NULL || len < 2 || len > LANG_TAG_MAX || (len > 2 && tag[2] != '-'))
         return 0;
     for (size_t i = 0; i < COUNT(lang_macro); i++) {
-        if (memcmp(tag, lang_macro[i][0], 2) != 0)
+        /* Cheap test first: this runs for every row that has a language. */
+        if (memcmp(tag, lang_macro[i][0], 2) != 0 || lang_resolves(tag, locales))
             continue;
         memcpy(mapped, tag, len + 1);
         memcpy(mapped, lang_macro[i][1], 2);
