@@ -7,9 +7,10 @@
 #include "fz.h"
 
 void fz_audience_read(const char *path, enum hd_audience_format format,
-                      const char *const columns[HD_F_COUNT], size_t size, struct fz_rows *out)
+                      const char *const columns[HD_F_COUNT], char delimiter, size_t size,
+                      struct fz_rows *out)
 {
-    struct hd_audience_opts opts = {.path = path, .format = format};
+    struct hd_audience_opts opts = {.path = path, .format = format, .delimiter = delimiter};
     struct hd_audience *a = NULL;
     struct hd_err err = {0};
     struct hd_row row;
@@ -25,6 +26,7 @@ void fz_audience_read(const char *path, enum hd_audience_format format,
         return;
     }
     out->opened = true;
+    out->delim = hd_audience_delimiter(a, &out->detected);
     while ((rc = hd_audience_next(a, &row, &err)) == 1) {
         struct fz_row *r;
         uint64_t off = hd_audience_offset(a);
