@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "cmd.h"
+#include "herald/audience.h"
 #include "herald/plan.h"
 #include "herald/statedir.h"
 
@@ -35,6 +36,44 @@ static void progress(void *ctx, uint64_t rows, uint64_t done, uint64_t total)
 static unsigned long long count_of(json_t *obj, const char *key)
 {
     return (unsigned long long)json_integer_value(json_object_get(obj, key));
+}
+
+/* What the plan normalised in the input (issue 15): every kind with the
+ * rows it changed, and the fields it changed them in. A plan made before
+ * the counts existed has no "normalised": nothing is printed. */
+static void print_normalised(json_t *report)
+{
+    json_t *kinds = json_object_get(report, "normalised");
+    json_t *fields = json_object_get(report, "normalised_fields");
+    const char *delim = json_string_value(json_object_get(report, "delimiter"));
+    if (!json_is_object(kinds))
+        return;
+    printf("\nnormalised input (rows, by kind):\n");
+    /* In the order of enum hd_norm (the store keeps keys sorted). */
+    for (int n = 0; n < HD_N_COUNT; n++) {
+        const char *kind = hd_norm_names[n];
+        json_t *val = json_object_get(kinds, kind);
+        char detail[256] = "";
+        size_t i, len;
+        json_t *f;
+        json_array_foreach(fields, i, f)
+        {
+            const char *k = json_string_value(json_object_get(f, "kind"));
+            const char *field = json_string_value(json_object_get(f, "field"));
+            if (k == NULL || field == NULL || strcmp(k, kind) != 0)
+                continue;
+            len = strlen(detail);
+            snprintf(detail + len, sizeof detail - len, "%s%s %llu", len ? ", " : "  (", field,
+                     count_of(f, "count"));
+        }
+        if (detail[0] != '\0') {
+            len = strlen(detail);
+            snprintf(detail + len, sizeof detail - len, ")");
+        }
+        printf("  %-27s %llu%s\n", kind, (unsigned long long)json_integer_value(val), detail);
+    }
+    if (delim != NULL && delim[0] != '\0')
+        printf("  CSV separator: %s\n", strcmp(delim, "\t") == 0 ? "tab" : delim);
 }
 
 static void print_table(const struct hd_campaign *c, json_t *sum)
@@ -93,6 +132,7 @@ static void print_table(const struct hd_campaign *c, json_t *sum)
             printf("  %-12s %-40s %llu\n", json_string_value(json_object_get(cause, "field")),
                    json_string_value(json_object_get(cause, "reason")), count_of(cause, "count"));
     }
+    print_normalised(report);
     printf("\nrows %llu = eligible %llu + excluded %llu\n", rows, eligible, excluded);
 }
 

@@ -72,6 +72,8 @@ struct hd_audience {
     char why_buf[256];
 
     /* CSV */
+    char delim;          /* the field separator */
+    bool delim_detected; /* chosen from the header line, not by the options */
     struct csv_parser csv;
     bool csv_inited;
     bool header_done;
@@ -189,7 +191,8 @@ static void csv_on_row(int c, void *ctx)
     a->rows_ended++;
 }
 
-/* The CSV grammar as libcsv 3.0.3 reads it with our options (',' and '"',
+/* The CSV grammar as libcsv 3.0.3 reads it with our options (the
+ * separator, ',' unless audience.delimiter or detection says otherwise, and '"',
  * CR or LF ends a row, nothing counts as a space, not strict): the state
  * before the next byte. AT_ROW: between rows (CR and LF are skipped);
  * AT_FIELD: a field starts (a '"' opens a quoted one); AT_PLAIN: inside an
@@ -202,7 +205,7 @@ enum csv_at { AT_ROW, AT_FIELD, AT_PLAIN, AT_QUOTED, AT_QUOTE_SEEN };
 
 /* Follows s[0..n) from state *at; returns the bytes up to and including the
  * one that ends the row (*ended true, *at back to AT_ROW), or n. */
-static size_t csv_scan(int *at, const char *s, size_t n, bool *ended)
+static size_t csv_scan(int *at, const char *s, size_t n, bool *ended, char delim)
 {
     size_t i = 0;
     *ended = false;
@@ -220,16 +223,16 @@ static size_t csv_scan(int *at, const char *s, size_t n, bool *ended)
         switch (*at) {
         case AT_ROW:
             if (!term)
-                *at = c == '"' ? AT_QUOTED : c == ',' ? AT_FIELD : AT_PLAIN;
+                *at = c == '"' ? AT_QUOTED : c == delim ? AT_FIELD : AT_PLAIN;
             break;
         case AT_FIELD:
-            *at = c == '"' ? AT_QUOTED : c == ',' ? AT_FIELD : AT_PLAIN;
+            *at = c == '"' ? AT_QUOTED : c == delim ? AT_FIELD : AT_PLAIN;
             break;
         case AT_PLAIN:
-            *at = c == ',' ? AT_FIELD : AT_PLAIN;
+            *at = c == delim ? AT_FIELD : AT_PLAIN;
             break;
         default: /* AT_QUOTE_SEEN */
-            *at = c == ',' ? AT_FIELD : AT_QUOTED;
+            *at = c == delim ? AT_FIELD : AT_QUOTED;
             break;
         }
         if (term && *at != AT_ROW) {
@@ -328,7 +331,7 @@ static int csv_read_row(struct hd_audience *a, struct hd_err *err)
             a->row_open = true;
             a->skipping = false;
         }
-        n = csv_scan(&a->at, s, avail, &ended);
+        n = csv_scan(&a->at, s, avail, &ended, a->delim);
         a->pos += n;
         a->consumed += n;
         a->line += count_lf(s, n);
@@ -393,6 +396,35 @@ static void header_list(const struct hd_audience *a, char *out, size_t cap)
     }
 }
 
+/* How a separator is named in messages: a TAB is invisible. */
+static const char *delim_name(char d)
+{
+    switch (d) {
+    case '\t':
+        return "tab";
+    case ';':
+        return "\";\"";
+    case '|':
+        return "\"|\"";
+    case ':':
+        return "\":\"";
+    default:
+        return "\",\"";
+    }
+}
+
+/* A separator other than the one in use that a header name holds: the
+ * likely reason a mapped column was not found ("id;country" read with ','
+ * is one column). 0 when none. */
+static char other_separator(const struct hd_audience *a)
+{
+    static const char seps[] = ";\t|,:";
+    for (const char *c = seps; *c; c++)
+        if (*c != a->delim && memchr(a->head_names.data, *c, a->head_names.len) != NULL)
+            return *c;
+    return 0;
+}
+
 static int csv_take_header(struct hd_audience *a, struct hd_err *err)
 {
     const size_t *offs;
@@ -420,10 +452,20 @@ static int csv_take_header(struct hd_audience *a, struct hd_err *err)
             break;
         }
         if (a->field_slot[f] < 0 && (f == HD_F_ID || f == HD_F_COUNTRY)) {
+            char seen = other_separator(a), hint[192];
             header_list(a, list, sizeof list);
+            if (seen != 0)
+                snprintf(hint, sizeof hint,
+                         "; the header was split at %s%s but holds %s: if the file is separated "
+                         "by %s, set audience.delimiter",
+                         delim_name(a->delim), a->delim_detected ? " (detected)" : "",
+                         delim_name(seen), delim_name(seen));
+            else
+                snprintf(hint, sizeof hint, " (separator %s%s; audience.delimiter sets another)",
+                         delim_name(a->delim), a->delim_detected ? ", detected" : "");
             hd_err_at(err, HD_EX_DATAERR, a->path, a->row_start, 0,
-                      "header has no column \"%s\" (audience.fields.%s); columns are: %s",
-                      a->keys[f], hd_field_names[f], list);
+                      "header has no column \"%s\" (audience.fields.%s); columns are: %s%s",
+                      a->keys[f], hd_field_names[f], list, hint);
             return -1;
         }
     }
@@ -433,14 +475,50 @@ static int csv_take_header(struct hd_audience *a, struct hd_err *err)
     return 0;
 }
 
-static int csv_open(struct hd_audience *a, struct hd_err *err)
+/* Picks the separator from the header line (the first line, outside
+ * quotes, within the first buffer): ';' or TAB when it has more of that
+ * than commas, else ','. Spreadsheets in many locales write ';'. */
+static char csv_detect(const char *s, size_t n)
+{
+    size_t comma = 0, semi = 0, tab = 0;
+    bool quoted = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '"')
+            quoted = !quoted;
+        else if (quoted)
+            continue;
+        else if (c == '\n' || c == '\r')
+            break;
+        else if (c == ',')
+            comma++;
+        else if (c == ';')
+            semi++;
+        else if (c == '\t')
+            tab++;
+    }
+    if (semi > comma && semi >= tab)
+        return ';';
+    if (tab > comma && tab > semi)
+        return '\t';
+    return ',';
+}
+
+static int csv_open(struct hd_audience *a, char delimiter, struct hd_err *err)
 {
     int rc;
+    if (delimiter != 0) {
+        a->delim = delimiter;
+    } else {
+        a->delim = csv_detect(a->buf + a->pos, a->end - a->pos);
+        a->delim_detected = a->delim != ',';
+    }
     if (csv_init(&a->csv, 0) != 0) {
         hd_err_set(err, HD_EX_SOFTWARE, "cannot set up the CSV parser");
         return -1;
     }
     a->csv_inited = true;
+    csv_set_delim(&a->csv, (unsigned char)a->delim);
     csv_set_space_func(&a->csv, csv_no_space);
     csv_set_blk_size(&a->csv, CSV_BLOCK);
     rc = csv_read_row(a, err);
@@ -633,7 +711,13 @@ int hd_audience_open(struct hd_audience **out, const struct hd_audience_opts *op
         a->pos = 3;
         a->consumed = 3;
     }
-    if (a->format == HD_AUDIENCE_CSV && csv_open(a, err) != 0)
+    if (opts->delimiter != 0 && opts->delimiter != ',' && opts->delimiter != ';' &&
+        opts->delimiter != '\t' && opts->delimiter != '|') {
+        hd_err_set(err, HD_EX_SOFTWARE, "hd_audience_open: bad delimiter");
+        goto done;
+    }
+    a->delim = ',';
+    if (a->format == HD_AUDIENCE_CSV && csv_open(a, opts->delimiter, err) != 0)
         goto done;
     *out = a;
     a = NULL;
@@ -682,6 +766,13 @@ int hd_audience_next(struct hd_audience *a, struct hd_row *row, struct hd_err *e
         row->len[f] = a->slot_len[slot];
     }
     return 1;
+}
+
+char hd_audience_delimiter(const struct hd_audience *a, bool *detected)
+{
+    if (detected != NULL)
+        *detected = a->delim_detected;
+    return a->delim;
 }
 
 uint64_t hd_audience_offset(const struct hd_audience *a)

@@ -27,6 +27,17 @@ const char *const hd_field_names[HD_F_COUNT] = {
     [HD_F_AGE] = "age",         [HD_F_TIME_ZONE] = "time_zone", [HD_F_NAME] = "name",
 };
 
+const char *const hd_norm_names[HD_N_COUNT] = {
+    [HD_N_TRIMMED] = "trimmed",
+    [HD_N_CASE_FOLDED] = "case_folded",
+    [HD_N_LANG_CANONICAL] = "language_canonicalised",
+    [HD_N_MACROLANGUAGE] = "macrolanguage_mapped",
+    [HD_N_LANG_FALLBACK] = "unknown_language_fell_back",
+    [HD_N_TZ_CASE] = "time_zone_case_matched",
+    [HD_N_OPTIONAL_FALLBACK] = "optional_field_fell_back",
+    [HD_N_DELIMITER] = "delimiter_detected",
+};
+
 /* ---- text ----------------------------------------------------------------- */
 
 /* NULL when s is clean, else why not. Control characters are refused because
@@ -327,11 +338,72 @@ static void first_zone(const char *zones, const char **tz, size_t *len)
     }
 }
 
+/* Surrounding white space: ASCII white space and U+00A0 (NO-BREAK SPACE,
+ * which spreadsheets leave behind). Inner white space is the value's own. */
+static bool trim(const char **s, size_t *len)
+{
+    const char *b = *s, *e = *s + *len;
+    for (;;) {
+        if (b < e && (*b == ' ' || (*b >= '\t' && *b <= '\r')))
+            b++;
+        else if (e - b >= 2 && (unsigned char)b[0] == 0xC2 && (unsigned char)b[1] == 0xA0)
+            b += 2;
+        else
+            break;
+    }
+    for (;;) {
+        if (e > b && (e[-1] == ' ' || (e[-1] >= '\t' && e[-1] <= '\r')))
+            e--;
+        else if (e - b >= 2 && (unsigned char)e[-2] == 0xC2 && (unsigned char)e[-1] == 0xA0)
+            e -= 2;
+        else
+            break;
+    }
+    if (b == *s && e == *s + *len)
+        return false;
+    *s = b;
+    *len = (size_t)(e - b);
+    return true;
+}
+
+static void note(struct hd_person *p, enum hd_field f, enum hd_norm n)
+{
+    p->norm[f] = (unsigned char)(p->norm[f] | (1u << n));
+}
+
+/* The address with its domain's ASCII letters lower-cased (DNS names are
+ * case-insensitive; the local part may not be, RFC 5321 2.4, so it is kept
+ * as written). Points p->email at the copy. */
+static void fold_email(struct hd_person *p, const char *s, size_t len)
+{
+    size_t at = len;
+    bool changed = false;
+    p->email = s;
+    p->email_len = len;
+    if (len >= sizeof p->email_buf)
+        return; /* too long to be valid: hd_email_check says so */
+    while (at > 0 && s[at - 1] != '@')
+        at--;
+    if (at == 0)
+        return;
+    memcpy(p->email_buf, s, len);
+    p->email_buf[len] = '\0';
+    for (size_t i = at; i < len; i++) {
+        if (s[i] >= 'A' && s[i] <= 'Z') {
+            p->email_buf[i] = (char)(s[i] - 'A' + 'a');
+            changed = true;
+        }
+    }
+    p->email = p->email_buf;
+    if (changed)
+        note(p, HD_F_EMAIL, HD_N_CASE_FOLDED);
+}
+
 bool hd_person_check(const struct hd_row *row, const struct hd_check_opts *opts,
                      struct hd_person *p)
 {
-    const char *const *v = row->value;
-    const size_t *len = row->len;
+    const char *v[HD_F_COUNT];
+    size_t len[HD_F_COUNT];
     int y, m, d;
 
     memset(p, 0, sizeof *p);
@@ -342,8 +414,18 @@ bool hd_person_check(const struct hd_row *row, const struct hd_check_opts *opts,
     for (int f = 0; f < HD_F_COUNT; f++) {
         const char *why;
         size_t at;
+        v[f] = row->value[f];
+        len[f] = v[f] != NULL ? row->len[f] : 0;
         if (v[f] == NULL)
             continue;
+        /* Trimming an id can make two rows' ids equal: both are then
+         * duplicate_id (the plan's dedup sees trimmed ids), never merged. */
+        if (trim(&v[f], &len[f]))
+            note(p, (enum hd_field)f, HD_N_TRIMMED);
+        if (len[f] == 0) {
+            v[f] = NULL; /* only white space: absent, like an empty cell */
+            continue;
+        }
         why = text_problem((const unsigned char *)v[f], len[f], &at);
         if (why != NULL)
             return bad(p, (enum hd_field)f, why);
@@ -361,10 +443,27 @@ bool hd_person_check(const struct hd_row *row, const struct hd_check_opts *opts,
     p->country = hd_country_find(v[HD_F_COUNTRY], len[HD_F_COUNTRY]);
     if (p->country == NULL)
         return bad(p, HD_F_COUNTRY, "unknown country");
+    if (v[HD_F_COUNTRY][0] >= 'a' || v[HD_F_COUNTRY][1] >= 'a')
+        note(p, HD_F_COUNTRY, HD_N_CASE_FOLDED);
 
-    if (v[HD_F_LANGUAGE] != NULL && hd_lang_canonical(v[HD_F_LANGUAGE], len[HD_F_LANGUAGE],
-                                                      p->language, sizeof p->language) == 0)
-        return bad(p, HD_F_LANGUAGE, "bad language tag");
+    if (v[HD_F_LANGUAGE] != NULL) {
+        unsigned how;
+        char mapped[sizeof p->language];
+        if (hd_lang_normalise(v[HD_F_LANGUAGE], len[HD_F_LANGUAGE], p->language_given,
+                              sizeof p->language_given, &how) == 0)
+            return bad(p, HD_F_LANGUAGE, "bad language tag");
+        memcpy(p->language, p->language_given, sizeof p->language);
+        if (how & HD_LANG_NORM_CHANGED)
+            note(p, HD_F_LANGUAGE, HD_N_LANG_CANONICAL);
+        /* An unknown language matches no locale: the campaign's lookup
+         * falls back to the country's languages, as for "qaa" or "es-XX". */
+        if (how & HD_LANG_NORM_UNKNOWN)
+            note(p, HD_F_LANGUAGE, HD_N_LANG_FALLBACK);
+        else if (hd_lang_macro_map(p->language, opts->locales, mapped, sizeof mapped) > 0) {
+            memcpy(p->language, mapped, sizeof p->language);
+            note(p, HD_F_LANGUAGE, HD_N_MACROLANGUAGE);
+        }
+    }
 
     /* A birth date wins over an age column, but a present age must still
      * be sane: both are checked. */
@@ -387,17 +486,30 @@ bool hd_person_check(const struct hd_row *row, const struct hd_check_opts *opts,
     if (opts->need_age && p->age < 0)
         return bad(p, HD_F_BIRTH_DATE, "missing birth date or age");
 
+    /* The zone only times the notice: one the system does not know falls
+     * back to the country's main zone rather than costing the person the
+     * notice. A value not even shaped like a zone name is still refused. */
     if (v[HD_F_TIME_ZONE] != NULL) {
-        if (!hd_tz_valid(v[HD_F_TIME_ZONE], len[HD_F_TIME_ZONE]))
-            return bad(p, HD_F_TIME_ZONE, "unknown time zone");
-        p->time_zone = v[HD_F_TIME_ZONE];
-        p->time_zone_len = len[HD_F_TIME_ZONE];
+        size_t n;
+        if (!hd_tz_well_formed(v[HD_F_TIME_ZONE], len[HD_F_TIME_ZONE]))
+            return bad(p, HD_F_TIME_ZONE, "bad time zone");
+        n = hd_tz_canonical(v[HD_F_TIME_ZONE], len[HD_F_TIME_ZONE], p->time_zone_buf,
+                            sizeof p->time_zone_buf);
+        if (n > 0) {
+            p->time_zone = p->time_zone_buf;
+            p->time_zone_len = n;
+            if (memcmp(p->time_zone_buf, v[HD_F_TIME_ZONE], n) != 0)
+                note(p, HD_F_TIME_ZONE, HD_N_TZ_CASE);
+        } else {
+            note(p, HD_F_TIME_ZONE, HD_N_OPTIONAL_FALLBACK);
+            first_zone(p->country->time_zones, &p->time_zone, &p->time_zone_len);
+        }
     } else {
         first_zone(p->country->time_zones, &p->time_zone, &p->time_zone_len);
     }
 
-    p->email = v[HD_F_EMAIL];
-    p->email_len = len[HD_F_EMAIL];
+    if (v[HD_F_EMAIL] != NULL)
+        fold_email(p, v[HD_F_EMAIL], len[HD_F_EMAIL]);
     p->email_status = hd_email_check(p->email, p->email_len, NULL, 0, &p->email_why);
     if (p->email_status == HD_EMAIL_INVALID)
         return bad(p, HD_F_EMAIL, "bad email address");

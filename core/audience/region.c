@@ -1,8 +1,10 @@
 #include "herald/region.h"
 #include "herald/files.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -634,7 +636,8 @@ enum subtag_kind { SUBTAG_LANGUAGE, SUBTAG_SCRIPT, SUBTAG_REGION };
 
 /* Splits a tag into subtags and classifies them. Returns the number of
  * subtags (1..3) with each one's offset in start[], or 0 when malformed. */
-static size_t lang_parse(const char *tag, size_t len, size_t start[3], enum subtag_kind kind[3])
+static size_t lang_parse(const char *tag, size_t len, size_t start[3], enum subtag_kind kind[3],
+                         bool lax)
 {
     size_t n = 0, pos = 0;
     if (tag == NULL || len == 0 || len > LANG_TAG_MAX)
@@ -656,7 +659,8 @@ static size_t lang_parse(const char *tag, size_t len, size_t start[3], enum subt
         if (n == 0) {
             if (digit != 0 || sublen < 2 || sublen > 3)
                 return 0;
-            if (sublen == 2 && language_find(tag) == NULL)
+            /* lax: well-formed is enough (hd_lang_normalise). */
+            if (!lax && sublen == 2 && language_find(tag) == NULL)
                 return 0;
             kind[n] = SUBTAG_LANGUAGE;
         } else if (sublen == 4 && alpha == 4 && kind[n - 1] == SUBTAG_LANGUAGE) {
@@ -680,7 +684,7 @@ bool hd_lang_valid(const char *tag, size_t len)
 {
     size_t start[3];
     enum subtag_kind kind[3];
-    return lang_parse(tag, len, start, kind) != 0;
+    return lang_parse(tag, len, start, kind, false) != 0;
 }
 
 /* Writes the first len characters of an already-parsed tag in canonical form. */
@@ -715,7 +719,7 @@ size_t hd_lang_canonical(const char *tag, size_t len, char *out, size_t cap)
 {
     size_t start[3];
     enum subtag_kind kind[3];
-    size_t n = lang_parse(tag, len, start, kind);
+    size_t n = lang_parse(tag, len, start, kind, false);
     if (n == 0) {
         if (out != NULL && cap > 0)
             out[0] = '\0';
@@ -731,7 +735,7 @@ size_t hd_lang_parent(const char *tag, char *out, size_t cap)
     size_t n = 0;
     if (tag != NULL) {
         size_t len = strnlen(tag, LANG_TAG_MAX + 1);
-        n = lang_parse(tag, len, start, kind);
+        n = lang_parse(tag, len, start, kind, false);
     }
     if (n < 2) {
         if (out != NULL && cap > 0)
@@ -740,6 +744,99 @@ size_t hd_lang_parent(const char *tag, char *out, size_t cap)
     }
     /* The parent ends just before the separator of the last subtag. */
     return lang_write(tag, start[n - 1] - 1, start, kind, n - 1, out, cap);
+}
+
+/* Deprecated ISO 639-1 codes still found in old systems, and the codes
+ * that replaced them (the IANA subtag registry's Preferred-Value). */
+static const char lang_aliases[][2][3] = {
+    {"in", "id"}, {"iw", "he"}, {"ji", "yi"}, {"jw", "jv"}, {"mo", "ro"},
+};
+
+size_t hd_lang_normalise(const char *tag, size_t len, char *out, size_t cap, unsigned *how)
+{
+    size_t start[3];
+    enum subtag_kind kind[3];
+    size_t n = lang_parse(tag, len, start, kind, true), w = 0;
+    unsigned h = 0;
+    if (how != NULL)
+        *how = 0;
+    if (n == 0 || (w = lang_write(tag, len, start, kind, n, out, cap)) == 0) {
+        if (out != NULL && cap > 0)
+            out[0] = '\0';
+        return 0;
+    }
+    if (n > 1 ? start[1] == 3 : w == 2) { /* a two-letter primary language */
+        for (size_t i = 0; i < COUNT(lang_aliases); i++)
+            if (memcmp(out, lang_aliases[i][0], 2) == 0)
+                memcpy(out, lang_aliases[i][1], 2);
+        if (language_find(out) == NULL)
+            h |= HD_LANG_NORM_UNKNOWN;
+    }
+    if (memcmp(out, tag, w) != 0)
+        h |= HD_LANG_NORM_CHANGED;
+    if (how != NULL)
+        *how = h;
+    return w;
+}
+
+/* True when tag[0..n) is one of the space-separated words of list. */
+static bool word_listed(const char *list, const char *tag, size_t n)
+{
+    const char *p = list;
+    while (p != NULL && *p) {
+        size_t k = strcspn(p, " ");
+        if (k == n && memcmp(p, tag, n) == 0)
+            return true;
+        p += k;
+        while (*p == ' ')
+            p++;
+    }
+    return false;
+}
+
+/* True when tag or one of its parents is in locales: what the campaign's
+ * exact-or-parent locale lookup would find. */
+static bool lang_resolves(const char *tag, const char *locales)
+{
+    char t[LANG_TAG_MAX + 1], parent[LANG_TAG_MAX + 1];
+    snprintf(t, sizeof t, "%s", tag);
+    for (;;) {
+        if (word_listed(locales, t, strlen(t)))
+            return true;
+        if (hd_lang_parent(t, parent, sizeof parent) == 0)
+            return false;
+        memcpy(t, parent, sizeof t);
+    }
+}
+
+/* Macrolanguage members and the macrolanguage, both ways. Only Norwegian
+ * for now: it is the one an EU/EEA audience meets (Norway writes nb or nn,
+ * many systems write no). The reverse maps no to Bokmal, the written
+ * standard of most Norwegians, never to Nynorsk. */
+static const char lang_macro[][2][3] = {{"nb", "no"}, {"nn", "no"}, {"no", "nb"}};
+
+size_t hd_lang_macro_map(const char *tag, const char *locales, char *out, size_t cap)
+{
+    char mapped[LANG_TAG_MAX + 1];
+    size_t len = tag ? strnlen(tag, LANG_TAG_MAX + 1) : 0;
+    if (out != NULL && cap > 0)
+        out[0] = '\0';
+    if (locales == NULL || len < 2 || len > LANG_TAG_MAX || (len > 2 && tag[2] != '-'))
+        return 0;
+    for (size_t i = 0; i < COUNT(lang_macro); i++) {
+        /* Cheap test first: this runs for every row that has a language. */
+        if (memcmp(tag, lang_macro[i][0], 2) != 0 || lang_resolves(tag, locales))
+            continue;
+        memcpy(mapped, tag, len + 1);
+        memcpy(mapped, lang_macro[i][1], 2);
+        if (!lang_resolves(mapped, locales))
+            continue;
+        if (out == NULL || cap < len + 1)
+            return 0;
+        memcpy(out, mapped, len + 1);
+        return len;
+    }
+    return 0;
 }
 
 #define TZ_NAME_MAX 64
@@ -763,6 +860,11 @@ static bool tz_name_ok(const char *tz, size_t len)
         }
     }
     return true;
+}
+
+bool hd_tz_well_formed(const char *tz, size_t len)
+{
+    return tz_name_ok(tz, len);
 }
 
 /* A regular file is not enough: zoneinfo also holds "leapseconds",
@@ -824,4 +926,97 @@ bool hd_tz_valid(const char *tz, size_t len)
     e->len = (unsigned char)len;
     memcpy(e->name, tz, len);
     return e->valid;
+}
+
+/* Case-insensitive lookups, memoised like hd_tz_valid: the input spelling
+ * and the IANA name it found (same length: only the case differs). */
+#define TZ_CI_SLOTS 256
+
+struct tz_ci_entry {
+    unsigned char len; /* 0: empty slot */
+    bool found;
+    char name[TZ_NAME_MAX];
+    char canon[TZ_NAME_MAX];
+};
+
+static _Thread_local struct tz_ci_entry tz_ci_cache[TZ_CI_SLOTS];
+
+static bool ascii_case_equal_n(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (to_lower(a[i]) != to_lower(b[i]))
+            return false;
+    return true;
+}
+
+/* Walks zoneinfo one component at a time, taking the directory entry that
+ * equals the component in any case; an exact entry wins, and two entries
+ * that differ only in case (none in the IANA data) make the name ambiguous.
+ * The name was checked by tz_name_ok, so no component is "." or "..". */
+static bool tz_case_lookup(const char *tz, size_t len, char canon[TZ_NAME_MAX])
+{
+    char dir[sizeof TZ_DIR + TZ_NAME_MAX], found[TZ_NAME_MAX];
+    size_t pos = 0;
+    while (pos < len) {
+        size_t n = 0, matches = 0;
+        bool exact = false;
+        struct dirent *de;
+        DIR *d;
+        while (pos + n < len && tz[pos + n] != '/')
+            n++;
+        memcpy(dir, TZ_DIR, sizeof TZ_DIR - 1);
+        memcpy(dir + sizeof TZ_DIR - 1, canon, pos);
+        dir[sizeof TZ_DIR - 1 + pos] = '\0';
+        if ((d = opendir(dir)) == NULL)
+            return false;
+        while ((de = readdir(d)) != NULL) {
+            if (strlen(de->d_name) != n || !ascii_case_equal_n(de->d_name, tz + pos, n))
+                continue;
+            if (memcmp(de->d_name, tz + pos, n) == 0) {
+                exact = true;
+            } else if (matches == 0 || memcmp(found, de->d_name, n) != 0) {
+                matches++;
+                memcpy(found, de->d_name, n);
+            }
+        }
+        closedir(d);
+        if (exact)
+            memcpy(canon + pos, tz + pos, n);
+        else if (matches == 1)
+            memcpy(canon + pos, found, n);
+        else
+            return false;
+        pos += n;
+        if (pos < len)
+            canon[pos++] = '/';
+    }
+    return true;
+}
+
+size_t hd_tz_canonical(const char *tz, size_t len, char *out, size_t cap)
+{
+    struct tz_ci_entry *e;
+    if (out != NULL && cap > 0)
+        out[0] = '\0';
+    if (!tz_name_ok(tz, len) || out == NULL || cap < len + 1)
+        return 0;
+    if (hd_tz_valid(tz, len)) {
+        memcpy(out, tz, len);
+        out[len] = '\0';
+        return len;
+    }
+    e = &tz_ci_cache[tz_hash(tz, len) % TZ_CI_SLOTS];
+    if (e->len != len || memcmp(e->name, tz, len) != 0) {
+        char canon[TZ_NAME_MAX];
+        e->found = tz_case_lookup(tz, len, canon) && hd_tz_valid(canon, len);
+        e->len = (unsigned char)len;
+        memcpy(e->name, tz, len);
+        if (e->found)
+            memcpy(e->canon, canon, len);
+    }
+    if (!e->found)
+        return 0;
+    memcpy(out, e->canon, len);
+    out[len] = '\0';
+    return len;
 }

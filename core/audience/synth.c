@@ -1077,13 +1077,19 @@ static void apply_defect(struct gen *g, struct rng *r, struct row *row, int defe
         break;
     }
     case HD_SYNTH_BAD_CONTROL: {
-        /* A TAB where a spreadsheet column was pasted in, or the CR of a
-         * CRLF line ending left at the end of the name. */
+        /* A TAB where a spreadsheet column was pasted in, or a CR where a
+         * multi-line cell broke the name. Inside the name, never at an end:
+         * white space around a value is trimmed (audience-format.md,
+         * "Forgiving input"), so a trailing CR is no defect any more. Names
+         * always hold a space ("First Family"); the fallback is for safety. */
         char *sp = memchr(row->name, ' ', row->name_len);
-        if (below(r, 2) == 0 && sp != NULL)
-            *sp = '\t';
-        else
-            row->name[row->name_len++] = '\r';
+        char c = below(r, 2) == 0 ? '\t' : '\r';
+        if (sp != NULL) {
+            *sp = c;
+        } else if (row->name_len + 2 <= sizeof row->name) {
+            row->name[row->name_len++] = c;
+            row->name[row->name_len++] = '.';
+        }
         break;
     }
     case HD_SYNTH_BAD_UTF8:

@@ -442,8 +442,8 @@ static const struct hd_country *scope_country(const struct hd_campaign *c, size_
 
 static void load_audience(struct ctx *x, const struct hd_ynode *root)
 {
-    static const char *const keys[] = {"source",      "format",     "fields", "regions",
-                                       "minimum_age", "objections", NULL};
+    static const char *const keys[] = {"source",      "format",     "fields",    "regions",
+                                       "minimum_age", "objections", "delimiter", NULL};
     static const char *const obj_keys[] = {"file", "action", NULL};
     struct hd_campaign *c = x->c;
     const struct hd_ynode *a =
@@ -469,6 +469,19 @@ static void load_audience(struct ctx *x, const struct hd_ynode *root)
         }
     } else if (s != NULL && strlen(s) > 6 && strcmp(s + strlen(s) - 6, ".jsonl") == 0) {
         c->audience_format = HD_AUDIENCE_JSONL;
+    }
+    if ((n = hd_ymap_get(a, "delimiter")) != NULL && (s = want_str(x, n, "audience.delimiter"))) {
+        /* The separators spreadsheets and exports write; "tab" because a
+         * TAB is invisible in YAML ("\t" in double quotes works too). */
+        if (strcmp(s, ",") == 0 || strcmp(s, ";") == 0 || strcmp(s, "|") == 0 ||
+            strcmp(s, "\t") == 0)
+            c->audience_delimiter = s[0];
+        else if (strcmp(s, "tab") == 0)
+            c->audience_delimiter = '\t';
+        else
+            err_at(x, n, "audience.delimiter must be \",\", \";\", \"|\" or tab, not \"%s\"", s);
+        if (c->audience_format != HD_AUDIENCE_CSV)
+            err_at(x, n, "audience.delimiter applies to CSV only; remove it for a jsonl audience");
     }
     if ((n = want_map(x, hd_ymap_get(a, "fields"), "audience.fields")) != NULL) {
         /* hd_field_names has HD_F_COUNT entries and no NULL at the end */

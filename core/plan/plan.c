@@ -226,6 +226,9 @@ struct planner {
     } causes[64];
     size_t ncauses;
     uint64_t causes_other;
+    /* normalised input (issue 15): rows per kind, and per kind and field */
+    uint64_t norm_rows[HD_N_COUNT];
+    uint64_t norm_fields[HD_N_COUNT][HD_F_COUNT];
     /* id runs */
     struct id_entry *run;
     size_t run_len;
@@ -450,8 +453,11 @@ static int exclude(struct planner *pl, const struct hd_row *row, const struct hd
     x.field = field;
     if (p && p->country)
         memcpy(x.country, p->country->code, 3);
-    x.id = row->value[HD_F_ID];
-    x.id_len = (uint16_t)(row->len[HD_F_ID] > 1024 ? 1024 : row->len[HD_F_ID]);
+    /* The trimmed id once the check got that far: the dedup compares the ids
+     * it hashed (trimmed) with the ids the records hold. */
+    x.id = p && p->id ? p->id : row->value[HD_F_ID];
+    size_t id_len = p && p->id ? p->id_len : row->len[HD_F_ID];
+    x.id_len = (uint16_t)(id_len > 1024 ? 1024 : id_len);
     x.why = why;
     x.why_len = (uint16_t)(why ? strlen(why) : 0);
     hd_buf_reset(&pl->rec);
@@ -801,6 +807,22 @@ static int renew_txn(void *ctx)
 
 /* ---- the stream ---------------------------------------------------------------- */
 
+/* Counts what hd_person_check normalised in a valid row: once per kind,
+ * and once per kind and field. */
+static void note_norms(struct planner *pl, const struct hd_person *p)
+{
+    for (int n = 0; n < HD_N_COUNT; n++) {
+        bool any = false;
+        for (int f = 0; f < HD_F_COUNT; f++) {
+            if (p->norm[f] & (1u << n)) {
+                pl->norm_fields[n][f]++;
+                any = true;
+            }
+        }
+        pl->norm_rows[n] += any;
+    }
+}
+
 static int plan_row(struct planner *pl, const struct hd_row *row, const struct hd_check_opts *co,
                     const char *dir)
 {
@@ -814,6 +836,7 @@ static int plan_row(struct planner *pl, const struct hd_row *row, const struct h
     pl->rows++;
     if (!hd_person_check(row, co, &p))
         return exclude(pl, row, &p, HD_R_INVALID_ROW, (uint8_t)p.bad_field, p.bad_why);
+    note_norms(pl, &p);
     if (!hd_campaign_in_region(c, p.country))
         return exclude(pl, row, &p, HD_R_OUT_OF_REGION, HD_F_COUNTRY, NULL) ||
                add_id(pl, dir, p.id, p.id_len, row->index, HD_SHARD_NONE);
@@ -857,8 +880,8 @@ static int plan_row(struct planner *pl, const struct hd_row *row, const struct h
     rec.email_len = (uint16_t)p.email_len;
     rec.push_token = p.push_token;
     rec.push_token_len = (uint16_t)p.push_token_len;
-    rec.language_asked = p.language;
-    rec.language_asked_len = (uint16_t)strlen(p.language);
+    rec.language_asked = p.language_given;
+    rec.language_asked_len = (uint16_t)strlen(p.language_given);
     rec.time_zone = p.time_zone;
     rec.time_zone_len = (uint16_t)p.time_zone_len;
     rec.name = p.name;
@@ -1026,6 +1049,24 @@ out:
     return rc;
 }
 
+/* Normalised input: every kind with its row count, and the non-zero
+ * (kind, field) pairs (docs/plan-output.md). */
+static json_t *norms_json(const struct planner *pl, json_t **fields)
+{
+    json_t *kinds = json_object();
+    *fields = json_array();
+    for (int n = 0; n < HD_N_COUNT; n++) {
+        json_object_set_new(kinds, hd_norm_names[n], json_integer((json_int_t)pl->norm_rows[n]));
+        for (int f = 0; f < HD_F_COUNT; f++)
+            if (pl->norm_fields[n][f])
+                json_array_append_new(*fields,
+                                      json_pack("{s:s, s:s, s:I}", "kind", hd_norm_names[n],
+                                                "field", hd_field_names[f], "count",
+                                                (json_int_t)pl->norm_fields[n][f]));
+    }
+    return kinds;
+}
+
 static json_t *causes_json(const struct planner *pl)
 {
     json_t *arr = json_array();
@@ -1050,6 +1091,7 @@ int hd_plan_run(const struct hd_campaign *c, const struct hd_plan_opts *opts,
     char dir_buf[4096];
     const char *dir = opts->state_dir;
     uint64_t aud_size = 0, obj_size = 0;
+    char *locales = NULL;
     double t0 = now_s(), last_progress = t0;
     int rc = -1;
 
@@ -1104,8 +1146,13 @@ int hd_plan_run(const struct hd_campaign *c, const struct hd_plan_opts *opts,
     ao.format = c->audience_format;
     for (int f = 0; f < HD_F_COUNT; f++)
         ao.columns[f] = c->columns[f];
+    ao.delimiter = c->audience_delimiter;
     if (hd_audience_open(&aud, &ao, err) != 0)
         goto out;
+    bool delim_detected;
+    char delim = hd_audience_delimiter(aud, &delim_detected);
+    if (delim_detected)
+        pl->norm_rows[HD_N_DELIMITER] = 1;
 
     /* Start from empty and mark the plan as building, durably, so an
      * interrupted plan is rebuilt rather than trusted. */
@@ -1127,7 +1174,17 @@ int hd_plan_run(const struct hd_campaign *c, const struct hd_plan_opts *opts,
         hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
         goto out;
     }
-    struct hd_check_opts co = {c->ref_year, c->ref_month, c->ref_day, c->minimum_age > 0};
+    struct hd_check_opts co = {c->ref_year, c->ref_month, c->ref_day, c->minimum_age > 0, NULL};
+    /* The locale tags, for macrolanguage mapping ("nb" reaches a "no" locale). */
+    locales = calloc(c->nlocales + 1, sizeof c->locales[0].tag);
+    if (locales == NULL) {
+        hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < c->nlocales; i++)
+        snprintf(locales + strlen(locales), sizeof c->locales[0].tag + 1, "%s%s", i ? " " : "",
+                 c->locales[i].tag);
+    co.locales = locales;
     struct hd_row row;
     uint64_t in_batch = 0;
     int got;
@@ -1162,10 +1219,17 @@ int hd_plan_run(const struct hd_campaign *c, const struct hd_plan_opts *opts,
         goto out;
 
     /* The final word: counts, fingerprint, then "complete", synced. */
-    json_t *report =
-        json_pack("{s:I, s:I, s:I, s:o, s:f}", "rows", (json_int_t)pl->rows, "eligible",
-                  (json_int_t)pl->eligible, "excluded", (json_int_t)pl->excluded, "invalid_rows",
-                  causes_json(pl), "seconds", now_s() - t0);
+    json_t *norm_fields, *norm_kinds = norms_json(pl, &norm_fields);
+    if (delim_detected)
+        json_array_append_new(norm_fields,
+                              json_pack("{s:s, s:s, s:I}", "kind", hd_norm_names[HD_N_DELIMITER],
+                                        "field", "file", "count", (json_int_t)1));
+    char delim_text[2] = {delim, '\0'};
+    json_t *report = json_pack(
+        "{s:I, s:I, s:I, s:o, s:f, s:o, s:o, s:s}", "rows", (json_int_t)pl->rows, "eligible",
+        (json_int_t)pl->eligible, "excluded", (json_int_t)pl->excluded, "invalid_rows",
+        causes_json(pl), "seconds", now_s() - t0, "normalised", norm_kinds, "normalised_fields",
+        norm_fields, "delimiter", c->audience_format == HD_AUDIENCE_CSV ? delim_text : "");
     char *report_text = report ? json_dumps(report, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(report);
     if (report_text == NULL) {
@@ -1215,6 +1279,7 @@ out:
     hd_buf_release(&pl->pending);
     json_decref(pl->zones);
     hd_audience_free(aud);
+    free(locales);
     hd_proofs_close(pl->proofs);
     hd_store_close(pl->store);
     free(pl);

@@ -3,7 +3,10 @@
  *
  * Input: the first byte picks the field mapping (bit 0: the campaign's own
  * column names; else "person" for id and "mail" for both email and name,
- * so two fields share a column), the rest is the file. Every row passes the
+ * so two fields share a column) and the separator (bits 1-3: 0-3 detect it
+ * from the header line, 4-7 audience.delimiter ',' ';' TAB '|'), the rest
+ * is the file. A reference detection written here from the documented rule
+ * (audience-format.md, "CSV") must choose what the reader chose. Every row passes the
  * checks of fz_audience_read. Then, when the file is strict RFC 4180 (no
  * quote inside an unquoted field, every quoted field closed and followed by
  * a comma or a line end), a reference reader written here from RFC 4180
@@ -54,7 +57,7 @@ static void add_cell(struct ref *r, size_t off, size_t len)
 
 /* Parses s as RFC 4180 with CR, LF or CRLF line ends and blank lines
  * skipped; false when it is not strict. */
-static bool reference(const char *s, size_t n, struct ref *r)
+static bool reference(const char *s, size_t n, char sep, struct ref *r)
 {
     size_t i = 0;
     uint64_t line = 1;
@@ -93,17 +96,17 @@ static bool reference(const char *s, size_t n, struct ref *r)
                     line += s[i] == '\n';
                     hd_buf_putc(&r->text, s[i++]);
                 }
-                if (i < n && s[i] != ',' && s[i] != '\r' && s[i] != '\n')
+                if (i < n && s[i] != sep && s[i] != '\r' && s[i] != '\n')
                     return false; /* text after the closing quote */
             } else {
-                while (i < n && s[i] != ',' && s[i] != '\r' && s[i] != '\n') {
+                while (i < n && s[i] != sep && s[i] != '\r' && s[i] != '\n') {
                     if (s[i] == '"')
                         return false; /* a quote inside an unquoted field */
                     hd_buf_putc(&r->text, s[i++]);
                 }
             }
             add_cell(r, off, r->text.len - off);
-            if (i < n && s[i] == ',') {
+            if (i < n && s[i] == sep) {
                 i++;
                 continue;
             }
@@ -121,6 +124,32 @@ static bool reference(const char *s, size_t n, struct ref *r)
     return true;
 }
 
+/* The documented rule: on the header line (after a BOM, up to the first
+ * line end outside quotes), ';' or TAB when there are more of it than
+ * commas (';' before TAB on a tie between them), else ','. */
+static char reference_separator(const char *s, size_t n)
+{
+    size_t count[3] = {0, 0, 0}; /* ',' ';' TAB */
+    bool quoted = false;
+    size_t i = n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    for (; i < n; i++) {
+        if (s[i] == '"')
+            quoted = !quoted;
+        if (quoted || s[i] == '"')
+            continue;
+        if (s[i] == '\r' || s[i] == '\n')
+            break;
+        count[0] += s[i] == ',';
+        count[1] += s[i] == ';';
+        count[2] += s[i] == '\t';
+    }
+    if (count[1] > count[0] && count[1] >= count[2])
+        return ';';
+    if (count[2] > count[0] && count[2] > count[1])
+        return '\t';
+    return ',';
+}
+
 static const char *cell_text(const struct ref *r, size_t c)
 {
     return r->text.data ? r->text.data + r->cells[c].off : "";
@@ -133,15 +162,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         [HD_F_ID] = "person", [HD_F_EMAIL] = "mail", [HD_F_NAME] = "mail"};
     if (size < 1)
         return 0;
+    static const char seps[4] = {',', ';', '\t', '|'};
     const char *const *columns = data[0] & 1 ? own : mapped;
+    char option = data[0] & 8 ? seps[(data[0] >> 1) & 3] : 0;
     const char *s = (const char *)data + 1;
     size_t n = size - 1;
     const char *path = fz_write("audience.csv", s, n);
     struct fz_rows got;
     struct ref r = {.text = HD_BUF_INIT};
 
-    fz_audience_read(path, HD_AUDIENCE_CSV, columns, n, &got);
-    if (!reference(s, n, &r))
+    char sep = option ? option : reference_separator(s, n);
+    fz_audience_read(path, HD_AUDIENCE_CSV, columns, option, n, &got);
+    if (got.opened)
+        FZ_CHECK(got.delim == sep && got.detected == (option == 0 && sep != ','),
+                 "separator 0x%02x (detected %d), reference 0x%02x", (unsigned)got.delim,
+                 got.detected, (unsigned)sep);
+    if (!reference(s, n, sep, &r))
         goto done;
 
     /* The header: the first record; the columns the fields map to. */

@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *path = fz_write("audience.jsonl", s, n);
     struct fz_rows got;
 
-    fz_audience_read(path, HD_AUDIENCE_JSONL, columns, n, &got);
+    fz_audience_read(path, HD_AUDIENCE_JSONL, columns, 0, n, &got);
     FZ_CHECK(got.opened, "open failed (code %d)", got.open_code);
     FZ_CHECK(got.end == 0, "fatal error reading a small file");
     if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)

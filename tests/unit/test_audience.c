@@ -633,6 +633,123 @@ static void test_audience_errors_never_echo_contents(void **state)
     hd_audience_free(a);
 }
 
+/* ---- separators (issue 15: forgiving input) ------------------------------- */
+
+/* Opens CSV data with audience.delimiter set (0: detect). */
+static struct hd_audience *open_delim(const char *data, char delimiter, struct hd_err *err)
+{
+    char *path = hd_test_write(hd_fx_dir, "d.csv", data, (size_t)-1);
+    struct hd_audience_opts opts = {.path = path, .format = HD_AUDIENCE_CSV};
+    struct hd_audience *a = NULL;
+    opts.delimiter = delimiter;
+    memset(err, 0, sizeof *err);
+    if (hd_audience_open(&a, &opts, err) != 0)
+        a = NULL;
+    free(path);
+    return a;
+}
+
+/* A spreadsheet's export in many locales: ';' between fields, found from
+ * the header line; a quoted ';' stays inside its field. */
+static void test_audience_csv_semicolon_detected(void **state)
+{
+    struct hd_err err;
+    struct hd_row row;
+    bool detected = false;
+    struct hd_audience *a =
+        open_delim("id;country;email\n1;DE;\"a;b\"\n2;AT;x@example.com\n", 0, &err);
+    (void)state;
+    if (a == NULL)
+        print_message("open: %s\n", err.msg);
+    assert_non_null(a);
+    assert_int_equal(hd_audience_delimiter(a, &detected), ';');
+    assert_true(detected);
+    next_row(a, &row);
+    assert_null(row.malformed);
+    assert_value(&row, HD_F_ID, "1");
+    assert_value(&row, HD_F_COUNTRY, "DE");
+    assert_value(&row, HD_F_EMAIL, "a;b");
+    expect_row(a, 3, "2", "AT");
+    assert_end(a);
+    hd_audience_free(a);
+}
+
+static void test_audience_csv_tab_detected(void **state)
+{
+    struct hd_err err;
+    struct hd_row row;
+    bool detected = false;
+    struct hd_audience *a = open_delim("id\tcountry\tname\n1\tDE\tAnn, B\n", 0, &err);
+    (void)state;
+    assert_non_null(a);
+    assert_int_equal(hd_audience_delimiter(a, &detected), '\t');
+    assert_true(detected);
+    next_row(a, &row);
+    assert_null(row.malformed);
+    assert_value(&row, HD_F_COUNTRY, "DE");
+    assert_value(&row, HD_F_NAME, "Ann, B");
+    assert_end(a);
+    hd_audience_free(a);
+}
+
+/* More commas than anything else, or a tie: the default stays. */
+static void test_audience_csv_comma_stays_default(void **state)
+{
+    struct hd_err err;
+    bool detected = true;
+    struct hd_audience *a = open_delim("id,country,\"a;b;c\",d;e\n1,DE,x,y\n", 0, &err);
+    (void)state;
+    assert_non_null(a);
+    assert_int_equal(hd_audience_delimiter(a, &detected), ',');
+    assert_false(detected);
+    expect_row(a, 2, "1", "DE");
+    hd_audience_free(a);
+}
+
+/* audience.delimiter wins over detection, whatever the header holds. */
+static void test_audience_csv_delimiter_option(void **state)
+{
+    struct hd_err err;
+    bool detected = true;
+    struct hd_audience *a = open_delim("id|country|name\n1|DE|a;b;c\n", '|', &err);
+    (void)state;
+    assert_non_null(a);
+    assert_int_equal(hd_audience_delimiter(a, &detected), '|');
+    assert_false(detected);
+    expect_row(a, 2, "1", "DE");
+    hd_audience_free(a);
+    /* a semicolon file read with ',' as the campaign says: the header is one
+     * column, and the error names the ';' it saw */
+    a = open_delim("id;country\n1;DE\n", ',', &err);
+    assert_null(a);
+    assert_int_equal(err.code, HD_EX_DATAERR);
+    assert_non_null(strstr(err.msg, "header has no column \"id\""));
+    assert_non_null(strstr(err.msg, "split at \",\" but holds \";\""));
+    assert_non_null(strstr(err.msg, "set audience.delimiter"));
+    /* a bad separator is a caller error */
+    assert_null(open_delim("id;country\n", 'x', &err));
+    assert_int_equal(err.code, HD_EX_SOFTWARE);
+}
+
+/* A separator detection does not choose: the error says which one it saw
+ * and what to set. */
+static void test_audience_csv_header_error_names_separator(void **state)
+{
+    struct hd_err err;
+    (void)state;
+    err = open_fails("id|country|email\n1|DE|x\n", NULL);
+    assert_int_equal(err.code, HD_EX_DATAERR);
+    assert_non_null(strstr(err.msg, "header has no column \"id\""));
+    assert_non_null(strstr(err.msg, "holds \"|\": if the file is separated by \"|\", set "
+                                    "audience.delimiter"));
+    /* detected ';' that was wrong: the message says it was detected */
+    err = open_fails("id;x|country|email\n", NULL);
+    assert_non_null(strstr(err.msg, "split at \";\" (detected) but holds \"|\""));
+    /* no other separator in sight: still names the one in use */
+    err = open_fails("user,country\n", NULL);
+    assert_non_null(strstr(err.msg, "(separator \",\"; audience.delimiter sets another)"));
+}
+
 /* ---- files ---------------------------------------------------------------- */
 
 static void test_audience_missing_file(void **state)
@@ -824,6 +941,11 @@ int main(void)
         cmocka_unit_test(test_audience_csv_unclosed_quote_swallows_rest),
         cmocka_unit_test(test_audience_jsonl_long_line_stays_one_row),
         cmocka_unit_test(test_audience_csv_scanner_agrees_with_libcsv),
+        cmocka_unit_test(test_audience_csv_semicolon_detected),
+        cmocka_unit_test(test_audience_csv_tab_detected),
+        cmocka_unit_test(test_audience_csv_comma_stays_default),
+        cmocka_unit_test(test_audience_csv_delimiter_option),
+        cmocka_unit_test(test_audience_csv_header_error_names_separator),
         cmocka_unit_test(test_audience_errors_never_echo_contents),
         cmocka_unit_test(test_audience_missing_file),
         cmocka_unit_test(test_audience_directory_is_not_input),

@@ -58,6 +58,15 @@ static void expect_good(const struct hd_row *row, const struct hd_check_opts *op
 
 /* ---- rows ----------------------------------------------------------------- */
 
+#define NORM(n) ((unsigned char)(1u << (n)))
+
+static void assert_span(const char *s, size_t len, const char *want)
+{
+    assert_non_null(s);
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(s, want, len);
+}
+
 static void test_person_field_names(void **state)
 {
     (void)state;
@@ -257,13 +266,226 @@ static void test_person_time_zone(void **state)
     struct hd_row row = base_row();
     struct hd_person p;
     (void)state;
-    expect_bad_value(HD_F_TIME_ZONE, "Mars/Olympus_Mons", "unknown time zone");
-    expect_bad_value(HD_F_TIME_ZONE, "../../etc/passwd", "unknown time zone");
+    /* Not even shaped like a zone name: refused (a mixed-up column). A
+     * well-formed but unknown zone falls back: test_person_time_zone_forgiving. */
+    expect_bad_value(HD_F_TIME_ZONE, "../../etc/passwd", "bad time zone");
+    expect_bad_value(HD_F_TIME_ZONE, "UTC+01:00", "bad time zone");
     /* Without one, the country's main zone. */
     expect_good(&row, &ref, &p);
+    assert_int_equal(p.norm[HD_F_TIME_ZONE], 0);
     assert_non_null(p.time_zone);
     assert_int_equal(p.time_zone_len, strlen("Europe/Berlin"));
     assert_memory_equal(p.time_zone, "Europe/Berlin", p.time_zone_len);
+}
+
+/* ---- forgiving input (issue 15) ------------------------------------------- */
+
+/* The issue's padded row: every value is trimmed, the email's domain and the
+ * country code are case-folded, and the row is valid. */
+static void test_person_trims_padded_fields(void **state)
+{
+    struct hd_check_opts need = ref;
+    struct hd_row row = base_row();
+    struct hd_person p;
+    (void)state;
+    need.need_age = true;
+    set(&row, HD_F_ID, " u1\t");
+    set(&row, HD_F_EMAIL, " jan@Example.DE ");
+    set(&row, HD_F_COUNTRY, " DE");
+    set(&row, HD_F_BIRTH_DATE, " 1990-01-01");
+    set(&row, HD_F_NAME, "\xC2\xA0Jan Kowalski\r\n"); /* NO-BREAK SPACE, a stray CRLF */
+    expect_good(&row, &need, &p);
+    assert_span(p.id, p.id_len, "u1");
+    assert_span(p.email, p.email_len, "jan@example.de");
+    assert_int_equal(p.email_status, HD_EMAIL_OK);
+    assert_string_equal(p.country->code, "DE");
+    assert_int_equal(p.age, 35);
+    assert_span(p.name, p.name_len, "Jan Kowalski");
+    assert_int_equal(p.norm[HD_F_ID], NORM(HD_N_TRIMMED));
+    assert_int_equal(p.norm[HD_F_EMAIL], NORM(HD_N_TRIMMED) | NORM(HD_N_CASE_FOLDED));
+    assert_int_equal(p.norm[HD_F_COUNTRY], NORM(HD_N_TRIMMED));
+    assert_int_equal(p.norm[HD_F_BIRTH_DATE], NORM(HD_N_TRIMMED));
+    assert_int_equal(p.norm[HD_F_NAME], NORM(HD_N_TRIMMED));
+    assert_int_equal(p.norm[HD_F_LANGUAGE], 0);
+    /* Inner white space is the value's own: still refused where it was. */
+    expect_bad_value(HD_F_NAME, " Ann\tM ", "control character");
+    expect_bad_value(HD_F_EMAIL, " jan @example.de", "bad email address");
+}
+
+/* A value of white space only is an empty cell: absent, not invalid. An id
+ * or country made of it is missing. */
+static void test_person_blank_values_are_absent(void **state)
+{
+    struct hd_row row = base_row();
+    struct hd_person p;
+    (void)state;
+    set(&row, HD_F_EMAIL, "   ");
+    set(&row, HD_F_TIME_ZONE, "\t");
+    expect_good(&row, &ref, &p);
+    assert_null(p.email);
+    assert_int_equal(p.email_status, HD_EMAIL_NONE);
+    assert_span(p.time_zone, p.time_zone_len, "Europe/Berlin");
+    expect_bad_value(HD_F_ID, " \xC2\xA0 ", "missing id");
+    expect_bad_value(HD_F_COUNTRY, "  ", "missing country");
+}
+
+/* Only the domain is folded: the local part may be case-sensitive. */
+static void test_person_email_domain_folded_local_kept(void **state)
+{
+    struct hd_row row = base_row();
+    struct hd_person p;
+    (void)state;
+    set(&row, HD_F_EMAIL, "Jan.Kowalski@Example.DE");
+    expect_good(&row, &ref, &p);
+    assert_span(p.email, p.email_len, "Jan.Kowalski@example.de");
+    assert_int_equal(p.norm[HD_F_EMAIL], NORM(HD_N_CASE_FOLDED));
+    set(&row, HD_F_EMAIL, "Jan@example.de");
+    expect_good(&row, &ref, &p);
+    assert_span(p.email, p.email_len, "Jan@example.de");
+    assert_int_equal(p.norm[HD_F_EMAIL], 0);
+    /* an IDN domain keeps its non-ASCII letters; ASCII ones are folded */
+    set(&row, HD_F_EMAIL, "a@M\xC3\xBCnchen.DE");
+    expect_good(&row, &ref, &p);
+    assert_span(p.email, p.email_len, "a@m\xC3\xBCnchen.de");
+}
+
+static void test_person_country_case_folded(void **state)
+{
+    struct hd_row row = base_row();
+    struct hd_person p;
+    (void)state;
+    set(&row, HD_F_COUNTRY, "de");
+    expect_good(&row, &ref, &p);
+    assert_string_equal(p.country->code, "DE");
+    assert_int_equal(p.norm[HD_F_COUNTRY], NORM(HD_N_CASE_FOLDED));
+    set(&row, HD_F_COUNTRY, "DE");
+    expect_good(&row, &ref, &p);
+    assert_int_equal(p.norm[HD_F_COUNTRY], 0);
+}
+
+static void test_person_language_canonicalised(void **state)
+{
+    struct hd_row row = base_row();
+    struct hd_person p;
+    (void)state;
+    set(&row, HD_F_LANGUAGE, "PT_br");
+    expect_good(&row, &ref, &p);
+    assert_string_equal(p.language, "pt-BR");
+    assert_string_equal(p.language_given, "pt-BR");
+    assert_int_equal(p.norm[HD_F_LANGUAGE], NORM(HD_N_LANG_CANONICAL));
+    set(&row, HD_F_LANGUAGE, "iw"); /* withdrawn code of Hebrew */
+    expect_good(&row, &ref, &p);
+    assert_string_equal(p.language, "he");
+    assert_int_equal(p.norm[HD_F_LANGUAGE], NORM(HD_N_LANG_CANONICAL));
+    set(&row, HD_F_LANGUAGE, "de");
+    expect_good(&row, &ref, &p);
+    assert_int_equal(p.norm[HD_F_LANGUAGE], 0);
+}
+
+/* A well-formed tag of no known language falls back like "qaa" or "es-XX":
+ * it stays the person's tag, matches no locale, and the campaign's lookup
+ * takes the country's language. */
+static void test_person_unknown_language_falls_back(void **state)
+{
+    struct hd_row row = base_row();
+    struct hd_person p;
+    (void)state;
+    set(&row, HD_F_LANGUAGE, "xx");
+    expect_good(&row, &ref, &p);
+    assert_string_equal(p.language, "xx");
+    assert_int_equal(p.norm[HD_F_LANGUAGE], NORM(HD_N_LANG_FALLBACK));
+    set(&row, HD_F_LANGUAGE, "XX_de");
+    expect_good(&row, &ref, &p);
+    assert_string_equal(p.language, "xx-DE");
+    assert_int_equal(p.norm[HD_F_LANGUAGE], NORM(HD_N_LANG_FALLBACK) | NORM(HD_N_LANG_CANONICAL));
+    /* known or 3-letter tags are no fallback here */
+    set(&row, HD_F_LANGUAGE, "qaa");
+    expect_good(&row, &ref, &p);
+    assert_int_equal(p.norm[HD_F_LANGUAGE], 0);
+    set(&row, HD_F_LANGUAGE, "es-XX");
+    expect_good(&row, &ref, &p);
+    assert_int_equal(p.norm[HD_F_LANGUAGE], 0);
+}
+
+/* BCP 47 macrolanguages against the campaign's locales. */
+static void test_person_macrolanguage(void **state)
+{
+    struct hd_check_opts no = ref, nb = ref, both = ref;
+    struct hd_row row = base_row();
+    struct hd_person p;
+    (void)state;
+    no.locales = "de no sv";
+    nb.locales = "en nb";
+    both.locales = "nb no";
+    set(&row, HD_F_COUNTRY, "SE");
+    set(&row, HD_F_LANGUAGE, "nb"); /* a Bokmal speaker living in Sweden */
+    expect_good(&row, &no, &p);
+    assert_string_equal(p.language, "no");
+    assert_string_equal(p.language_given, "nb");
+    assert_int_equal(p.norm[HD_F_LANGUAGE], NORM(HD_N_MACROLANGUAGE));
+    set(&row, HD_F_LANGUAGE, "nn-NO");
+    expect_good(&row, &no, &p);
+    assert_string_equal(p.language, "no-NO");
+    assert_string_equal(p.language_given, "nn-NO");
+    /* the reverse, only without a no locale */
+    set(&row, HD_F_LANGUAGE, "no");
+    expect_good(&row, &nb, &p);
+    assert_string_equal(p.language, "nb");
+    assert_int_equal(p.norm[HD_F_LANGUAGE], NORM(HD_N_MACROLANGUAGE));
+    expect_good(&row, &both, &p);
+    assert_string_equal(p.language, "no");
+    assert_int_equal(p.norm[HD_F_LANGUAGE], 0);
+    /* a locale of its own wins; no locales given maps nothing */
+    set(&row, HD_F_LANGUAGE, "NB");
+    expect_good(&row, &both, &p);
+    assert_string_equal(p.language, "nb");
+    assert_int_equal(p.norm[HD_F_LANGUAGE], NORM(HD_N_LANG_CANONICAL));
+    expect_good(&row, &ref, &p);
+    assert_string_equal(p.language, "nb");
+    /* no mapping reaches a locale: the tag stays (the country decides) */
+    set(&row, HD_F_LANGUAGE, "nn");
+    expect_good(&row, &nb, &p);
+    assert_string_equal(p.language, "nn");
+    assert_int_equal(p.norm[HD_F_LANGUAGE], 0);
+}
+
+/* Time zones in the wrong case match their IANA name; a well-formed zone
+ * the system does not know falls back to the country's main zone. */
+static void test_person_time_zone_forgiving(void **state)
+{
+    struct hd_row row = base_row();
+    struct hd_person p;
+    (void)state;
+    set(&row, HD_F_TIME_ZONE, "europe/berlin");
+    expect_good(&row, &ref, &p);
+    assert_span(p.time_zone, p.time_zone_len, "Europe/Berlin");
+    assert_int_equal(p.norm[HD_F_TIME_ZONE], NORM(HD_N_TZ_CASE));
+    set(&row, HD_F_TIME_ZONE, " AMERICA/ARGENTINA/BUENOS_AIRES");
+    expect_good(&row, &ref, &p);
+    assert_span(p.time_zone, p.time_zone_len, "America/Argentina/Buenos_Aires");
+    assert_int_equal(p.norm[HD_F_TIME_ZONE], NORM(HD_N_TZ_CASE) | NORM(HD_N_TRIMMED));
+    set(&row, HD_F_TIME_ZONE, "Europe/Paris");
+    expect_good(&row, &ref, &p);
+    assert_span(p.time_zone, p.time_zone_len, "Europe/Paris");
+    assert_int_equal(p.norm[HD_F_TIME_ZONE], 0);
+    set(&row, HD_F_TIME_ZONE, "Mars/Olympus_Mons");
+    expect_good(&row, &ref, &p);
+    assert_span(p.time_zone, p.time_zone_len, "Europe/Berlin");
+    assert_int_equal(p.norm[HD_F_TIME_ZONE], NORM(HD_N_OPTIONAL_FALLBACK));
+    /* a zoneinfo file that is no zone is no zone in any case */
+    set(&row, HD_F_TIME_ZONE, "LEAPSECONDS");
+    expect_good(&row, &ref, &p);
+    assert_int_equal(p.norm[HD_F_TIME_ZONE], NORM(HD_N_OPTIONAL_FALLBACK));
+}
+
+static void test_person_norm_names(void **state)
+{
+    (void)state;
+    assert_string_equal(hd_norm_names[HD_N_TRIMMED], "trimmed");
+    assert_string_equal(hd_norm_names[HD_N_MACROLANGUAGE], "macrolanguage_mapped");
+    assert_string_equal(hd_norm_names[HD_N_DELIMITER], "delimiter_detected");
+    for (int n = 0; n < HD_N_COUNT; n++)
+        assert_non_null(hd_norm_names[n]);
 }
 
 static void test_person_email(void **state)
@@ -488,6 +710,15 @@ int main(void)
         cmocka_unit_test(test_person_bad_age),
         cmocka_unit_test(test_person_missing_age),
         cmocka_unit_test(test_person_time_zone),
+        cmocka_unit_test(test_person_trims_padded_fields),
+        cmocka_unit_test(test_person_blank_values_are_absent),
+        cmocka_unit_test(test_person_email_domain_folded_local_kept),
+        cmocka_unit_test(test_person_country_case_folded),
+        cmocka_unit_test(test_person_language_canonicalised),
+        cmocka_unit_test(test_person_unknown_language_falls_back),
+        cmocka_unit_test(test_person_macrolanguage),
+        cmocka_unit_test(test_person_time_zone_forgiving),
+        cmocka_unit_test(test_person_norm_names),
         cmocka_unit_test(test_person_email),
         cmocka_unit_test(test_person_push_token),
         cmocka_unit_test(test_person_email_valid),

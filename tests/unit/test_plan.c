@@ -1352,6 +1352,225 @@ static void test_plan_no_waves_means_wave_zero(void **state)
     hd_campaign_free(c);
 }
 
+/* ---- forgiving input (issue 15) ------------------------------------------------- */
+
+/* f.yaml: the EEA, locales en de no sv (or what locales_dir holds), no
+ * waves, objections o1; extra goes under audience: (e.g. a delimiter). */
+static void write_forgiving_campaign(const char *source, const char *extra)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "id: t-forgiving\n"
+             "reference_date: 2025-06-26\n"
+             "audience:\n"
+             "  source: %s\n"
+             "  fields:\n"
+             "    age: years\n"
+             "  regions: [EEA]\n"
+             "  minimum_age: 18\n"
+             "  objections:\n"
+             "    file: objections.txt\n"
+             "%s"
+             "objection_link:\n"
+             "  url: \"https://privacy.example/o?p={{person}}&t={{token}}\"\n"
+             "  secret_env: HERALD_LINK_SECRET\n"
+             "locales:\n"
+             "  dir: locales\n"
+             "  default: en\n"
+             "channels:\n"
+             "  email:\n"
+             "    type: email\n"
+             "    module: file\n"
+             "    from: \"Herald Test <notices@example.org>\"\n",
+             source, extra ? extra : "");
+    hd_fx_write("f.yaml", text, (size_t)-1);
+}
+
+/* Every case of issue 15's list, in a ';'-separated file from a spreadsheet:
+ * each person ends eligible with the right language, zone and address, and
+ * the plan report counts every normalisation by kind and field. */
+#define FORGIVING_HEADER "id;email;country;language;birth_date;years;time_zone;name\n"
+static const char forgiving_csv[] = FORGIVING_HEADER
+    /* 1 */ " f1 ; jan@Example.DE ; DE;de; 1990-01-01;;;Jan\n"
+            /* 2 */ "f2;f2@example.de;DE;xx;1980-01-01;;;\n"
+            /* 3 */ "f3;f3@example.se;SE;nb;1980-01-01;;;\n"
+            /* 4 */ "f4;f4@example.no;NO;nn-NO;1980-01-01;;;\n"
+            /* 5 */ "f5;f5@example.de;DE;de;1980-01-01;;europe/berlin;\n"
+            /* 6 */ "f6;f6@example.de;DE;de;1980-01-01;;Mars/Olympus_Mons;\n"
+            /* 7 */ "f7;F7@example.de;de;DE;1980-01-01;;;\n"
+            /* 8 */ "f8;a@example.de;DE;de;1980-01-01;;;\n"
+            /* 9 */ " f8;b@example.de;DE;de;1980-01-01;;;\n"
+            /* 10 */ "o1 ;o1@example.de;DE;de;1980-01-01;;;\n";
+
+static void test_plan_forgiving_input(void **state)
+{
+    (void)state;
+    mkdir(hd_fx_path("locales"), 0755);
+    write_locale("en", "Notice");
+    write_locale("de", "Hinweis");
+    write_locale("no", "Varsel");
+    write_locale("sv", "Meddelande");
+    hd_fx_write("objections.txt", "o1\n", (size_t)-1);
+    hd_fx_write("forgiving.csv", forgiving_csv, (size_t)-1);
+    write_forgiving_campaign("forgiving.csv", NULL);
+    struct hd_campaign *c = load_named("f.yaml");
+    struct hd_plan_result res = run_ok(c, false);
+    assert_int_equal(res.rows, 10);
+    assert_int_equal(res.eligible, 7);
+
+    struct view v = view_open();
+    static const struct {
+        const char *id, *email, *asked, *used, *country, *tz;
+        uint8_t source;
+    } want[] = {
+        {"f1", "jan@example.de", "de", "de", "DE", "Europe/Berlin", HD_LANG_EXACT},
+        {"f2", "f2@example.de", "xx", "de", "DE", "Europe/Berlin", HD_LANG_COUNTRY},
+        /* an nb speaker in Sweden reads Norwegian, not Swedish */
+        {"f3", "f3@example.se", "nb", "no", "SE", "Europe/Stockholm", HD_LANG_EXACT},
+        {"f4", "f4@example.no", "nn-NO", "no", "NO", "Europe/Oslo", HD_LANG_PARENT},
+        {"f5", "f5@example.de", "de", "de", "DE", "Europe/Berlin", HD_LANG_EXACT},
+        {"f6", "f6@example.de", "de", "de", "DE", "Europe/Berlin", HD_LANG_EXACT},
+        {"f7", "F7@example.de", "de", "de", "DE", "Europe/Berlin", HD_LANG_EXACT},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        struct hd_person_rec p;
+        uint16_t sh;
+        if (!find_person(&v, want[i].id, &p, &sh))
+            fail_msg("no person %s", want[i].id);
+        assert_true(id_is(p.email, p.email_len, want[i].email));
+        assert_string_equal(p.language, want[i].used);
+        assert_true(id_is(p.language_asked, p.language_asked_len, want[i].asked));
+        assert_string_equal(p.country, want[i].country);
+        assert_true(id_is(p.time_zone, p.time_zone_len, want[i].tz));
+        assert_int_equal(p.lang_source, want[i].source);
+    }
+    /* " f8" and "f8" are one id once trimmed: both rows are duplicate_id,
+     * neither is told; "o1 " is the o1 of the objections file. */
+    struct hd_exclusion_rec x;
+    assert_true(get_exclusion(&v, 8, &x));
+    assert_int_equal(x.reason, HD_R_DUPLICATE_ID);
+    assert_true(id_is(x.id, x.id_len, "f8"));
+    assert_true(get_exclusion(&v, 9, &x));
+    assert_int_equal(x.reason, HD_R_DUPLICATE_ID);
+    assert_true(id_is(x.id, x.id_len, "f8"));
+    assert_true(get_exclusion(&v, 10, &x));
+    assert_int_equal(x.reason, HD_R_ALREADY_OBJECTED);
+    assert_true(id_is(x.id, x.id_len, "o1"));
+    view_close(&v);
+
+    json_t *sum = summary_in(state_dir(), c);
+    json_t *rep = json_object_get(sum, "report");
+    json_t *norm = json_object_get(rep, "normalised");
+    assert_int_equal(json_object_size(norm), HD_N_COUNT);
+    assert_int_equal(jint(norm, "trimmed"), 3); /* f1, " f8", "o1 " */
+    assert_int_equal(jint(norm, "case_folded"), 2);
+    assert_int_equal(jint(norm, "language_canonicalised"), 1);
+    assert_int_equal(jint(norm, "macrolanguage_mapped"), 2);
+    assert_int_equal(jint(norm, "unknown_language_fell_back"), 1);
+    assert_int_equal(jint(norm, "time_zone_case_matched"), 1);
+    assert_int_equal(jint(norm, "optional_field_fell_back"), 1);
+    assert_int_equal(jint(norm, "delimiter_detected"), 1);
+    assert_string_equal(jstr(rep, "delimiter"), ";");
+    static const struct {
+        const char *kind, *field;
+        json_int_t count;
+    } fields[] = {
+        {"trimmed", "id", 3},
+        {"trimmed", "email", 1},
+        {"trimmed", "country", 1},
+        {"trimmed", "birth_date", 1},
+        {"case_folded", "email", 1},
+        {"case_folded", "country", 1},
+        {"language_canonicalised", "language", 1},
+        {"macrolanguage_mapped", "language", 2},
+        {"unknown_language_fell_back", "language", 1},
+        {"time_zone_case_matched", "time_zone", 1},
+        {"optional_field_fell_back", "time_zone", 1},
+        {"delimiter_detected", "file", 1},
+    };
+    json_t *nf = json_object_get(rep, "normalised_fields");
+    assert_int_equal(json_array_size(nf), sizeof fields / sizeof fields[0]);
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        json_t *e = json_array_get(nf, i);
+        assert_string_equal(jstr(e, "kind"), fields[i].kind);
+        assert_string_equal(jstr(e, "field"), fields[i].field);
+        assert_int_equal(jint(e, "count"), fields[i].count);
+    }
+    json_decref(sum);
+    hd_campaign_free(c);
+}
+
+/* The reverse mapping (no -> nb when the campaign has nb and no no), and
+ * audience.delimiter: a tab file read as the campaign says, nothing detected. */
+static void test_plan_forgiving_reverse_macrolanguage_and_delimiter(void **state)
+{
+    (void)state;
+    mkdir(hd_fx_path("locales"), 0755);
+    write_locale("en", "Notice");
+    write_locale("nb", "Varsel");
+    hd_fx_write("objections.txt", "", 0);
+    hd_fx_write("tab.csv",
+               "id\temail\tcountry\tlanguage\tyears\n"
+               "n1\tn1@example.no\tNO\tno\t40\n"
+               "n2\tn2@example.se\tSE\tNO\t40\n",
+               (size_t)-1);
+    write_forgiving_campaign("tab.csv", "  delimiter: tab\n");
+    struct hd_campaign *c = load_named("f.yaml");
+    assert_int_equal(c->audience_delimiter, '\t');
+    struct hd_plan_result res = run_ok(c, false);
+    assert_int_equal(res.eligible, 2);
+    struct view v = view_open();
+    struct hd_person_rec p;
+    uint16_t sh;
+    assert_true(find_person(&v, "n1", &p, &sh));
+    assert_string_equal(p.language, "nb");
+    assert_int_equal(p.lang_source, HD_LANG_EXACT);
+    assert_true(find_person(&v, "n2", &p, &sh));
+    assert_string_equal(p.language, "nb");
+    assert_int_equal(p.lang_source, HD_LANG_EXACT);
+    view_close(&v);
+    json_t *sum = summary_in(state_dir(), c);
+    json_t *rep = json_object_get(sum, "report");
+    assert_int_equal(jint(rep, "normalised.macrolanguage_mapped"), 2);
+    assert_int_equal(jint(rep, "normalised.language_canonicalised"), 1);
+    assert_int_equal(jint(rep, "normalised.delimiter_detected"), 0);
+    assert_string_equal(jstr(rep, "delimiter"), "\t");
+    json_decref(sum);
+    hd_campaign_free(c);
+}
+
+/* audience.delimiter is validated. */
+static void test_plan_delimiter_validated(void **state)
+{
+    static const struct {
+        const char *extra, *want;
+    } bad[] = {
+        {"  delimiter: \"::\"\n",
+         "audience.delimiter must be \",\", \";\", \"|\" or tab, not \"::\""},
+        {"  delimiter: x\n", "audience.delimiter must be"},
+        {"  format: jsonl\n  delimiter: \";\"\n", "audience.delimiter applies to CSV only"},
+    };
+    (void)state;
+    mkdir(hd_fx_path("locales"), 0755);
+    write_locale("en", "Notice");
+    hd_fx_write("objections.txt", "", 0);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct hd_diags d;
+        bool found = false;
+        write_forgiving_campaign("a.csv", bad[i].extra);
+        hd_diags_init(&d);
+        struct hd_campaign *c = hd_campaign_load(hd_fx_path("f.yaml"), NULL, &d);
+        assert_null(c);
+        for (size_t j = 0; j < d.count; j++)
+            found = found || strstr(d.items[j], bad[i].want) != NULL;
+        if (!found)
+            for (size_t j = 0; j < d.count; j++)
+                print_message("%s\n", d.items[j]);
+        assert_true(found);
+        hd_diags_release(&d);
+    }
+}
+
 static void test_plan_long_name_cut_on_a_character_boundary(void **state)
 {
     char row[1200], name[700];
@@ -1669,6 +1888,9 @@ int main(void)
         T(test_plan_missing_inputs),
         T(test_plan_exclusion_precedence),
         T(test_plan_no_waves_means_wave_zero),
+        T(test_plan_forgiving_input),
+        T(test_plan_forgiving_reverse_macrolanguage_and_delimiter),
+        T(test_plan_delimiter_validated),
         T(test_plan_long_name_cut_on_a_character_boundary),
         T(test_plan_jsonl_same_as_csv),
         T(test_plan_jsonl_malformed_lines),

@@ -22,6 +22,8 @@ struct fz_rows {
     bool opened;   /* hd_audience_open succeeded */
     int open_code; /* its error code otherwise */
     int end;       /* last hd_audience_next result: 0 or -1 */
+    char delim;    /* the CSV separator the reader used, when opened */
+    bool detected; /* and whether it detected it */
     struct fz_row *row;
     size_t count;
 };
@@ -32,9 +34,10 @@ struct fz_rows {
  * values; the offset grows and stays within size bytes; hd_person_check
  * refuses a malformed row, and a row it accepts has a clean id of at most
  * 256 bytes without NUL and a country. A fatal error must repeat on the
- * next call. */
+ * next call. delimiter: audience.delimiter, 0 to detect. */
 void fz_audience_read(const char *path, enum hd_audience_format format,
-                      const char *const columns[HD_F_COUNT], size_t size, struct fz_rows *out);
+                      const char *const columns[HD_F_COUNT], char delimiter, size_t size,
+                      struct fz_rows *out);
 void fz_rows_release(struct fz_rows *r);
 
 #endif

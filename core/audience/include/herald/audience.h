@@ -50,6 +50,10 @@ struct hd_audience_opts {
      * own name. A CSV header lacking a mapped column of a required field
      * (id, country) is fatal; optional columns may be absent. */
     const char *columns[HD_F_COUNT];
+    /* CSV field separator: ',', ';', '|' or '\t' (audience.delimiter); 0
+     * detects it from the header line: ';' or TAB when the line has more of
+     * it than commas (outside quotes), else ','. */
+    char delimiter;
 };
 
 struct hd_row {
@@ -68,6 +72,10 @@ int hd_audience_open(struct hd_audience **out, const struct hd_audience_opts *op
 /* Returns 1 with a row, 0 at end of input, -1 with err set on a fatal error
  * (HD_EX_IOERR for I/O, HD_EX_DATAERR for a header problem). */
 int hd_audience_next(struct hd_audience *a, struct hd_row *row, struct hd_err *err);
+/* The CSV separator in use, and whether it was detected (the options gave
+ * none and the header line chose ';' or TAB over the default ','). ','
+ * for JSON Lines. */
+char hd_audience_delimiter(const struct hd_audience *a, bool *detected);
 /* Bytes consumed so far, for progress. */
 uint64_t hd_audience_offset(const struct hd_audience *a);
 void hd_audience_free(struct hd_audience *a);
@@ -102,15 +110,43 @@ const char *hd_text_problem(const char *s, size_t len, size_t *at);
 struct hd_check_opts {
     int ref_year, ref_month, ref_day; /* reference date for ages */
     bool need_age;                    /* the campaign has a minimum age */
+    /* The campaign's locale tags, canonical, space-separated ("de no"), for
+     * macrolanguage mapping (hd_lang_macro_map); NULL maps nothing. */
+    const char *locales;
 };
 
-/* A row checked and parsed. Strings point into the row (or static tables). */
+/* Normalisations hd_person_check may apply to a value, as bit numbers in
+ * hd_person.norm[field]. Input is read forgivingly, output is strict: the
+ * value the plan uses is the normalised one, and the planner counts each
+ * kind (docs/plan-output.md). */
+enum hd_norm {
+    HD_N_TRIMMED,           /* white space around the value removed (every field) */
+    HD_N_CASE_FOLDED,       /* email domain lower-cased, country code upper-cased */
+    HD_N_LANG_CANONICAL,    /* language tag respelt: "PT_br" -> "pt-BR", "iw" -> "he" */
+    HD_N_MACROLANGUAGE,     /* "nb"/"nn" -> "no", or "no" -> "nb", to reach a locale */
+    HD_N_LANG_FALLBACK,     /* well-formed but unknown language ("xx"): the country's */
+    HD_N_TZ_CASE,           /* time zone matched in another case: "europe/berlin" */
+    HD_N_OPTIONAL_FALLBACK, /* unknown time zone: the country's main zone */
+    HD_N_DELIMITER,         /* the CSV separator was detected (set by the planner) */
+    HD_N_COUNT
+};
+
+/* "trimmed", "case_folded", "language_canonicalised", "macrolanguage_mapped",
+ * "unknown_language_fell_back", "time_zone_case_matched",
+ * "optional_field_fell_back", "delimiter_detected". */
+extern const char *const hd_norm_names[HD_N_COUNT];
+
+/* A row checked and parsed. Strings point into the row, into the struct's
+ * own buffers or into static tables; trimmed values are not NUL-terminated
+ * at their length, so use the lengths. */
 struct hd_person {
-    const char *id;
+    const char *id; /* trimmed (docs/audience-format.md, "Forgiving input") */
     size_t id_len;
     const struct hd_country *country;
-    char language[16];     /* canonical BCP 47 tag, "" when the row had none */
-    const char *time_zone; /* from the row, else the country's main zone */
+    char language[16];       /* the tag to look a locale up with: canonical, after
+                                macrolanguage mapping; "" when the row had none */
+    char language_given[16]; /* the row's tag, canonical, before mapping */
+    const char *time_zone;   /* from the row (IANA spelling), else the country's main zone */
     size_t time_zone_len;
     int age;           /* whole years at the reference date, -1 if unknown */
     const char *email; /* NULL when absent */
@@ -121,6 +157,12 @@ struct hd_person {
     size_t push_token_len;
     const char *name; /* NULL when absent */
     size_t name_len;
+    /* What was normalised, per field: bits (1u << enum hd_norm). */
+    unsigned char norm[HD_F_COUNT];
+    /* Storage the pointers above may point into (so a struct hd_person must
+     * not be copied while they are in use). */
+    char email_buf[256];
+    char time_zone_buf[65];
     /* When the row is invalid: */
     enum hd_field bad_field; /* HD_F_COUNT for the whole row */
     const char *bad_why;     /* static text: "bad UTF-8", "unknown country", ... */
@@ -130,11 +172,18 @@ struct hd_person {
  * may still be excluded later for region, age, ...). On false, bad_field and
  * bad_why say why (an invalid_row exclusion). A bad email address makes the
  * row invalid; a valid address that a channel cannot carry does not.
+ * Forgiving input: every value is first trimmed of surrounding white space
+ * (ASCII white space and U+00A0; a value left empty is absent), the email
+ * domain is lower-cased (never the local part), the country code upper-cased,
+ * the language tag canonicalised and macrolanguage-mapped against
+ * opts->locales, the time zone matched case-insensitively; a well-formed
+ * but unknown language or time zone falls back to the country's. p->norm
+ * says what was done.
  * Rules: id required, at most 256 bytes; country required and assigned;
- * every value clean text (hd_text_clean); language a valid BCP 47 tag;
- * birth_date a real calendar date not after the reference date; age 0-150;
- * with need_age, one of birth_date or age is required; time_zone known to
- * the system; push_token printable ASCII up to 4096 bytes. */
+ * every value clean text (hd_text_clean); language a well-formed BCP 47
+ * tag; birth_date a real calendar date not after the reference date; age
+ * 0-150; with need_age, one of birth_date or age is required; time_zone
+ * shaped like an IANA name; push_token printable ASCII up to 4096 bytes. */
 bool hd_person_check(const struct hd_row *row, const struct hd_check_opts *opts,
                      struct hd_person *p);
 

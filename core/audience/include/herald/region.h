@@ -63,4 +63,43 @@ const char *hd_lang_name(const char *primary);
 /* True when tz names a zone in the system's IANA database (/usr/share/zoneinfo). */
 bool hd_tz_valid(const char *tz, size_t len);
 
+/* ---- forgiving input (issue 15) -------------------------------------------
+ * Audience values are read forgivingly and normalised to one spelling; the
+ * planner counts every normalisation (docs/plan-output.md). */
+
+/* What hd_lang_normalise did, as bits. */
+enum {
+    HD_LANG_NORM_CHANGED = 1u << 0, /* the spelling changed: case, '_', a deprecated code */
+    HD_LANG_NORM_UNKNOWN = 1u << 1, /* well-formed, but the two-letter language is not ISO 639-1 */
+};
+
+/* Like hd_lang_canonical, but also accepts a well-formed tag whose
+ * two-letter primary language is unknown ("xx", "xx-DE": *how gets
+ * HD_LANG_NORM_UNKNOWN, and no locale can match it, so the person falls back
+ * to the country's language) and replaces the deprecated ISO 639 codes by
+ * their current ones (iw -> he, in -> id, ji -> yi, jw -> jv, mo -> ro).
+ * Returns the length written to out, or 0 when the tag is not well-formed
+ * ("english", "de--DE") or out is too small. how may be NULL. */
+size_t hd_lang_normalise(const char *tag, size_t len, char *out, size_t cap, unsigned *how);
+
+/* BCP 47 macrolanguages: Norwegian "no" covers Bokmål "nb" and Nynorsk "nn".
+ * When the canonical tag (nor any parent of it) names none of the campaign's
+ * locales but its macrolanguage form does, writes that form to out: "nb" and
+ * "nn" -> "no" (keeping any script and region: "nb-NO" -> "no-NO"), and
+ * "no" -> "nb" when the campaign has an nb locale but no no locale.
+ * locales: the campaign's locale tags, canonical, space-separated ("de no").
+ * Returns the length written, or 0 when no mapping applies. */
+size_t hd_lang_macro_map(const char *tag, const char *locales, char *out, size_t cap);
+
+/* True when tz is shaped like an IANA zone name ("Area/Location": letters,
+ * digits, '_', '+', '-' and single '/'), whether or not the zone exists. */
+bool hd_tz_well_formed(const char *tz, size_t len);
+
+/* The IANA name of a zone given in any letter case ("europe/berlin" ->
+ * "Europe/Berlin"), looked up in /usr/share/zoneinfo one path component at
+ * a time. An exact name is returned as it is. Returns the length written to
+ * out, or 0 when no zone matches (or several differ only in case, or out is
+ * too small). Answers are memoised per thread, like hd_tz_valid. */
+size_t hd_tz_canonical(const char *tz, size_t len, char *out, size_t cap);
+
 #endif

@@ -109,6 +109,7 @@ struct hd_campaign {
     char *audience_path;
     enum hd_audience_format audience_format;
     char *columns[HD_F_COUNT];   /* NULL = the field's own name */
+    char audience_delimiter;     /* CSV separator from audience.delimiter; 0 = detect */
     unsigned region_groups;      /* enum hd_region_group bits */
     char (*region_countries)[3]; /* extra ISO codes in scope */
     size_t nregion_countries;
