@@ -177,7 +177,7 @@ int hd_cmd_preview(int argc, char **argv)
     int code = parse(argc, argv, &o);
     if (code != 0)
         return code;
-    if (hd_lang_canonical(o.lang, strlen(o.lang), lang, sizeof lang) == 0)
+    if (hd_lang_normalise(o.lang, strlen(o.lang), lang, sizeof lang, NULL) == 0)
         return hd_cli_fail(HD_EX_USAGE, "preview: --lang \"%s\" is not a BCP 47 language tag",
                            o.lang);
     if ((c = hd_cli_validate_campaign(o.campaign, &code)) == NULL)
@@ -202,15 +202,30 @@ int hd_cmd_preview(int argc, char **argv)
     p.age = -1;
     p.variant = o.variant;
     p.nchannels = (uint8_t)c->nchannels;
+    /* The language as the plan reads an audience's: normalised, and a
+     * macrolanguage mapped to the campaign's locale ("nb" reaches "no"). */
+    char *tags = hd_campaign_locale_tags(c);
+    char mapped[16];
+    unsigned how = 0;
+    if (tags == NULL) {
+        code = hd_cli_fail(HD_EX_SOFTWARE, "preview: out of memory");
+        goto done;
+    }
+    if (hd_lang_normalise(o.lang, strlen(o.lang), lang, sizeof lang, &how) > 0 &&
+        !(how & HD_LANG_NORM_UNKNOWN) && hd_lang_macro_map(lang, tags, mapped, sizeof mapped) > 0)
+        snprintf(p.language, sizeof p.language, "%s", mapped);
+    else
+        snprintf(p.language, sizeof p.language, "%s", lang);
+    free(tags);
     enum hd_lang_source src;
-    const struct hd_locale *loc = hd_campaign_locale_for(c, lang, country, &src);
+    const struct hd_locale *loc = hd_campaign_locale_for(c, p.language, country, &src);
     if (loc == NULL) {
         code = hd_cli_fail(HD_EX_DATAERR, "preview: the campaign has no locale for %s in %s", lang,
                            country->code);
         goto done;
     }
     snprintf(p.language, sizeof p.language, "%s", loc->tag);
-    if (src != HD_LANG_EXACT)
+    if (strcmp(loc->tag, lang) != 0)
         fprintf(stderr, "herald: preview: no %s locale: a person asking for %s in %s gets %s\n",
                 lang, lang, country->code, loc->tag);
 

@@ -1644,3 +1644,15 @@ const char *const *hd_campaign_var_names(const struct hd_campaign *c)
 {
     return (const char *const *)c->all_vars;
 }
+
+char *hd_campaign_locale_tags(const struct hd_campaign *c)
+{
+    size_t cap = c->nlocales * (sizeof c->locales[0].tag + 1) + 1, n = 0;
+    char *out = malloc(cap);
+    if (out == NULL)
+        return NULL;
+    out[0] = '\0';
+    for (size_t i = 0; i < c->nlocales; i++)
+        n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? " " : "", c->locales[i].tag);
+    return out;
+}

@@ -1176,14 +1176,10 @@ int hd_plan_run(const struct hd_campaign *c, const struct hd_plan_opts *opts,
     }
     struct hd_check_opts co = {c->ref_year, c->ref_month, c->ref_day, c->minimum_age > 0, NULL};
     /* The locale tags, for macrolanguage mapping ("nb" reaches a "no" locale). */
-    locales = calloc(c->nlocales + 1, sizeof c->locales[0].tag);
-    if (locales == NULL) {
+    if ((locales = hd_campaign_locale_tags(c)) == NULL) {
         hd_err_set(err, HD_EX_SOFTWARE, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < c->nlocales; i++)
-        snprintf(locales + strlen(locales), sizeof c->locales[0].tag + 1, "%s%s", i ? " " : "",
-                 c->locales[i].tag);
     co.locales = locales;
     struct hd_row row;
     uint64_t in_batch = 0;

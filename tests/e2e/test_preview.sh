@@ -86,7 +86,11 @@ grep -q "^Subject: .*Lumen " "$WORK/out" && grep -q "Lumen France" "$WORK/out" &
 expect_exit 0 "$HERALD" preview "$camp" --lang qaa --country DE --channel inapp
 grep -q "no qaa locale: a person asking for qaa in DE gets de" "$WORK/err" ||
   fail "no fallback warning: $(cat "$WORK/err")"
-pass "a locale's own vars reach its language only; a fallback is said"
+# As the plan reads an audience: nb (a macrolanguage member) reaches the
+# campaign's no locale, also for a person living in Sweden.
+expect_exit 0 "$HERALD" preview "$camp" --lang nb --country SE --channel inapp
+grep -q '^==> channel inapp (push), locale no,' "$WORK/out" || fail "nb in SE: $(head -1 "$WORK/out")"
+pass "a locale's own vars reach its language only; a fallback is said; nb reaches no as in the plan"
 
 expect_exit 64 "$HERALD" preview "$camp"
 expect_exit 64 "$HERALD" preview "$camp" --lang fr --channel nosuch

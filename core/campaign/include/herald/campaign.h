@@ -201,6 +201,11 @@ const struct hd_locale *hd_campaign_locale_for(const struct hd_campaign *c, cons
                                                const struct hd_country *country,
                                                enum hd_lang_source *source);
 
+/* The campaign's locale tags, space-separated ("de en no"), as
+ * hd_lang_macro_map and hd_check_opts.locales take them: a new string (free
+ * it), NULL without memory. */
+char *hd_campaign_locale_tags(const struct hd_campaign *c);
+
 /* The built-in and campaign variables in compile order, NULL-terminated. */
 const char *const *hd_campaign_var_names(const struct hd_campaign *c);
 
